@@ -1,0 +1,32 @@
+/** Failure types shared by activities and workflows; ApplicationFailure.type carries one of these. */
+export const ErrorType = {
+  /** The dataset spec is missing or invalid. */
+  InvalidSpec: 'InvalidSpec',
+  /** Workflow or activity input failed validation. */
+  InvalidInput: 'InvalidInput',
+  /** The raw partition does not exist in the blob store. */
+  PartitionNotFound: 'PartitionNotFound',
+  /** Too many records were quarantined (likely an upstream schema change). */
+  QuarantineRateExceeded: 'QuarantineRateExceeded',
+  /** The spec's PII policy says a finding must fail the run. */
+  PiiPolicyViolation: 'PiiPolicyViolation',
+  /** Label coverage stayed below the spec's minimum at the deadline. */
+  LabelCoverageTooLow: 'LabelCoverageTooLow',
+  /** Quality gate (completeness, label skew, split leakage, too few rows) failed. */
+  QualityGateFailed: 'QualityGateFailed',
+  /** Training failed for a reason retrying cannot fix. */
+  TrainingFailed: 'TrainingFailed',
+  /** The candidate model did not pass the validation gates. */
+  ValidationGateFailed: 'ValidationGateFailed',
+  /** The canary breached its analysis and was rolled back. */
+  CanaryRolledBack: 'CanaryRolledBack',
+  /** A responder asked for a rollback. */
+  RollbackRequested: 'RollbackRequested',
+  /** A compare-and-set on routing state lost to a concurrent change. */
+  RoutingConflict: 'RoutingConflict',
+  /** A stored object's content does not match its address. */
+  IntegrityError: 'IntegrityError',
+} as const;
+
+/** One of the ErrorType values. */
+export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

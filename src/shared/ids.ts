@@ -1,0 +1,35 @@
+/** Workflow id of the retraining run for one dataset partition (a logical date, YYYY-MM-DD). */
+export function retrainWorkflowId(dataset: string, logicalDate: string): string {
+  return `retrain-${dataset}-${logicalDate}`;
+}
+
+/** Schedule id of a dataset's nightly retraining. */
+export function nightlyScheduleId(dataset: string): string {
+  return `trainset-nightly-${dataset}`;
+}
+
+/** Blob key prefix of a raw partition. */
+export function rawPartitionPrefix(dataset: string, partition: string): string {
+  return `raw/${dataset}/${partition}/`;
+}
+
+/** Name of the model trained from a dataset (one model per dataset at this depth). */
+export function modelNameFor(dataset: string): string {
+  return `${dataset}-classifier`;
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** True when s is a calendar date written YYYY-MM-DD. */
+export function isLogicalDate(s: string): boolean {
+  if (!DATE_RE.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(s);
+}
+
+/** The date `days` before (negative: after) a YYYY-MM-DD date. */
+export function shiftDate(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10);
+}

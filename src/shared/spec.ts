@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/** Type of one field in a dataset's record contract. */
+export const FieldTypeSchema = z.enum(['string', 'integer', 'number', 'boolean', 'timestamp', 'enum']);
+
+/** One field of the record contract. */
+export const FieldSpecSchema = z
+  .object({
+    type: FieldTypeSchema,
+    required: z.boolean().default(true),
+    /** Allowed values for `enum` fields. */
+    values: z.array(z.string()).optional(),
+    maxLength: z.number().int().positive().optional(),
+  })
+  .refine((f) => f.type !== 'enum' || (f.values?.length ?? 0) > 0, {
+    message: 'enum fields need a non-empty "values" list',
+  });
+
+/** What to do with PII found in a field. */
+export const PiiActionSchema = z.enum(['redact', 'drop_record', 'fail']);
+
+/** PII entity types the engine detects (Presidio names). */
+export const PiiEntitySchema = z.enum(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD']);
+
+/** A dataset spec: the one file that declares a dataset's contract, policies and gates. */
+export const DatasetSpecSchema = z.object({
+  dataset: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", starting with a letter'),
+  description: z.string().optional(),
+  schema: z.object({
+    /** Field holding a stable record id. */
+    idField: z.string(),
+    /** Field holding the event time (ISO-8601), used for time-based splits. */
+    timeField: z.string(),
+    /** Field holding the class label; may be missing on unlabeled records. */
+    labelField: z.string(),
+    /** Text fields the model reads. */
+    textFields: z.array(z.string()).min(1),
+    /** Categorical fields the model reads. */
+    categoricalFields: z.array(z.string()).default([]),
+    fields: z.record(z.string(), FieldSpecSchema),
+    /** What happens to fields not declared above. */
+    unknownFields: z.enum(['keep', 'drop', 'reject']).default('drop'),
+  }),
+  labels: z.object({
+    classes: z.array(z.string()).min(2),
+    /** Who labels records that arrive without a label. */
+    labeler: z.enum(['programmatic', 'human']).default('programmatic'),
+    /** How long to wait for labels before applying the coverage policy. */
+    deadlineSeconds: z.number().positive().default(3600),
+    /** Minimum share of records that must carry a label at the deadline. */
+    minCoverage: z.number().min(0).max(1).default(0.9),
+  }),
+  pii: z.object({
+    entities: z.array(PiiEntitySchema).default(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD']),
+    /** Default action for every string field. */
+    defaultAction: PiiActionSchema.default('redact'),
+    /** Per-field override of the action. */
+    fields: z.record(z.string(), PiiActionSchema).default({}),
+  }),
+  ingest: z.object({
+    /** Fail the run when more than this share of a partition is quarantined. */
+    maxQuarantineRate: z.number().min(0).max(1).default(0.2),
+    maxRecordBytes: z.number().int().positive().default(1024 * 1024),
+  }),
+  version: z.object({
+    /** How many daily partitions (ending at the logical date) a dataset version spans. */
+    windowDays: z.number().int().min(1).default(7),
+  }),
+  split: z.object({
+    validationFraction: z.number().min(0).max(0.5).default(0.1),
+    testFraction: z.number().min(0.05).max(0.5).default(0.2),
+    minTrainRows: z.number().int().min(1).default(50),
+  }),
+  trainer: z.object({
+    kind: z.literal('logreg-hashed').default('logreg-hashed'),
+    features: z.number().int().min(64).max(1 << 20).default(4096),
+    epochs: z.number().int().min(1).max(500).default(30),
+    learningRate: z.number().positive().default(0.5),
+    l2: z.number().min(0).default(1e-4),
+    seed: z.number().int().default(42),
+  }),
+  gates: z.object({
+    minAccuracy: z.number().min(0).max(1).default(0.6),
+    minMacroF1: z.number().min(0).max(1).default(0.5),
+    /** Largest allowed drop vs the champion on the same test split (absolute). */
+    maxRegression: z.number().min(0).max(1).default(0.02),
+  }),
+  canary: z.object({
+    steps: z
+      .array(z.object({ weight: z.number().int().min(1).max(100), bakeSeconds: z.number().min(0) }))
+      .min(1),
+    /** Requests the pipeline replays through the gateway per step (test split, with feedback). */
+    requestsPerStep: z.number().int().min(1).default(400),
+    /** Minimum feedback samples per arm before a step can pass. */
+    minSamples: z.number().int().min(1).default(50),
+    /** Breach when candidate accuracy is below the champion's by more than this. */
+    maxAccuracyDrop: z.number().min(0).max(1).default(0.1),
+    /** Breach when the candidate's error rate exceeds the champion's by more than this. */
+    maxErrorRateIncrease: z.number().min(0).max(1).default(0.05),
+    /** What to do when a step has too few samples. */
+    onInconclusive: z.enum(['rollback', 'extend']).default('extend'),
+    maxExtensions: z.number().int().min(0).default(2),
+  }),
+});
+
+/** A validated dataset spec. */
+export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
+/** A field of the record contract. */
+export type FieldSpec = z.infer<typeof FieldSpecSchema>;
+/** A PII action. */
+export type PiiAction = z.infer<typeof PiiActionSchema>;
+/** A PII entity type. */
+export type PiiEntity = z.infer<typeof PiiEntitySchema>;
+/** One canary step. */
+export type CanaryStep = DatasetSpec['canary']['steps'][number];
+
+/** Parse a spec object; throws an Error listing every problem with its path. */
+export function parseDatasetSpec(raw: unknown, source = 'spec'): DatasetSpec {
+  const r = DatasetSpecSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`Invalid dataset spec ${source}:\n${lines.join('\n')}`);
+  }
+  const spec = r.data;
+  const declared = new Set(Object.keys(spec.schema.fields));
+  const needed = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField, ...spec.schema.textFields, ...spec.schema.categoricalFields];
+  const missing = needed.filter((f) => !declared.has(f));
+  if (missing.length > 0) {
+    throw new Error(`Invalid dataset spec ${source}: fields used but not declared in schema.fields: ${missing.join(', ')}`);
+  }
+  return spec;
+}
