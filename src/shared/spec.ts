@@ -45,6 +45,8 @@ export const DatasetSpecSchema = z.object({
     classes: z.array(z.string()).min(2),
     /** Who labels records that arrive without a label. */
     labeler: z.enum(['programmatic', 'human']).default('programmatic'),
+    /** Name of the programmatic labeling function (see src/data/labelers.ts). */
+    labelingFunction: z.string().default('ticket-keywords'),
     /** How long to wait for labels before applying the coverage policy. */
     deadlineSeconds: z.number().positive().default(3600),
     /** Minimum share of records that must carry a label at the deadline. */

@@ -1,0 +1,35 @@
+/** Every activity, composed from per-stage factories over injected dependencies. */
+import type { CpuActivityDeps, GpuActivityDeps } from './deps';
+import { createDedupeActivities } from './dedupe';
+import { createDeploymentActivities } from './deployment';
+import { createIngestActivities } from './ingest';
+import { createLabelingActivities } from './labeling';
+import { createPiiActivities } from './pii';
+import { createRunActivities } from './run';
+import { createTrainingActivities } from './training';
+import { createValidationActivities } from './validation';
+import { createVersioningActivities } from './versioning';
+
+export type { CpuActivityDeps, GpuActivityDeps } from './deps';
+
+/** Activities of the trainset-cpu task queue (data, registry, canary). */
+export function createCpuActivities(deps: CpuActivityDeps) {
+  return {
+    ...createRunActivities(deps),
+    ...createIngestActivities(deps),
+    ...createPiiActivities(deps),
+    ...createDedupeActivities(deps),
+    ...createLabelingActivities(deps),
+    ...createVersioningActivities(deps),
+    ...createValidationActivities(deps),
+    ...createDeploymentActivities(deps),
+  };
+}
+
+/** Activities of the trainset-gpu task queue (training). */
+export function createGpuActivities(deps: GpuActivityDeps) {
+  return createTrainingActivities(deps);
+}
+
+/** Every activity type, for proxyActivities in workflows. */
+export type Activities = ReturnType<typeof createCpuActivities> & ReturnType<typeof createGpuActivities>;

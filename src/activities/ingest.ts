@@ -1,0 +1,76 @@
+/** Ingest stage: stream a raw partition through the record contract; quarantine what fails, account for every line. */
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import { ingestLines, PartitionAccounting } from '../data/ingest-lines';
+import { ErrorType } from '../shared/errors';
+import { rawPartitionPrefix } from '../shared/ids';
+import type { IngestResult } from '../shared/types';
+import type { CpuActivityDeps } from './deps';
+import { JsonlWriter, keyHash, readJsonIfExists, workKey } from './work-files';
+
+/** Which partition, under which spec. */
+export interface PartitionInput {
+  dataset: string;
+  partition: string;
+  specHash: string;
+}
+
+/** Ingest activities. */
+export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps) {
+  return {
+    /** Validate every line of raw/<dataset>/<partition>/; accepted records go to the work area. */
+    async ingestPartition(input: PartitionInput): Promise<IngestResult> {
+      const { spec, specHash } = await specs.load(input.dataset);
+      if (specHash !== input.specHash) {
+        throw ApplicationFailure.nonRetryable(`spec of ${input.dataset} changed during the run; start a new run`, ErrorType.InvalidSpec);
+      }
+      const files = (await blobs.list(rawPartitionPrefix(input.dataset, input.partition))).filter((f) => f.key.endsWith('.jsonl'));
+      if (files.length === 0) {
+        throw ApplicationFailure.nonRetryable(
+          `no raw partition at ${blobs.uri}/${rawPartitionPrefix(input.dataset, input.partition)} (expected *.jsonl files)`,
+          ErrorType.PartitionNotFound,
+        );
+      }
+      // Raw objects are never modified, so their keys and sizes identify the input.
+      const h = keyHash(specHash, ...files.map((f) => `${f.key}:${f.size}`));
+      const stagedKey = workKey(input.dataset, input.partition, 'ingested', h);
+      const summaryKey = `${stagedKey}.summary.json`;
+      const done = await readJsonIfExists<IngestResult>(blobs, summaryKey);
+      if (done) return done;
+
+      const accounting = new PartitionAccounting();
+      const accepted = new JsonlWriter();
+      const quarantine = new JsonlWriter();
+      for (const file of files) {
+        const stream = await blobs.getStream(file.key);
+        for await (const item of ingestLines(stream, spec, { accounting })) {
+          if (item.kind === 'accepted') accepted.push(item.record);
+          else quarantine.push({ file: file.key, line: item.lineNumber, reason: item.reason, bytes: item.byteLength, rawBase64: item.rawBase64 });
+          if ((accepted.count + quarantine.count) % 1000 === 0) Context.current().heartbeat({ lines: accepted.count + quarantine.count });
+        }
+      }
+      const counts = accounting.snapshot();
+      let quarantineKey: string | undefined;
+      if (quarantine.count > 0) {
+        quarantineKey = `quarantine/${input.dataset}/${input.partition}/${h}.jsonl`;
+        await blobs.put(quarantineKey, quarantine.content());
+      }
+      const rate = accounting.quarantineRate;
+      if (rate > spec.ingest.maxQuarantineRate) {
+        const top = Object.entries(counts.byReason)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([r, n]) => `${r} (${n})`)
+          .join(', ');
+        throw ApplicationFailure.nonRetryable(
+          `partition ${input.dataset}/${input.partition}: ${(rate * 100).toFixed(1)}% of ${counts.recordsIn} lines quarantined, above the spec's ${(spec.ingest.maxQuarantineRate * 100).toFixed(1)}%; top reasons: ${top}. An upstream schema change looks like this; see ${quarantineKey}`,
+          ErrorType.QuarantineRateExceeded,
+        );
+      }
+      await blobs.put(stagedKey, accepted.content());
+      const result: IngestResult = { ...counts, stagedKey, quarantineKey, files: files.length };
+      await blobs.put(summaryKey, JSON.stringify(result));
+      logger.info({ dataset: input.dataset, partition: input.partition, recordsIn: counts.recordsIn, accepted: counts.accepted, quarantined: counts.quarantined }, 'ingested partition');
+      return result;
+    },
+  };
+}

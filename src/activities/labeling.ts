@@ -1,0 +1,72 @@
+/** Labeling stage: label tasks keyed by record hash; source, programmatic and human labels in the registry. */
+import { ApplicationFailure } from '@temporalio/activity';
+import { labelingFunction } from '../data/labelers';
+import { ErrorType } from '../shared/errors';
+import type { LabelCoverage, LabelSubmission, SubmitLabelsResult } from '../shared/types';
+import type { CpuActivityDeps } from './deps';
+import type { PartitionInput } from './ingest';
+import { readJsonl, type HashedRecord } from './work-files';
+
+const BATCH = 1000;
+
+/** Labeling activities. */
+export function createLabelingActivities({ blobs, specs, registry }: CpuActivityDeps) {
+  async function inBatches<T>(items: T[], fn: (batch: T[]) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < items.length; i += BATCH) await fn(items.slice(i, i + BATCH));
+  }
+
+  return {
+    /** One task per record; labels the records already carry are recorded as source labels. */
+    async createLabelTasks(input: PartitionInput & { dedupedKey: string }): Promise<LabelCoverage> {
+      const { spec } = await specs.load(input.dataset);
+      const classes = new Set(spec.labels.classes);
+      const hashes: string[] = [];
+      const sourceLabels: Array<{ recordHash: string; label: string; source: 'source'; labeledBy: string }> = [];
+      for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
+        hashes.push(hash);
+        const label = record[spec.schema.labelField];
+        if (typeof label === 'string' && classes.has(label)) sourceLabels.push({ recordHash: hash, label, source: 'source', labeledBy: 'source' });
+      }
+      await inBatches(hashes, (b) => registry.labels.createTasks(input.dataset, input.partition, b));
+      await inBatches(sourceLabels, (b) => registry.labels.recordLabels(input.dataset, b));
+      return registry.labels.taskCounts(input.dataset, input.partition);
+    },
+
+    /** Run the spec's labeling function over the still-unlabeled records (it may abstain). */
+    async runProgrammaticLabeler(input: PartitionInput & { dedupedKey: string }): Promise<LabelCoverage> {
+      const { spec } = await specs.load(input.dataset);
+      const fn = labelingFunction(spec.labels.labelingFunction);
+      const pending = new Set(await registry.labels.pendingTasks(input.dataset, input.partition, 1_000_000));
+      const labels: Array<{ recordHash: string; label: string; source: 'programmatic'; labeledBy: string }> = [];
+      for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
+        if (!pending.has(hash)) continue;
+        const label = fn(record);
+        if (label !== undefined) labels.push({ recordHash: hash, label, source: 'programmatic', labeledBy: spec.labels.labelingFunction });
+      }
+      await inBatches(labels, (b) => registry.labels.recordLabels(input.dataset, b));
+      return registry.labels.taskCounts(input.dataset, input.partition);
+    },
+
+    /** Record human labels for open tasks of the partition; unknown hashes or classes are rejected (counted). */
+    async recordLabels(input: { dataset: string; partition: string; labels: LabelSubmission[]; labeledBy: string }): Promise<SubmitLabelsResult> {
+      const { spec } = await specs.load(input.dataset);
+      const classes = new Set(spec.labels.classes);
+      const pending = new Set(await registry.labels.pendingTasks(input.dataset, input.partition, 1_000_000));
+      const ok = input.labels.filter((l) => pending.has(l.recordHash) && classes.has(l.label));
+      if (ok.length > 0) {
+        await registry.labels.recordLabels(
+          input.dataset,
+          ok.map((l) => ({ recordHash: l.recordHash, label: l.label, source: 'human' as const, labeledBy: input.labeledBy.slice(0, 200) })),
+        );
+      }
+      const coverage = await registry.labels.taskCounts(input.dataset, input.partition);
+      return { accepted: ok.length, rejected: input.labels.length - ok.length, coverage };
+    },
+
+    /** Pending label tasks (record hashes) of a partition, for a human labeling tool. */
+    async pendingLabelTasks(input: { dataset: string; partition: string; limit?: number }): Promise<string[]> {
+      if (input.limit !== undefined && input.limit < 1) throw ApplicationFailure.nonRetryable('limit must be >= 1', ErrorType.InvalidInput);
+      return registry.labels.pendingTasks(input.dataset, input.partition, input.limit ?? 1000);
+    },
+  };
+}

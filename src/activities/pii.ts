@@ -1,0 +1,56 @@
+/** PII stage: redact (or drop, or fail on) every finding; the raw-PII work file is deleted afterwards. */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { scanRecord } from '../pii/engine';
+import { ErrorType } from '../shared/errors';
+import type { PiiEntity } from '../shared/spec';
+import type { PiiResult } from '../shared/types';
+import type { CpuActivityDeps } from './deps';
+import type { PartitionInput } from './ingest';
+import { JsonlWriter, keyHash, readJsonIfExists, readJsonl, workKey } from './work-files';
+
+/** PII activities. */
+export function createPiiActivities({ blobs, specs, logger }: CpuActivityDeps) {
+  return {
+    /** Scan every string of every record; no raw PII leaves this step (only counts by type and field). */
+    async scanPii(input: PartitionInput & { stagedKey: string }): Promise<PiiResult> {
+      const { spec } = await specs.load(input.dataset);
+      const h = keyHash(input.stagedKey, input.specHash);
+      const cleanKey = workKey(input.dataset, input.partition, 'clean', h);
+      const summaryKey = `${cleanKey}.summary.json`;
+      const done = await readJsonIfExists<PiiResult>(blobs, summaryKey);
+      if (done) return done;
+
+      const out = new JsonlWriter();
+      const findings: Partial<Record<PiiEntity, number>> = {};
+      const findingsByField: Record<string, number> = {};
+      let dropped = 0;
+      let seen = 0;
+      for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey)) {
+        const r = scanRecord(record, spec.pii, { skipFields: [spec.schema.idField, spec.schema.timeField, spec.schema.labelField] });
+        for (const f of r.findings) {
+          findings[f.entity] = (findings[f.entity] ?? 0) + 1;
+          const k = `${f.field}:${f.entity}`;
+          findingsByField[k] = (findingsByField[k] ?? 0) + 1;
+        }
+        if (r.action === 'fail') {
+          // The message names the field and type only, never the value.
+          const f = r.findings[0];
+          throw ApplicationFailure.nonRetryable(
+            `PII policy "fail" triggered in ${input.dataset}/${input.partition}: ${f?.entity ?? 'PII'} in field ${f?.field ?? '?'}`,
+            ErrorType.PiiPolicyViolation,
+          );
+        }
+        if (r.action === 'drop_record') dropped += 1;
+        else out.push(r.record);
+        if (++seen % 1000 === 0) Context.current().heartbeat({ records: seen });
+      }
+      await blobs.put(cleanKey, out.content());
+      const result: PiiResult = { records: out.count, droppedRecords: dropped, findings, findingsByField, cleanKey };
+      await blobs.put(summaryKey, JSON.stringify(result));
+      // The ingested file holds raw PII; once the clean copy and its summary exist it is no longer needed.
+      await blobs.delete(input.stagedKey);
+      logger.info({ dataset: input.dataset, partition: input.partition, findings, dropped }, 'PII scan done');
+      return result;
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { findPhoneNumbersInText } from 'libphonenumber-js/max';
+import type { PiiEntity } from '../shared/spec';
+import { isCreditCardNumber, isEmailAddress } from './validators';
+
+/** A detected PII span in a text: [start, end) offsets, never the matched value. */
+export interface PiiSpan {
+  start: number;
+  end: number;
+  entity: PiiEntity;
+}
+
+/** Cheap facts about a text, computed once and shared by every detector's precheck. */
+export interface TextFacts {
+  hasAt: boolean;
+  /** Digits counted, capped at 13 (the most any precheck needs). */
+  digits: number;
+}
+
+/** Finds one entity type: a cheap precheck, then candidates confirmed by a validator. */
+export interface PiiDetector {
+  entity: PiiEntity;
+  precheck(facts: TextFacts): boolean;
+  find(text: string): PiiSpan[];
+}
+
+const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
+const DOMAIN_CHAR = /[A-Za-z0-9.-]/;
+
+/** Email addresses: expand around each '@' (linear time, no regex backtracking), then validate. */
+export const emailDetector: PiiDetector = {
+  entity: 'EMAIL_ADDRESS',
+  precheck: (facts) => facts.hasAt,
+  find(text) {
+    const spans: PiiSpan[] = [];
+    let at = text.indexOf('@');
+    while (at !== -1) {
+      let start = at;
+      while (start > 0 && at - start < 64 && LOCAL_CHAR.test(text.charAt(start - 1))) start -= 1;
+      while (start < at && text.charAt(start) === '.') start += 1;
+      let end = at + 1;
+      while (end < text.length && end - at <= 253 && DOMAIN_CHAR.test(text.charAt(end))) end += 1;
+      while (end > at + 1 && /[.-]/.test(text.charAt(end - 1))) end -= 1;
+      if (start < at && isEmailAddress(text.slice(start, end))) {
+        spans.push({ start, end, entity: 'EMAIL_ADDRESS' });
+      }
+      at = text.indexOf('@', Math.max(end, at + 1));
+    }
+    return spans;
+  },
+};
+
+/** Phone numbers: libphonenumber's validating matcher, US as the default region for national formats. */
+export const phoneDetector: PiiDetector = {
+  entity: 'PHONE_NUMBER',
+  precheck: (facts) => facts.digits >= 7,
+  find(text) {
+    return findPhoneNumbersInText(text, { defaultCountry: 'US' }).map((m) => ({
+      start: m.startsAt,
+      end: m.number.ext ? endWithoutCommaExtension(text, m.startsAt, m.endsAt, m.number.ext) : m.endsAt,
+      entity: 'PHONE_NUMBER' as const,
+    }));
+  },
+};
+
+const EXTENSION_MARKER = /(?:ext|extension|x|#)\.?\s*$/i;
+
+/**
+ * libphonenumber reads ", 2024" after a number as a dialling-pause extension, which would swallow the
+ * next number in a sentence (a card, a year). Only an explicit marker (ext, x, #) keeps the extension.
+ */
+function endWithoutCommaExtension(text: string, start: number, end: number, ext: string): number {
+  const matched = text.slice(start, end);
+  const at = matched.lastIndexOf(ext);
+  if (at <= 0) return end;
+  const head = matched.slice(0, at);
+  if (EXTENSION_MARKER.test(head)) return end;
+  return start + head.replace(/[\s,;-]+$/, '').length;
+}
+
+// Maximal runs of digits joined by single spaces or dashes; linear, and never adjacent to another digit.
+const DIGIT_RUN = /\d(?:[ -]?\d)*/g;
+
+/** Card numbers: 13–19 digits (spaces or dashes allowed), confirmed by Luhn. */
+export const creditCardDetector: PiiDetector = {
+  entity: 'CREDIT_CARD',
+  precheck: (facts) => facts.digits >= 13,
+  find(text) {
+    const spans: PiiSpan[] = [];
+    for (const m of text.matchAll(DIGIT_RUN)) {
+      const run = m[0];
+      const base = m.index ?? 0;
+      if (run.length < 13) continue;
+      const hit = bestCardWindow(run);
+      if (hit) spans.push({ start: base + hit.start, end: base + hit.end, entity: 'CREDIT_CARD' });
+    }
+    return spans;
+  },
+};
+
+// Issuer networks start with 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard), 6 (Discover, UnionPay).
+const CARD_PREFIX = /^[2-6]/;
+
+/**
+ * The longest window of whole digit groups in a run that is a valid card number. A run can hold a
+ * card next to other numbers ("4111 1111 1111 1111 2024"); a contiguous digit string is never split.
+ * Printed cards group digits in 3–6s, so runs with short groups (dates, ticket ids) are not cards.
+ */
+function bestCardWindow(run: string): { start: number; end: number } | undefined {
+  const groups: Array<{ start: number; end: number }> = [];
+  for (const g of run.matchAll(/\d+/g)) groups.push({ start: g.index ?? 0, end: (g.index ?? 0) + g[0].length });
+  let best: { start: number; end: number; digits: number } | undefined;
+  for (let i = 0; i < groups.length; i += 1) {
+    let digits = 0;
+    for (let j = i; j < groups.length; j += 1) {
+      const gj = groups[j] as { start: number; end: number };
+      digits += gj.end - gj.start;
+      if (digits > 19) break;
+      if (digits < 13 || (best && digits <= best.digits)) continue;
+      if (j > i && !groups.slice(i, j + 1).every((g) => g.end - g.start >= 3 && g.end - g.start <= 6)) continue;
+      const start = (groups[i] as { start: number }).start;
+      const number = run.slice(start, gj.end).replace(/[ -]/g, '');
+      if (CARD_PREFIX.test(number) && isCreditCardNumber(number)) best = { start, end: gj.end, digits };
+    }
+  }
+  return best && { start: best.start, end: best.end };
+}
+
+/** Every built-in detector, one per entity type. */
+export const DETECTORS: Readonly<Record<PiiEntity, PiiDetector>> = {
+  EMAIL_ADDRESS: emailDetector,
+  PHONE_NUMBER: phoneDetector,
+  CREDIT_CARD: creditCardDetector,
+};

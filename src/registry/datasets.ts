@@ -1,0 +1,298 @@
+import type { Queryable } from "./db";
+import { iso, num, withTransaction } from "./db";
+import { insertAudit } from "./audit";
+import { RegistryInvariantError } from "./errors";
+
+/** A content-addressed chunk of a dataset version. */
+export interface DatasetObject {
+  hash: string;
+  size: number;
+}
+
+/** What the versioning stage registers for one immutable dataset version. */
+export interface NewDatasetVersion {
+  /** Content hash of objects + spec: the version's identity and idempotency key. */
+  id: string;
+  dataset: string;
+  /** Partition date, YYYY-MM-DD. */
+  logicalDate: string;
+  manifestKey: string;
+  rows: number;
+  specHash: string;
+  stats: Record<string, unknown>;
+  objects: DatasetObject[];
+}
+
+/** A registered dataset version. */
+export interface DatasetVersion extends Omit<NewDatasetVersion, "objects"> {
+  createdAt: string;
+}
+
+/** A directed lineage edge, e.g. raw partition → dataset version → model version. */
+export interface LineageEdge {
+  fromKind: string;
+  fromId: string;
+  toKind: string;
+  toId: string;
+}
+
+/** Outcome of moving a tag. */
+export interface TagMove {
+  moved: boolean;
+  from?: string;
+}
+
+interface VersionRow {
+  id: string;
+  dataset: string;
+  logical_date: string;
+  manifest_key: string;
+  rows: string;
+  spec_hash: string;
+  stats: Record<string, unknown>;
+  created_at: Date;
+}
+
+// logical_date is a DATE; read it back as text so no time zone can shift it.
+const VERSION_COLUMNS = `id, dataset, to_char(logical_date, 'YYYY-MM-DD') AS logical_date, manifest_key, rows,
+  spec_hash, stats, created_at`;
+
+function toVersion(r: VersionRow): DatasetVersion {
+  return {
+    id: r.id,
+    dataset: r.dataset,
+    logicalDate: r.logical_date,
+    manifestKey: r.manifest_key,
+    rows: num(r.rows),
+    specHash: r.spec_hash,
+    stats: r.stats,
+    createdAt: iso(r.created_at),
+  };
+}
+
+/** Audit subject of a dataset. */
+export const datasetSubject = (dataset: string): string => `dataset:${dataset}`;
+
+/** Datasets, their immutable versions and objects, movable tags, and lineage. */
+export function createDatasetRepo(db: Queryable) {
+  async function oneVersion(
+    sql: string,
+    params: unknown[],
+  ): Promise<DatasetVersion | undefined> {
+    const { rows } = await db.query<VersionRow>(sql, params);
+    return rows[0] && toVersion(rows[0]);
+  }
+
+  return {
+    /** Create the dataset, or record its current spec hash. */
+    async ensureDataset(name: string, specHash: string): Promise<void> {
+      await db.query(
+        `INSERT INTO datasets (name, spec_hash) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET spec_hash = EXCLUDED.spec_hash, updated_at = now()
+         WHERE datasets.spec_hash <> EXCLUDED.spec_hash`,
+        [name, specHash],
+      );
+    },
+
+    /** Register a version with its objects in one transaction; created=false when the id was already there. */
+    async insertVersion(v: NewDatasetVersion): Promise<{ created: boolean }> {
+      const objects = [...new Map(v.objects.map((o) => [o.hash, o])).values()];
+      return withTransaction(db, async (tx) => {
+        await tx.query(
+          "INSERT INTO datasets (name, spec_hash) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+          [v.dataset, v.specHash],
+        );
+        const inserted = await tx.query(
+          `INSERT INTO dataset_versions (id, dataset, logical_date, manifest_key, rows, spec_hash, stats)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+          [
+            v.id,
+            v.dataset,
+            v.logicalDate,
+            v.manifestKey,
+            v.rows,
+            v.specHash,
+            JSON.stringify(v.stats),
+          ],
+        );
+        if (inserted.rowCount === 0) return { created: false };
+        await tx.query(
+          `INSERT INTO dataset_objects (hash, size)
+           SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (hash) DO NOTHING`,
+          [objects.map((o) => o.hash), objects.map((o) => o.size)],
+        );
+        await tx.query(
+          `INSERT INTO dataset_version_objects (version_id, hash, ordinal)
+           SELECT $1, hash, ordinal - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t (hash, ordinal)
+           ON CONFLICT DO NOTHING`,
+          [v.id, objects.map((o) => o.hash)],
+        );
+        return { created: true };
+      });
+    },
+
+    /** One version by id. */
+    getVersion: (id: string): Promise<DatasetVersion | undefined> =>
+      oneVersion(
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE id = $1`,
+        [id],
+      ),
+
+    /** Object hashes of a version, in manifest order. */
+    async versionObjects(id: string): Promise<DatasetObject[]> {
+      const { rows } = await db.query<{ hash: string; size: string }>(
+        `SELECT o.hash, o.size FROM dataset_version_objects vo JOIN dataset_objects o USING (hash)
+         WHERE vo.version_id = $1 ORDER BY vo.ordinal`,
+        [id],
+      );
+      return rows.map((r) => ({ hash: r.hash, size: num(r.size) }));
+    },
+
+    /** The newest version built for one logical date. */
+    versionForDate: (
+      dataset: string,
+      logicalDate: string,
+    ): Promise<DatasetVersion | undefined> =>
+      oneVersion(
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date = $2
+         ORDER BY created_at DESC, id LIMIT 1`,
+        [dataset, logicalDate],
+      ),
+
+    /** The newest version of the latest logical date strictly before beforeDate (the drift baseline). */
+    previousVersion: (
+      dataset: string,
+      beforeDate: string,
+    ): Promise<DatasetVersion | undefined> =>
+      oneVersion(
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date < $2
+         ORDER BY logical_date DESC, created_at DESC, id LIMIT 1`,
+        [dataset, beforeDate],
+      ),
+
+    /** Point a tag at a version, with an audit row; a no-op when it already points there. */
+    async setTag(
+      dataset: string,
+      tag: string,
+      versionId: string,
+      actor: string,
+    ): Promise<TagMove> {
+      return withTransaction(db, async (tx) => {
+        const version = await tx.query<{ dataset: string }>(
+          "SELECT dataset FROM dataset_versions WHERE id = $1",
+          [versionId],
+        );
+        if (version.rows[0]?.dataset !== dataset) {
+          throw new RegistryInvariantError(
+            `Cannot tag ${versionId} as ${dataset}:${tag}: not a version of ${dataset}`,
+          );
+        }
+        // Locking the dataset row serializes tag moves, so "from" is exact even when the tag is new.
+        await tx.query("SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE", [
+          dataset,
+        ]);
+        const current = await tx.query<{ version_id: string }>(
+          "SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2",
+          [dataset, tag],
+        );
+        const from = current.rows[0]?.version_id;
+        if (from === versionId) return { moved: false, from };
+        await tx.query(
+          `INSERT INTO dataset_tags (dataset, tag, version_id) VALUES ($1, $2, $3)
+           ON CONFLICT (dataset, tag) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
+          [dataset, tag, versionId],
+        );
+        await insertAudit(tx, {
+          actor,
+          action: "dataset.tag.set",
+          subject: datasetSubject(dataset),
+          details: { tag, from: from ?? null, to: versionId },
+        });
+        return from === undefined ? { moved: true } : { moved: true, from };
+      });
+    },
+
+    /** Remove a tag only if it still points at versionId (the saga's inverse of setTag); true when removed. */
+    async removeTag(
+      dataset: string,
+      tag: string,
+      versionId: string,
+      actor: string,
+    ): Promise<boolean> {
+      return withTransaction(db, async (tx) => {
+        const removed = await tx.query(
+          "DELETE FROM dataset_tags WHERE dataset = $1 AND tag = $2 AND version_id = $3",
+          [dataset, tag, versionId],
+        );
+        if (removed.rowCount === 0) return false;
+        await insertAudit(tx, {
+          actor,
+          action: "dataset.tag.remove",
+          subject: datasetSubject(dataset),
+          details: { tag, from: versionId },
+        });
+        return true;
+      });
+    },
+
+    /** The version a tag points at. */
+    getTag: (
+      dataset: string,
+      tag: string,
+    ): Promise<DatasetVersion | undefined> =>
+      oneVersion(
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions
+         WHERE id = (SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2)`,
+        [dataset, tag],
+      ),
+
+    /** Record lineage edges; returns how many were new. */
+    async addLineage(edges: LineageEdge[]): Promise<number> {
+      if (edges.length === 0) return 0;
+      const res = await db.query(
+        `INSERT INTO lineage_edges (from_kind, from_id, to_kind, to_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
+        [
+          edges.map((e) => e.fromKind),
+          edges.map((e) => e.fromId),
+          edges.map((e) => e.toKind),
+          edges.map((e) => e.toId),
+        ],
+      );
+      return res.rowCount ?? 0;
+    },
+
+    /** Edges leaving one node (what was derived from it). */
+    lineageFrom: (kind: string, id: string): Promise<LineageEdge[]> =>
+      lineage(db, "from_kind = $1 AND from_id = $2", [kind, id]),
+
+    /** Edges entering one node (what it was derived from). */
+    lineageTo: (kind: string, id: string): Promise<LineageEdge[]> =>
+      lineage(db, "to_kind = $1 AND to_id = $2", [kind, id]),
+  };
+}
+
+async function lineage(
+  db: Queryable,
+  where: string,
+  params: string[],
+): Promise<LineageEdge[]> {
+  const { rows } = await db.query<{
+    from_kind: string;
+    from_id: string;
+    to_kind: string;
+    to_id: string;
+  }>(
+    `SELECT from_kind, from_id, to_kind, to_id FROM lineage_edges WHERE ${where} ORDER BY id`,
+    params,
+  );
+  return rows.map((r) => ({
+    fromKind: r.from_kind,
+    fromId: r.from_id,
+    toKind: r.to_kind,
+    toId: r.to_id,
+  }));
+}
+
+/** The dataset repository. */
+export type DatasetRepo = ReturnType<typeof createDatasetRepo>;

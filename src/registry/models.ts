@@ -1,0 +1,305 @@
+import type pg from "pg";
+import type { Queryable } from "./db";
+import { iso, num, withTransaction } from "./db";
+import { insertAudit } from "./audit";
+import { RegistryInvariantError, RegistryNotFoundError } from "./errors";
+
+/** Lifecycle of a model version. */
+export type ModelVersionStatus =
+  "registered" | "candidate" | "champion" | "rejected" | "retired";
+
+/** What the training stage registers. */
+export interface NewModelVersion {
+  id: string;
+  model: string;
+  datasetVersion: string;
+  artifactKey: string;
+  metrics: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+  /** Attempt-independent key of the training job: the idempotency key of registration. */
+  jobKey: string;
+}
+
+/** A registered model version. */
+export interface ModelVersion extends NewModelVersion {
+  /** 1, 2, 3… per model, in registration order. */
+  version: number;
+  status: ModelVersionStatus;
+  createdAt: string;
+}
+
+/** Input of moveAlias. */
+export interface AliasMove {
+  model: string;
+  alias: string;
+  /** Version id to point at, or null to clear the alias. */
+  toVersion: string | null;
+  actor: string;
+  reason: string;
+  workflowId?: string;
+}
+
+/** One past alias move. */
+export interface AliasHistoryEntry {
+  id: number;
+  model: string;
+  alias: string;
+  fromVersion: string | null;
+  toVersion: string | null;
+  actor: string;
+  reason: string;
+  workflowId: string | null;
+  at: string;
+}
+
+interface VersionRow {
+  id: string;
+  model: string;
+  version: number;
+  dataset_version: string;
+  artifact_key: string;
+  metrics: Record<string, unknown>;
+  trainer: Record<string, unknown>;
+  status: ModelVersionStatus;
+  job_key: string;
+  created_at: Date;
+}
+
+const VERSION_COLUMNS =
+  "id, model, version, dataset_version, artifact_key, metrics, trainer, status, job_key, created_at";
+
+function toVersion(r: VersionRow): ModelVersion {
+  return {
+    id: r.id,
+    model: r.model,
+    version: r.version,
+    datasetVersion: r.dataset_version,
+    artifactKey: r.artifact_key,
+    metrics: r.metrics,
+    trainer: r.trainer,
+    status: r.status,
+    jobKey: r.job_key,
+    createdAt: iso(r.created_at),
+  };
+}
+
+/** Audit subject of a model. */
+export const modelSubject = (model: string): string => `model:${model}`;
+
+async function lockModel(tx: pg.PoolClient, model: string): Promise<void> {
+  await tx.query(
+    "INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+    [model],
+  );
+  await tx.query("SELECT 1 FROM models WHERE name = $1 FOR UPDATE", [model]);
+}
+
+/** Models, their numbered versions, lifecycle status and aliases (champion, …) with history. */
+export function createModelRepo(db: Queryable) {
+  async function byId(
+    q: Queryable,
+    id: string,
+  ): Promise<ModelVersion | undefined> {
+    const { rows } = await q.query<VersionRow>(
+      `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE id = $1`,
+      [id],
+    );
+    return rows[0] && toVersion(rows[0]);
+  }
+
+  return {
+    /** Create the model if it does not exist. */
+    async ensureModel(name: string): Promise<void> {
+      await db.query(
+        "INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+        [name],
+      );
+    },
+
+    /** Register a trained version under the next number; returns the existing row when jobKey was registered before. */
+    async registerVersion(v: NewModelVersion): Promise<ModelVersion> {
+      return withTransaction(db, async (tx) => {
+        // The model row lock makes "next number" race-free across concurrent registrations.
+        await lockModel(tx, v.model);
+        const { rows } = await tx.query<VersionRow>(
+          `INSERT INTO model_versions (id, model, version, dataset_version, artifact_key, metrics, trainer, job_key)
+           SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7 FROM model_versions WHERE model = $2
+           ON CONFLICT DO NOTHING
+           RETURNING ${VERSION_COLUMNS}`,
+          [
+            v.id,
+            v.model,
+            v.datasetVersion,
+            v.artifactKey,
+            JSON.stringify(v.metrics),
+            JSON.stringify(v.trainer),
+            v.jobKey,
+          ],
+        );
+        if (rows[0]) return toVersion(rows[0]);
+        const existing = await tx.query<VersionRow>(
+          `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE job_key = $1`,
+          [v.jobKey],
+        );
+        if (!existing.rows[0]) {
+          throw new RegistryInvariantError(
+            `Model version id ${v.id} is already registered for another training job`,
+          );
+        }
+        return toVersion(existing.rows[0]);
+      });
+    },
+
+    /** One version by id. */
+    getVersion: (id: string): Promise<ModelVersion | undefined> => byId(db, id),
+
+    /** Versions of a model, newest first. */
+    async listVersions(model: string): Promise<ModelVersion[]> {
+      const { rows } = await db.query<VersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 ORDER BY version DESC`,
+        [model],
+      );
+      return rows.map(toVersion);
+    },
+
+    /** Change a version's status with an audit row; false (and no audit) when it already had that status. */
+    async setStatus(
+      id: string,
+      status: ModelVersionStatus,
+      actor: string,
+      reason: string,
+    ): Promise<boolean> {
+      return withTransaction(db, async (tx) => {
+        const { rows } = await tx.query<{
+          model: string;
+          status: ModelVersionStatus;
+        }>(
+          "SELECT model, status FROM model_versions WHERE id = $1 FOR UPDATE",
+          [id],
+        );
+        const row = rows[0];
+        if (!row) throw new RegistryNotFoundError("model version", id);
+        if (row.status === status) return false;
+        await tx.query(
+          "UPDATE model_versions SET status = $2, updated_at = now() WHERE id = $1",
+          [id, status],
+        );
+        await insertAudit(tx, {
+          actor,
+          action: "model.version.status",
+          subject: modelSubject(row.model),
+          details: { version: id, from: row.status, to: status, reason },
+        });
+        return true;
+      });
+    },
+
+    /** The version an alias points at. */
+    async getAlias(
+      model: string,
+      alias: string,
+    ): Promise<ModelVersion | undefined> {
+      const { rows } = await db.query<VersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM model_versions
+         WHERE id = (SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2)`,
+        [model, alias],
+      );
+      return rows[0] && toVersion(rows[0]);
+    },
+
+    /** Move (or clear) an alias with a history row and an audit row; moved=false when already there. */
+    async moveAlias(m: AliasMove): Promise<{ moved: boolean; from?: string }> {
+      return withTransaction(db, async (tx) => {
+        if (m.toVersion !== null) {
+          const target = await byId(tx, m.toVersion);
+          if (!target)
+            throw new RegistryNotFoundError("model version", m.toVersion);
+          if (target.model !== m.model) {
+            throw new RegistryInvariantError(
+              `Version ${m.toVersion} belongs to model ${target.model}, not ${m.model}`,
+            );
+          }
+        }
+        // Serializes alias moves per model so the history's "from" is exact.
+        await lockModel(tx, m.model);
+        const current = await tx.query<{ version_id: string }>(
+          "SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2",
+          [m.model, m.alias],
+        );
+        const from = current.rows[0]?.version_id;
+        const fromResult = from === undefined ? {} : { from };
+        if ((from ?? null) === m.toVersion)
+          return { moved: false, ...fromResult };
+        if (m.toVersion === null) {
+          await tx.query(
+            "DELETE FROM model_aliases WHERE model = $1 AND alias = $2",
+            [m.model, m.alias],
+          );
+        } else {
+          await tx.query(
+            `INSERT INTO model_aliases (model, alias, version_id) VALUES ($1, $2, $3)
+             ON CONFLICT (model, alias) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
+            [m.model, m.alias, m.toVersion],
+          );
+        }
+        await tx.query(
+          `INSERT INTO model_alias_history (model, alias, from_version, to_version, actor, reason, workflow_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            m.model,
+            m.alias,
+            from ?? null,
+            m.toVersion,
+            m.actor,
+            m.reason,
+            m.workflowId ?? null,
+          ],
+        );
+        await insertAudit(tx, {
+          actor: m.actor,
+          action: "model.alias.move",
+          subject: modelSubject(m.model),
+          details: {
+            alias: m.alias,
+            from: from ?? null,
+            to: m.toVersion,
+            reason: m.reason,
+            workflowId: m.workflowId ?? null,
+          },
+        });
+        return { moved: true, ...fromResult };
+      });
+    },
+
+    /** Every move of a model's aliases, oldest first. */
+    async aliasHistory(model: string): Promise<AliasHistoryEntry[]> {
+      const { rows } = await db.query<{
+        id: string;
+        model: string;
+        alias: string;
+        from_version: string | null;
+        to_version: string | null;
+        actor: string;
+        reason: string;
+        workflow_id: string | null;
+        at: Date;
+      }>("SELECT * FROM model_alias_history WHERE model = $1 ORDER BY id", [
+        model,
+      ]);
+      return rows.map((r) => ({
+        id: num(r.id),
+        model: r.model,
+        alias: r.alias,
+        fromVersion: r.from_version,
+        toVersion: r.to_version,
+        actor: r.actor,
+        reason: r.reason,
+        workflowId: r.workflow_id,
+        at: iso(r.at),
+      }));
+    },
+  };
+}
+
+/** The model repository. */
+export type ModelRepo = ReturnType<typeof createModelRepo>;

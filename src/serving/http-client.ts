@@ -1,0 +1,83 @@
+import type { PredictResponse, RoutingState } from './ports';
+
+/** A non-2xx answer from the gateway; `message` is the gateway's own content-free error text. */
+export class GatewayHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`gateway ${path} answered ${status}: ${detail}`);
+    this.name = 'GatewayHttpError';
+  }
+}
+
+/** Client of the serving gateway used by the pipeline's canary-traffic activity. */
+export interface GatewayClient {
+  predict(requestKey: string, input: Record<string, unknown>): Promise<PredictResponse>;
+  /** True when recorded, false when the gateway does not know the prediction. */
+  feedback(predictionId: string, label: string): Promise<boolean>;
+  /** Makes the gateway re-read its routing now and returns the state it serves. */
+  refresh(): Promise<RoutingState>;
+  routing(): Promise<RoutingState>;
+}
+
+/** Options of a gateway client. */
+export interface GatewayClientOptions {
+  /** Per-request timeout; default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/** Creates a client over global fetch for a gateway at baseUrl (e.g. `http://127.0.0.1:8080`). */
+export function createGatewayClient(baseUrl: string, options: GatewayClientOptions = {}): GatewayClient {
+  const base = baseUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 5000;
+
+  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    let json: unknown = undefined;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json };
+  }
+
+  function fail(path: string, status: number, json: unknown): never {
+    const detail = typeof json === 'object' && json !== null && typeof (json as { error?: unknown }).error === 'string'
+      ? (json as { error: string }).error
+      : 'unexpected response';
+    throw new GatewayHttpError(status, path, detail);
+  }
+
+  return {
+    async predict(requestKey, input) {
+      const r = await call('POST', '/v1/predict', { requestKey, input });
+      if (r.status !== 200) fail('/v1/predict', r.status, r.json);
+      return r.json as PredictResponse;
+    },
+    async feedback(predictionId, label) {
+      const r = await call('POST', '/v1/feedback', { predictionId, label });
+      if (r.status === 404) return false;
+      if (r.status !== 200) fail('/v1/feedback', r.status, r.json);
+      return true;
+    },
+    async refresh() {
+      const r = await call('POST', '/v1/refresh');
+      if (r.status !== 200) fail('/v1/refresh', r.status, r.json);
+      return r.json as RoutingState;
+    },
+    async routing() {
+      const r = await call('GET', '/v1/routing');
+      if (r.status !== 200) fail('/v1/routing', r.status, r.json);
+      return r.json as RoutingState;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/** Routing of one model's traffic between its champion and (during a canary) a candidate version. */
+export interface RoutingState {
+  model: string;
+  championVersion: string;
+  candidateVersion: string | null;
+  /** Percent of traffic (0..100) sent to the candidate. */
+  candidateWeight: number;
+  /** Bumped on every routing change; predictions carry the generation that served them. */
+  generation: number;
+}
+
+/** Where the gateway reads the current routing (the registry's deployments row in production). */
+export interface RoutingSource {
+  getRouting(model: string): Promise<RoutingState | undefined>;
+}
+
+/** One logged prediction: hashes only, never the raw request key or input. */
+export interface PredictionRow {
+  id: string;
+  model: string;
+  modelVersion: string;
+  arm: 'champion' | 'candidate';
+  generation: number;
+  requestKeyHash: string;
+  inputHash: string;
+  predictedLabel: string | null;
+  latencyMs: number;
+  /** A content-free error code when the predictor failed, else null. */
+  error: string | null;
+  createdAt: Date;
+}
+
+/** The inference log: predictions in batches, ground truth as feedback. */
+export interface PredictionLog {
+  insertPredictions(rows: PredictionRow[]): Promise<void>;
+  /** Attaches the true label to a logged prediction; false when no such prediction exists. */
+  recordFeedback(predictionId: string, label: string): Promise<boolean>;
+}
+
+/** A loaded model (structurally the same as src/training/model.ts's Predictor). */
+export interface Predictor {
+  readonly classes: string[];
+  predict(record: Record<string, unknown>): { label: string; probabilities: number[] };
+}
+
+/** Loads a model version's predictor (from the blob store in production). */
+export interface ModelLoader {
+  load(modelVersion: string): Promise<Predictor>;
+}
+
+/** The arm of a routing split that served a request. */
+export type Arm = 'champion' | 'candidate';
+
+/** Body of a successful `POST /v1/predict` response. */
+export interface PredictResponse {
+  predictionId: string;
+  label: string;
+  probabilities: number[];
+  model: string;
+  modelVersion: string;
+  arm: Arm;
+  generation: number;
+}

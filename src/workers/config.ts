@@ -1,0 +1,159 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+
+/** Every environment variable the configuration reads (docker-compose and docs are checked against it). */
+export const CONFIG_ENV_VARS = [
+  'TRAINSET_MODE',
+  'TRAINSET_HOME',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'DATABASE_URL',
+  'BLOB_DIR',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'S3_REGION',
+  'S3_PREFIX',
+  'S3_FORCE_PATH_STYLE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'GATEWAY_URL',
+  'GATEWAY_PORT',
+  'SPECS_DIR',
+  'LOG_LEVEL',
+  'SHUTDOWN_GRACE_SECONDS',
+  'GPU_SLOTS',
+] as const;
+
+/** Variables that must be set when TRAINSET_MODE=production. */
+export const REQUIRED_IN_PRODUCTION = ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_BUCKET', 'GATEWAY_URL'] as const;
+
+/** Where the blob store lives. */
+export type BlobConfig =
+  | { kind: 'fs'; dir: string }
+  | {
+      kind: 's3';
+      endpoint?: string;
+      bucket: string;
+      region: string;
+      prefix?: string;
+      forcePathStyle: boolean;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+    };
+
+/** Validated configuration of a trainset process. */
+export interface Config {
+  mode: 'embedded' | 'production';
+  home: string;
+  temporal: { address: string; namespace: string };
+  /** Postgres URL; undefined in embedded mode until the embedded server is started. */
+  databaseUrl?: string;
+  blob: BlobConfig;
+  gateway: { url: string; port: number };
+  specsDir: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  shutdownGraceSeconds: number;
+  gpuSlots: number;
+}
+
+/** Thrown when configuration is invalid; the message lists one line per bad value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const urlString = z.string().refine((s) => {
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a URL');
+
+const EnvSchema = z.object({
+  TRAINSET_MODE: z.enum(['embedded', 'production']).optional(),
+  TRAINSET_HOME: z.string().min(1).optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  DATABASE_URL: urlString
+    .refine((s) => /^postgres(ql)?:$/.test(new URL(s).protocol), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  BLOB_DIR: z.string().min(1).optional(),
+  S3_ENDPOINT: urlString.optional(),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
+    .optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_PREFIX: z.string().optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  GATEWAY_URL: urlString.optional(),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SPECS_DIR: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
+  GPU_SLOTS: z.coerce.number().int().min(1).max(64).optional(),
+});
+
+/**
+ * Load and validate configuration from environment variables.
+ * Embedded mode (the default when DATABASE_URL and S3_BUCKET are unset) uses PGlite and a local folder.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
+  const picked: Record<string, string> = {};
+  for (const name of CONFIG_ENV_VARS) {
+    const v = env[name];
+    if (v !== undefined && v !== '') picked[name] = v;
+  }
+  const r = EnvSchema.safeParse(picked);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])] ?? '')}: ${i.message}`));
+  }
+  const e = r.data;
+  const mode = e.TRAINSET_MODE ?? (e.DATABASE_URL || e.S3_BUCKET ? 'production' : 'embedded');
+  const problems: string[] = [];
+  if (mode === 'production') {
+    for (const name of REQUIRED_IN_PRODUCTION) {
+      if (!e[name]) problems.push(`${name}: required when TRAINSET_MODE=production`);
+    }
+  }
+  if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
+    problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const home = path.resolve(cwd, e.TRAINSET_HOME ?? '.trainset');
+  const gatewayPort = e.GATEWAY_PORT ?? 8088;
+  const blob: BlobConfig = e.S3_BUCKET
+    ? {
+        kind: 's3',
+        endpoint: e.S3_ENDPOINT,
+        bucket: e.S3_BUCKET,
+        region: e.S3_REGION ?? 'us-east-1',
+        prefix: e.S3_PREFIX,
+        forcePathStyle: (e.S3_FORCE_PATH_STYLE ?? (e.S3_ENDPOINT ? 'true' : 'false')) === 'true',
+        accessKeyId: e.AWS_ACCESS_KEY_ID,
+        secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+      }
+    : { kind: 'fs', dir: path.resolve(cwd, e.BLOB_DIR ?? path.join(home, 'blobs')) };
+  return {
+    mode,
+    home,
+    temporal: { address: e.TEMPORAL_ADDRESS ?? 'localhost:7233', namespace: e.TEMPORAL_NAMESPACE ?? 'default' },
+    databaseUrl: e.DATABASE_URL,
+    blob,
+    gateway: { url: e.GATEWAY_URL ?? `http://127.0.0.1:${gatewayPort}`, port: gatewayPort },
+    specsDir: path.resolve(cwd, e.SPECS_DIR ?? 'specs'),
+    logLevel: e.LOG_LEVEL ?? 'info',
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 30,
+    gpuSlots: e.GPU_SLOTS ?? 1,
+  };
+}

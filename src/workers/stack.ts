@@ -1,0 +1,143 @@
+/**
+ * The embedded stack (demo and `trainset up`): Temporal dev server, embedded registry, blob folder,
+ * both workers and the serving gateway in one process. Production settings start only the workers.
+ */
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type pino from 'pino';
+import { createGatewayClient } from '../serving/http-client';
+import type { Gateway } from '../serving/gateway';
+import { createLocalTrainer } from '../training/local-trainer';
+import { modelNameFor } from '../shared/ids';
+import { openBackends, type Backends } from './backends';
+import type { Config } from './config';
+import { createRegistryGateway } from './gateway-wiring';
+import { resolveTemporalCli } from './temporal-binary';
+import { createCpuWorker, createGpuWorker } from './workers';
+
+/** Options of startStack. */
+export interface StackOptions {
+  config: Config;
+  logger: pino.Logger;
+  /** Print a line of progress for a person. */
+  say: (line: string) => void;
+  /** Dataset whose model the gateway serves. */
+  dataset: string;
+  /** Temporal dev server port (0: any free port) and UI port; embedded mode only. */
+  temporalPort?: number;
+  uiPort?: number;
+  /** Dev server database file: persistent history across restarts (`up`); in memory when absent (demo). */
+  temporalDbFile?: string;
+  /** Embedded registry port (0: any). */
+  registryPort?: number;
+  gatewayPort?: number;
+  /** Start the gateway in this process (embedded default). */
+  withGateway?: boolean;
+}
+
+/** A running stack. */
+export interface Stack {
+  client: Client;
+  backends: Backends;
+  temporalAddress: string;
+  uiUrl?: string;
+  gatewayUrl: string;
+  gateway?: Gateway;
+  /** Resolves when a worker stops (or rejects when one fails). */
+  running: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Start the stack the config describes. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { config, logger, say } = opts;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch((err) => logger.warn({ error: String(err) }, 'cleanup step failed'));
+  };
+  try {
+    let temporalAddress = config.temporal.address;
+    let uiUrl: string | undefined;
+    let connection: Connection;
+    let nativeConnection: NativeConnection;
+    if (config.mode === 'embedded') {
+      const cli = await resolveTemporalCli({ env: process.env, log: say });
+      say(`starting Temporal dev server (${cli})`);
+      const uiPort = opts.uiPort ?? 0;
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: cli },
+          ip: '127.0.0.1',
+          port: opts.temporalPort || undefined,
+          ui: true,
+          uiPort: uiPort || undefined,
+          dbFilename: opts.temporalDbFile,
+          log: { format: 'json', level: 'warn' },
+        },
+      });
+      cleanups.push(() => env.teardown());
+      temporalAddress = env.address;
+      connection = env.connection;
+      nativeConnection = env.nativeConnection;
+      // The dev server serves its UI on port+1000 unless told otherwise.
+      const port = Number(temporalAddress.split(':').pop());
+      uiUrl = `http://127.0.0.1:${uiPort || port + 1000}`;
+    } else {
+      connection = await Connection.connect({ address: temporalAddress });
+      cleanups.push(() => connection.close());
+      nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+      cleanups.push(() => nativeConnection.close());
+    }
+    say(`Temporal at ${temporalAddress}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
+
+    const backends = await openBackends(config, { embeddedPort: opts.registryPort, log: (m) => logger.info(m) });
+    cleanups.push(() => backends.close());
+    say(`registry at ${redactUrl(backends.databaseUrl)}${backends.embedded ? ' (embedded PGlite)' : ''}; blobs at ${backends.blobs.uri}`);
+
+    let gateway: Gateway | undefined;
+    let gatewayUrl = config.gateway.url;
+    if (opts.withGateway ?? config.mode === 'embedded') {
+      gateway = createRegistryGateway({ registry: backends.registry, blobs: backends.blobs, model: modelNameFor(opts.dataset), logger });
+      gatewayUrl = await gateway.start(opts.gatewayPort ?? config.gateway.port, '127.0.0.1');
+      cleanups.push(() => gateway!.stop());
+      say(`serving gateway at ${gatewayUrl}`);
+    }
+
+    const common = { connection: nativeConnection, namespace: config.temporal.namespace, shutdownGraceSeconds: config.shutdownGraceSeconds };
+    const cpu = await createCpuWorker({
+      ...common,
+      deps: { blobs: backends.blobs, registry: backends.registry, specs: backends.specs, gateway: createGatewayClient(gatewayUrl), logger },
+    });
+    const gpu = await createGpuWorker({
+      ...common,
+      slots: config.gpuSlots,
+      deps: { blobs: backends.blobs, specs: backends.specs, trainer: createLocalTrainer(), workDir: path.join(config.home, 'gpu-work'), logger },
+    });
+    const workers: Worker[] = [cpu, gpu];
+    const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+    // Stopping the workers first lets in-flight activities finish within the grace time.
+    cleanups.push(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running.catch(() => undefined);
+    });
+    say('workers running on task queues trainset-cpu and trainset-gpu');
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    return { client, backends, temporalAddress, uiUrl, gatewayUrl, gateway, running, stop: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** A URL with its password hidden, for printing. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

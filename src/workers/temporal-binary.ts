@@ -1,0 +1,138 @@
+import { execFile } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
+import { promisify } from "node:util";
+
+/** The Temporal CLI release the project pins (it embeds the dev server); same as scripts/services.sh. */
+export const TEMPORAL_CLI_VERSION = "v1.5.1";
+
+/** The Go package that `go install` builds into the `temporal` binary. */
+export const TEMPORAL_CLI_PACKAGE = "github.com/temporalio/cli/cmd/temporal";
+
+/** Options of {@link resolveTemporalCli}. */
+export interface ResolveTemporalCliOptions {
+  /** Environment to read TEMPORAL_CLI_PATH, PATH and TRAINSET_TOOLS from (pass `process.env`). */
+  env: NodeJS.ProcessEnv;
+  /** Tools cache; default `$TRAINSET_TOOLS`, else `~/.cache/trainset/bin`. */
+  toolsDir?: string;
+  /** Build with `go install` when no binary is found (default true). */
+  build?: boolean;
+  /** Progress messages (e.g. "building Temporal CLI ..."). */
+  log?: (msg: string) => void;
+}
+
+/** Thrown when no Temporal CLI binary is available; callers may fall back to the SDK's own download. */
+export class TemporalCliNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TemporalCliNotFoundError";
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return false;
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function findOnPath(
+  name: string,
+  pathVar: string | undefined,
+): Promise<string | undefined> {
+  for (const dir of (pathVar ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Default tools cache: `$TRAINSET_TOOLS`, else `~/.cache/trainset/bin`. */
+export function defaultToolsDir(env: NodeJS.ProcessEnv): string {
+  return env.TRAINSET_TOOLS ?? join(homedir(), ".cache", "trainset", "bin");
+}
+
+/**
+ * Finds the Temporal CLI: `$TEMPORAL_CLI_PATH`, then `temporal` on PATH, then the tools cache, then builds it
+ * with `go install` (unless `build: false`). Throws TemporalCliNotFoundError when none of these works.
+ * Hand the result to the SDK as `executable: { type: 'existing-path', path }`.
+ */
+export async function resolveTemporalCli(
+  opts: ResolveTemporalCliOptions,
+): Promise<string> {
+  const { env } = opts;
+  const log = opts.log ?? (() => undefined);
+  const explicit = env.TEMPORAL_CLI_PATH;
+  if (explicit !== undefined && explicit !== "") {
+    if (await isExecutableFile(explicit)) return explicit;
+    // A configured path that is wrong is an error, not a reason to pick some other binary.
+    throw new TemporalCliNotFoundError(
+      `TEMPORAL_CLI_PATH=${explicit} is not an executable file. Fix or unset it.`,
+    );
+  }
+  const onPath = await findOnPath("temporal", env.PATH);
+  if (onPath !== undefined) return onPath;
+
+  const toolsDir = opts.toolsDir ?? defaultToolsDir(env);
+  const cached = join(toolsDir, "temporal");
+  if (await isExecutableFile(cached)) return cached;
+
+  const howToFix =
+    "Run `bash scripts/services.sh up`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH.";
+  if (opts.build === false) {
+    throw new TemporalCliNotFoundError(
+      `Temporal CLI not found (not on PATH, not in ${toolsDir}). ${howToFix}`,
+    );
+  }
+  const go =
+    (await findOnPath("go", env.PATH)) ??
+    ((await isExecutableFile("/usr/local/go/bin/go"))
+      ? "/usr/local/go/bin/go"
+      : undefined);
+  if (go === undefined) {
+    throw new TemporalCliNotFoundError(
+      `Temporal CLI not found and Go is not installed to build it. Install Go, or: ${howToFix}`,
+    );
+  }
+  log(
+    `building Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${toolsDir} (takes a few minutes)...`,
+  );
+  const started = Date.now();
+  try {
+    await execFileAsync(
+      go,
+      ["install", `${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION}`],
+      {
+        env: { ...env, GOBIN: toolsDir },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+  } catch (err) {
+    const stderr = (err as { stderr?: unknown }).stderr;
+    const detail =
+      typeof stderr === "string" && stderr.trim() !== ""
+        ? `: ${stderr.trim().slice(-2000)}`
+        : "";
+    throw new TemporalCliNotFoundError(
+      `go install ${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION} failed${detail}. ${howToFix}`,
+    );
+  }
+  if (!(await isExecutableFile(cached))) {
+    throw new TemporalCliNotFoundError(
+      `go install succeeded but ${cached} is missing. ${howToFix}`,
+    );
+  }
+  log(
+    `built Temporal CLI ${TEMPORAL_CLI_VERSION} in ${Math.round((Date.now() - started) / 1000)}s: ${cached}`,
+  );
+  return cached;
+}

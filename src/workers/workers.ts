@@ -1,0 +1,56 @@
+/** Worker factories for both task queues; the process entry points and the demo stack share them. */
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
+import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
+
+/** Path of the workflows module (the only workflowsPath). */
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundle the workflow code once per process (webpack takes seconds; every CPU worker reuses the result). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => process.stderr.write(`${m}\n`),
+  error: (m: string) => process.stderr.write(`${m}\n`),
+};
+
+/** Common worker options. */
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  shutdownGraceSeconds?: number;
+}
+
+/** The trainset-cpu worker: workflows plus data, registry and canary activities. */
+export async function createCpuWorker(opts: WorkerOptions & { deps: CpuActivityDeps }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue ?? CPU_TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createCpuActivities(opts.deps),
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
+  });
+}
+
+/** The trainset-gpu worker: training only, one activity slot per GPU. */
+export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityDeps; slots?: number }): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+    activities: createGpuActivities(opts.deps),
+    maxConcurrentActivityTaskExecutions: opts.slots ?? 1,
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
+  });
+}

@@ -1,0 +1,2 @@
+/** The only workflowsPath: every workflow of trainset. */
+export { retrainPipelineWorkflow } from './retrain-pipeline';

@@ -1,0 +1,268 @@
+/**
+ * retrainPipelineWorkflow: one partition (a day) through every stage: ingest → PII → dedupe → labeling →
+ * dataset version → quality → train (GPU queue) → validate → canary → promote or roll back.
+ * Carries references and counts only; every side effect pushes its compensation (saga).
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { ErrorType } from '../shared/errors';
+import type {
+  PipelineStatus,
+  RetrainInput,
+  RetrainResult,
+  RunPlan,
+  SubmitLabelsInput,
+  SubmitLabelsResult,
+} from '../shared/types';
+import { gpu, io, scan } from './activity-proxies';
+import { runCanary } from './canary';
+import { decideGate, labelCoverageVerdict } from './decisions';
+import { resolveLogicalDate } from './logical-date';
+import { rollbackSignal, statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
+
+
+const MAX_LABELS_PER_MESSAGE = 5000;
+
+/** Retrain one dataset partition and promote the model through a canary, or roll it back. */
+export async function retrainPipelineWorkflow(input: RetrainInput): Promise<RetrainResult> {
+  const status: PipelineStatus = { dataset: input.dataset, stage: 'starting', canary: [] };
+  let plan: RunPlan | undefined;
+  let rollbackRequest: { reason: string } | undefined;
+
+  // Handlers first: registered before the first await.
+  setHandler(statusQuery, () => status);
+  setHandler(rollbackSignal, ({ reason }) => {
+    if (rollbackRequest) return; // the first request wins; a duplicate signal has the effect of one
+    rollbackRequest = { reason: String(reason ?? '').slice(0, 500) || 'no reason given' };
+    status.rollbackRequest = rollbackRequest;
+    log.warn('rollback requested', { reason: rollbackRequest.reason });
+  });
+  const applyLabels = async ({ labels, labeledBy }: SubmitLabelsInput): Promise<SubmitLabelsResult> => {
+    if (!plan) throw ApplicationFailure.nonRetryable('not ready for labels yet', ErrorType.InvalidInput);
+    const r = await io.recordLabels({ dataset: plan.dataset, partition: plan.partition, labels, labeledBy: labeledBy ?? 'human' });
+    status.labeling = { ...status.labeling, ...r.coverage };
+    return r;
+  };
+  setHandler(submitLabelsUpdate, applyLabels, {
+    validator: (arg: SubmitLabelsInput) => {
+      if (status.stage !== 'labeling') throw new Error(`not waiting for labels (stage: ${status.stage})`);
+      if (!arg || !Array.isArray(arg.labels) || arg.labels.length === 0) throw new Error('labels must be a non-empty array');
+      if (arg.labels.length > MAX_LABELS_PER_MESSAGE) throw new Error(`at most ${MAX_LABELS_PER_MESSAGE} labels per message`);
+      for (const l of arg.labels) {
+        if (typeof l?.recordHash !== 'string' || typeof l?.label !== 'string') throw new Error('each label needs recordHash and label strings');
+      }
+    },
+  });
+  setHandler(submitLabelsSignal, async (arg) => {
+    if (status.stage !== 'labeling' || !Array.isArray(arg?.labels)) {
+      log.warn('submitLabels signal ignored', { stage: status.stage });
+      return;
+    }
+    await applyLabels(arg);
+  });
+
+  const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  const runCompensations = async (): Promise<void> => {
+    await CancellationScope.nonCancellable(async () => {
+      for (const c of compensations.reverse()) {
+        try {
+          await c.run();
+        } catch (err) {
+          log.error('compensation failed', { compensation: c.name, error: String(err) });
+        }
+      }
+      compensations.length = 0;
+    });
+  };
+
+  const logicalDate = resolveLogicalDate(input);
+  status.logicalDate = logicalDate;
+  const workflowId = workflowInfo().workflowId;
+  let datasetVersionId = '';
+  try {
+    plan = await io.resolveRun({ dataset: input.dataset, logicalDate });
+    const ref = { dataset: plan.dataset, partition: plan.partition, specHash: plan.specHash };
+
+    status.stage = 'ingest';
+    const ingest = await scan.ingestPartition(ref);
+    const { stagedKey, ...ingestCounts } = ingest;
+    status.ingest = ingestCounts;
+
+    status.stage = 'pii';
+    const pii = await scan.scanPii({ ...ref, stagedKey });
+    const { cleanKey, ...piiCounts } = pii;
+    status.pii = piiCounts;
+
+    status.stage = 'dedupe';
+    const dedupe = await scan.dedupeRecords({ ...ref, cleanKey });
+    const { dedupedKey, ...dedupeCounts } = dedupe;
+    status.dedupe = dedupeCounts;
+
+    status.stage = 'labeling';
+    status.labeling = await io.createLabelTasks({ ...ref, dedupedKey });
+    if (plan.labeling.labeler === 'programmatic' && status.labeling.labeled < status.labeling.total) {
+      status.labeling = await scan.runProgrammaticLabeler({ ...ref, dedupedKey });
+    }
+    const deadlineMs = plan.labeling.deadlineSeconds * 1000;
+    // Workflow time is deterministic (replayed from history), so this is safe in a workflow.
+    status.labeling.deadline = new Date(new Date().getTime() + deadlineMs).toISOString();
+    const labeling = status.labeling;
+    // Every human wait has a deadline; at the deadline the spec's coverage policy decides.
+    await condition(() => labeling.labeled >= labeling.total, deadlineMs);
+    await condition(allHandlersFinished);
+    const coverage = labelCoverageVerdict(status.labeling, plan.labeling.minCoverage);
+    if (!coverage.sufficient) {
+      throw ApplicationFailure.nonRetryable(
+        `label coverage ${coverage.ratio.toFixed(3)} is below the spec's minimum ${plan.labeling.minCoverage} at the deadline`,
+        ErrorType.LabelCoverageTooLow,
+      );
+    }
+
+    status.stage = 'version';
+    const version = await scan.createDatasetVersion({ ...ref, dedupedKey, workflowId });
+    status.datasetVersion = version;
+    datasetVersionId = version.versionId;
+    compensations.push({
+      name: 'untagDatasetVersion',
+      run: () => io.untagDatasetVersion({ dataset: plan!.dataset, tag: 'latest', versionId: version.versionId, restoreTo: version.previousLatest, workflowId }),
+    });
+
+    status.stage = 'quality';
+    status.quality = await scan.checkQuality({ dataset: plan.dataset, versionId: version.versionId });
+
+    status.stage = 'train';
+    const jobKey = `${plan.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
+    const trained = await gpu.trainModel({ dataset: plan.dataset, versionId: version.versionId, jobKey, shuffleLabels: input.badModel === true });
+    status.training = { epochs: trained.epochs, seconds: trained.seconds, validationAccuracy: trained.validationMetrics.accuracy };
+
+    const mv = await io.registerModelVersion({
+      model: plan.model,
+      datasetVersionId: version.versionId,
+      artifactKey: trained.artifactKey,
+      jobKey,
+      metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
+      workflowId,
+    });
+    status.modelVersion = mv;
+    compensations.push({
+      name: 'rejectCandidate',
+      run: () => io.rejectCandidate({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed after registration', workflowId }),
+    });
+
+    status.stage = 'validate';
+    const evaluation = await scan.evaluateModel({ dataset: plan.dataset, model: plan.model, modelVersionId: mv.modelVersionId, versionId: version.versionId });
+    status.evaluation = evaluation;
+    if (evaluation.candidateIsChampion) {
+      compensations.length = 0; // the candidate is the serving champion: nothing to undo
+      return await finish('unchanged', 'this model version already is the champion');
+    }
+    const gate = decideGate(evaluation, plan.gates);
+    if (!gate.passed && input.gateOverride?.reason) {
+      gate.overridden = true;
+      await io.recordAudit({
+        actor: input.gateOverride.actor ?? 'operator',
+        action: 'gate.override',
+        subject: mv.modelVersionId,
+        details: { reason: input.gateOverride.reason, failedChecks: gate.reasons, workflowId },
+      });
+    }
+    status.gate = gate;
+    if (!gate.passed && !gate.overridden) {
+      return await finish('rejected', `validation gate failed: ${gate.reasons.join('; ')}`);
+    }
+    if (rollbackRequest) return await finish('rolled_back', `rollback requested before the canary: ${rollbackRequest.reason}`);
+
+    if (!evaluation.champion) {
+      // First model: nothing to compare live traffic against, so it becomes champion after the absolute gates.
+      status.stage = 'promote';
+      await io.promoteCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: 'first model: passed absolute gates', workflowId });
+      compensations.length = 0;
+      return await finish('first_champion');
+    }
+
+    status.stage = 'canary';
+    compensations.push({
+      name: 'restoreChampion',
+      run: () => io.restoreChampion({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
+    });
+    const canary = await runCanary({
+      plan,
+      modelVersionId: mv.modelVersionId,
+      datasetVersionId: version.versionId,
+      workflowId,
+      status,
+      rollbackRequested: () => rollbackRequest,
+    });
+    if (canary.outcome === 'rollback') {
+      status.stage = 'rollback';
+      await io.restoreChampion({ model: plan.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
+      await io.rejectCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
+      compensations.length = 0;
+      return await finish('rolled_back', canary.reason);
+    }
+
+    status.stage = 'promote';
+    await io.promoteCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: 'canary passed every step', workflowId });
+    compensations.length = 0;
+    return await finish('promoted');
+  } catch (err) {
+    status.error = errorSummary(err);
+    if (compensations.length > 0) {
+      status.stage = 'compensating';
+      await runCompensations();
+    }
+    status.stage = 'failed';
+    await condition(allHandlersFinished);
+    if (isCancellation(err)) throw err;
+    const { type } = failureOf(err);
+    throw ApplicationFailure.create({ message: `pipeline failed: ${status.error}`, type, nonRetryable: true, cause: err as Error });
+  }
+
+  async function finish(outcome: RetrainResult['outcome'], why?: string): Promise<RetrainResult> {
+    if (outcome === 'rejected' || outcome === 'rolled_back') {
+      // The candidate never reaches (or no longer gets) traffic; the dataset version itself stays valid.
+      const mv = status.modelVersion;
+      if (mv && plan && outcome === 'rejected') {
+        await io.rejectCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: why ?? outcome, workflowId });
+      }
+      compensations.length = 0;
+    }
+    status.outcome = outcome;
+    if (why) status.error = why;
+    status.stage = 'done';
+    const champion = plan ? await io.currentChampion({ model: plan.model }) : undefined;
+    await condition(allHandlersFinished);
+    return {
+      outcome,
+      dataset: input.dataset,
+      logicalDate,
+      datasetVersionId,
+      modelVersionId: status.modelVersion?.modelVersionId,
+      champion,
+      status,
+    };
+  }
+}
+
+/** The ApplicationFailure behind an error (activity failures wrap it as their cause). */
+function failureOf(err: unknown): { type: string; message: string } {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    if (e instanceof ApplicationFailure) return { type: e.type ?? 'PipelineFailed', message: e.message };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return { type: 'PipelineFailed', message: err instanceof Error ? err.message : String(err) };
+}
+
+function errorSummary(err: unknown): string {
+  const f = failureOf(err);
+  return `${f.type}: ${f.message}`;
+}

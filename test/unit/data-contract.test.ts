@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { checkRecord, normalizeTimestamp } from '../../src/data/contract';
+import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
+
+const spec = parseDatasetSpec(parse(readFileSync(join(__dirname, '../../specs/tickets.yaml'), 'utf8')), 'tickets.yaml');
+const withSchema = (patch: Partial<DatasetSpec['schema']>): DatasetSpec => ({ ...spec, schema: { ...spec.schema, ...patch } });
+
+const good = {
+  id: 'T-1',
+  created_at: '2024-03-01T10:00:00Z',
+  channel: 'email',
+  subject: 'refund please',
+  body: 'I was charged twice',
+  queue: 'billing',
+};
+const line = (patch: Record<string, unknown> = {}): string => JSON.stringify({ ...good, ...patch });
+
+describe('checkRecord', () => {
+  it('accepts a valid record and normalizes its timestamp to an ISO string', () => {
+    const r = checkRecord(line(), spec);
+    expect(r).toEqual({ ok: true, record: { ...good, created_at: '2024-03-01T10:00:00.000Z' } });
+  });
+
+  it('accepts a record without its label (unlabeled) and without optional fields', () => {
+    const { queue: _q, ...unlabeled } = good;
+    const r = checkRecord(JSON.stringify(unlabeled), spec);
+    expect(r.ok && r.record.queue).toBe(undefined);
+    expect(r.ok).toBe(true);
+  });
+
+  it('accepts a line with a UTF-8 BOM and a CRLF terminator', () => {
+    expect(checkRecord(Buffer.from(`\uFEFF${line()}\r`), spec).ok).toBe(true);
+    expect(checkRecord(`\uFEFF${line()}\r`, spec).ok).toBe(true);
+  });
+
+  it.each([
+    ['truncated JSON', line().slice(0, 30), 'invalid_json'],
+    ['NaN (not JSON)', '{"id": NaN}', 'invalid_json'],
+    ['Infinity (not JSON)', '{"id": Infinity}', 'invalid_json'],
+    ['an array', '[1,2]', 'not_an_object'],
+    ['a string', '"hello"', 'not_an_object'],
+    ['null', 'null', 'not_an_object'],
+    ['a blank line', '   ', 'empty_line'],
+    ['an empty line', '', 'empty_line'],
+    ['a missing required field', JSON.stringify({ ...good, subject: undefined }), 'missing_required_field:subject'],
+    ['a null required field', line({ body: null }), 'missing_required_field:body'],
+    ['a number where a string belongs', line({ subject: 42 }), 'wrong_type:subject'],
+    ['a value outside the enum', line({ channel: 'fax' }), 'invalid_enum:channel'],
+    ['a label outside the classes', line({ queue: 'sales' }), 'invalid_enum:queue'],
+    ['an over-long string', line({ id: 'x'.repeat(65) }), 'too_long:id'],
+    ['an unparseable timestamp', line({ created_at: 'yesterday' }), 'invalid_timestamp:created_at'],
+    ['an impossible date', line({ created_at: '2024-02-30T00:00:00Z' }), 'invalid_timestamp:created_at'],
+    ['a __proto__ key', '{"__proto__":{"x":1}}', 'forbidden_key'],
+    ['a nested constructor key', line({ meta: { a: [{ constructor: { prototype: 1 } }] } }), 'forbidden_key'],
+    ['nesting deeper than the limit', line({ meta: JSON.parse('['.repeat(40) + ']'.repeat(40)) }), 'too_deep'],
+  ])('quarantines %s as its reason', (_name, input, reason) => {
+    expect(checkRecord(input, spec)).toEqual({ ok: false, reason });
+  });
+
+  it('quarantines bytes that are not UTF-8 as invalid_utf8', () => {
+    const bytes = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    expect(checkRecord(bytes, spec)).toEqual({ ok: false, reason: 'invalid_utf8' });
+  });
+
+  it('quarantines a line over maxRecordBytes as record_too_large', () => {
+    const small = { ...spec, ingest: { ...spec.ingest, maxRecordBytes: 200 } };
+    expect(checkRecord(line({ body: 'b'.repeat(500) }), small)).toEqual({ ok: false, reason: 'record_too_large' });
+    expect(checkRecord(Buffer.from(line({ body: 'b'.repeat(500) })), small)).toEqual({ ok: false, reason: 'record_too_large' });
+  });
+
+  it('does not pollute Object.prototype when a record carries __proto__', () => {
+    const r = checkRecord('{"__proto__":{"polluted":1},"id":"T"}', withSchema({ unknownFields: 'keep' }));
+    expect(r.ok).toBe(false);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+
+  it('drops, keeps or rejects unknown fields per the policy, without naming odd keys in reasons', () => {
+    const extra = line({ extra: 1 });
+    expect(checkRecord(extra, withSchema({ unknownFields: 'drop' }))).toMatchObject({ ok: true, record: { id: 'T-1' } });
+    const dropped = checkRecord(extra, withSchema({ unknownFields: 'drop' }));
+    expect(dropped.ok && 'extra' in dropped.record).toBe(false);
+    expect(checkRecord(extra, withSchema({ unknownFields: 'keep' }))).toMatchObject({ ok: true, record: { extra: 1 } });
+    expect(checkRecord(extra, withSchema({ unknownFields: 'reject' }))).toEqual({ ok: false, reason: 'unknown_field:extra' });
+    const odd = line({ 'jane@example.com 555 0100': 1 });
+    expect(checkRecord(odd, withSchema({ unknownFields: 'reject' }))).toEqual({ ok: false, reason: 'unknown_field:<unnamed>' });
+  });
+});
+
+describe('normalizeTimestamp', () => {
+  it.each([
+    ['2024-03-01', '2024-03-01T00:00:00.000Z'],
+    ['2024-03-01T10:20:30Z', '2024-03-01T10:20:30.000Z'],
+    ['2024-03-01T10:20:30.123456+02:00', '2024-03-01T08:20:30.123Z'],
+    ['2024-03-01T10:20:30-0500', '2024-03-01T15:20:30.000Z'],
+    ['2024-03-01T10:20', '2024-03-01T10:20:00.000Z'],
+  ])('reads %s as %s (no offset means UTC)', (input, iso) => {
+    expect(normalizeTimestamp(input)).toBe(iso);
+  });
+
+  it.each(['03/01/2024', '2024-13-01', '2024-03-01T25:00:00Z', '1709287200', ''])('rejects %s', (input) => {
+    expect(normalizeTimestamp(input)).toBeUndefined();
+  });
+});

@@ -1,0 +1,71 @@
+import type { ModelLoader, PredictionLog, PredictionRow, Predictor, RoutingSource, RoutingState } from '../../src/serving/ports';
+
+/** In-memory routing source whose state tests change directly. */
+export class FakeRouting implements RoutingSource {
+  state: RoutingState | undefined;
+  failing = false;
+  async getRouting(model: string): Promise<RoutingState | undefined> {
+    if (this.failing) throw new Error('registry unreachable');
+    return this.state?.model === model ? { ...this.state } : undefined;
+  }
+}
+
+/** In-memory inference log. */
+export class MemoryLog implements PredictionLog {
+  readonly rows: PredictionRow[] = [];
+  readonly batches: number[] = [];
+  readonly feedback = new Map<string, string>();
+  async insertPredictions(rows: PredictionRow[]): Promise<void> {
+    this.batches.push(rows.length);
+    this.rows.push(...rows.map((r) => ({ ...r })));
+  }
+  async recordFeedback(predictionId: string, label: string): Promise<boolean> {
+    if (!this.rows.some((r) => r.id === predictionId)) return false;
+    this.feedback.set(predictionId, label);
+    return true;
+  }
+}
+
+/** A predictor that labels every record `<version>:yes`, or throws when the record has `explode`. */
+export function fakePredictor(version: string): Predictor {
+  return {
+    classes: [`${version}:no`, `${version}:yes`],
+    predict(record) {
+      if (record.explode !== undefined) throw new TypeError(`cannot score ${String(record.explode)}`);
+      return { label: `${version}:yes`, probabilities: [0.25, 0.75] };
+    },
+  };
+}
+
+/** Model loader that records loads and can hold chosen versions until released. */
+export class FakeLoader implements ModelLoader {
+  readonly loads: string[] = [];
+  readonly failing = new Set<string>();
+  private readonly gates = new Map<string, { promise: Promise<void>; release: () => void }>();
+
+  /** Makes loads of `version` wait until the returned function is called. */
+  hold(version: string): () => void {
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.gates.set(version, { promise, release });
+    return () => {
+      this.gates.delete(version);
+      release();
+    };
+  }
+
+  async load(version: string): Promise<Predictor> {
+    this.loads.push(version);
+    const gate = this.gates.get(version);
+    if (gate !== undefined) await gate.promise;
+    if (this.failing.has(version)) throw new Error(`artifact for ${version} missing`);
+    return fakePredictor(version);
+  }
+}
+
+/** A routing state for model `m` with defaults. */
+export function routingState(over: Partial<RoutingState> = {}): RoutingState {
+  return { model: 'm', championVersion: 'v1', candidateVersion: null, candidateWeight: 0, generation: 1, ...over };
+}

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from '../../src/serving/gateway';
+import { createGatewayClient, GatewayHttpError } from '../../src/serving/http-client';
+import { FakeLoader, FakeRouting, MemoryLog, routingState } from './serving-fakes';
+
+let gw: Gateway | undefined;
+
+afterEach(async () => {
+  await gw?.stop();
+  gw = undefined;
+});
+
+describe('gateway over real HTTP', () => {
+  it('serves predictions, feedback, routing and refresh to the HTTP client', async () => {
+    const routing = new FakeRouting();
+    routing.state = routingState();
+    const log = new MemoryLog();
+    gw = createGateway({ routing, log, models: new FakeLoader(), model: 'm', refreshMs: 20, flushMs: 10_000 });
+    const baseUrl = await gw.start(0, '127.0.0.1');
+    expect(baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const client = createGatewayClient(`${baseUrl}/`, { timeoutMs: 2000 });
+
+    // start() loads the routing in the background; the gateway is ready shortly after.
+    await expect.poll(async () => (await fetch(`${baseUrl}/readyz`)).status, { timeout: 5000 }).toBe(200);
+    expect(await client.routing()).toMatchObject({ generation: 1, championVersion: 'v1' });
+
+    const p = await client.predict('user-1', { text: 'hi' });
+    expect(p).toMatchObject({ arm: 'champion', modelVersion: 'v1', label: 'v1:yes', generation: 1 });
+    expect(await client.feedback(p.predictionId, 'v1:yes')).toBe(true);
+    expect(await client.feedback('unknown-id', 'v1:yes')).toBe(false);
+    expect(log.feedback.get(p.predictionId)).toBe('v1:yes');
+
+    routing.state = routingState({ candidateVersion: 'v2', candidateWeight: 100, generation: 2 });
+    expect(await client.refresh()).toMatchObject({ generation: 2, candidateWeight: 100 });
+    expect(await client.predict('user-1', { text: 'hi' })).toMatchObject({ arm: 'candidate', modelVersion: 'v2' });
+
+    // Without an explicit refresh, the poller picks up a change within a few refreshMs.
+    routing.state = routingState({ candidateVersion: 'v2', candidateWeight: 0, generation: 3 });
+    await expect.poll(async () => (await client.routing()).generation, { timeout: 5000 }).toBe(3);
+
+    const err = await client.predict('user-2', { explode: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayHttpError);
+    expect((err as GatewayHttpError).status).toBe(500);
+
+    await gw.stop();
+    gw = undefined;
+    expect(log.rows).toHaveLength(3);
+    expect(log.rows.filter((r) => r.error !== null)).toHaveLength(1);
+  });
+
+  it('reports an unready gateway as a typed HTTP error', async () => {
+    const routing = new FakeRouting();
+    gw = createGateway({ routing, log: new MemoryLog(), models: new FakeLoader(), model: 'm' });
+    const client = createGatewayClient(await gw.start(0, '127.0.0.1'));
+    await expect(client.routing()).rejects.toMatchObject({ name: 'GatewayHttpError', status: 503 });
+    await expect(client.predict('k', {})).rejects.toThrow('gateway /v1/predict answered 503');
+  });
+
+  it('times out against a server that never answers', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    try {
+      const client = createGatewayClient(`http://127.0.0.1:${port}`, { timeoutMs: 100 });
+      await expect(client.routing()).rejects.toMatchObject({ name: 'TimeoutError' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
