@@ -8,7 +8,7 @@ import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { retrainWorkflowId } from '../shared/ids';
 import type { RetrainInput, RetrainResult } from '../shared/types';
 import { loadConfig } from '../workers/config';
-import { createLogger } from '../workers/logger';
+import { createLogger, installTemporalLogger } from '../workers/logger';
 import { startStack } from '../workers/stack';
 import { dateRange, writeSamplePartitions } from './sample-data';
 import { progressLine, summaryLines } from './summary';
@@ -47,6 +47,7 @@ export async function runDemo(opts: { cwd?: string } = {}): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, TRAINSET_MODE: 'embedded', TRAINSET_HOME: home, DATABASE_URL: '', S3_BUCKET: '', GATEWAY_URL: '', GATEWAY_PORT: '0' };
   const config = loadConfig(env, cwd);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'trainset-demo');
+  installTemporalLogger(logger, 'WARN');
   const say = (l: string): void => console.log(l);
   say('trainset demo: three days of support tickets through ingest → PII → dedupe → labels → version → train → validate → canary');
   const stack = await startStack({ config, logger, say, dataset: DATASET, temporalPort: 0, registryPort: 0, gatewayPort: 0 });

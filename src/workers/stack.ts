@@ -74,7 +74,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ui: true,
           uiPort: uiPort || undefined,
           dbFilename: opts.temporalDbFile,
-          log: { format: 'json', level: 'warn' },
+          log: { format: 'json', level: 'error' },
         },
       });
       cleanups.push(() => env.teardown());

@@ -111,12 +111,13 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     if (plan.labeling.labeler === 'programmatic' && status.labeling.labeled < status.labeling.total) {
       status.labeling = await scan.runProgrammaticLabeler({ ...ref, dedupedKey });
     }
-    const deadlineMs = plan.labeling.deadlineSeconds * 1000;
+    // A programmatic labeler has had its say (it may abstain); only human labeling waits for more labels.
+    const deadlineMs = plan.labeling.labeler === 'human' ? plan.labeling.deadlineSeconds * 1000 : 0;
     // Workflow time is deterministic (replayed from history), so this is safe in a workflow.
     status.labeling.deadline = new Date(new Date().getTime() + deadlineMs).toISOString();
     const labeling = status.labeling;
     // Every human wait has a deadline; at the deadline the spec's coverage policy decides.
-    await condition(() => labeling.labeled >= labeling.total, deadlineMs);
+    if (deadlineMs > 0) await condition(() => labeling.labeled >= labeling.total, deadlineMs);
     await condition(allHandlersFinished);
     const coverage = labelCoverageVerdict(status.labeling, plan.labeling.minCoverage);
     if (!coverage.sufficient) {

@@ -1,0 +1,220 @@
+/** `trainset run | status | rollback | labels | schedule | sample | models`: operator commands. */
+import type { Command } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { readFile } from 'node:fs/promises';
+import { retrainPipelineWorkflow } from '../workflows';
+import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/messages';
+import { CPU_TASK_QUEUE } from '../shared/task-queues';
+import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
+import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
+import { openBackends } from '../workers/backends';
+import { connectClient, resolveConfig } from './context';
+import { dateRange, writeSamplePartitions } from './sample-data';
+import { applySchedule } from './schedules';
+import { progressLine, summaryLines } from './summary';
+
+const dateArg = (v: string): string => {
+  if (!isLogicalDate(v)) throw new InvalidArgumentError('expected a date as YYYY-MM-DD');
+  return v;
+};
+const posInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+/** Run fn with a connected Temporal client. */
+async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient(resolveConfig());
+  try {
+    return await fn(client);
+  } finally {
+    await close();
+  }
+}
+
+/** Run fn with the registry and blob store. */
+async function withBackends<T>(fn: (b: Awaited<ReturnType<typeof openBackends>>) => Promise<T>): Promise<T> {
+  const config = resolveConfig();
+  if (!config.databaseUrl) throw new Error('no registry: set DATABASE_URL or start the embedded stack with `npx trainset up`');
+  const b = await openBackends(config, { migrate: false });
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+/** Register the operator commands. */
+export function registerOperatorCommands(program: Command): void {
+  program
+    .command('run')
+    .description('Start retrainPipelineWorkflow for one partition (default: yesterday, UTC)')
+    .argument('<dataset>')
+    .option('--date <YYYY-MM-DD>', 'partition to process', dateArg)
+    .option('--bad-model', 'train on shuffled labels (shows an automatic rollback)')
+    .option('--override-gate <reason>', 'let the candidate past a failed validation gate (audited)')
+    .option('--no-wait', 'return once started')
+    .action(async (dataset, opts) => {
+      const date = opts.date ?? shiftDate(new Date().toISOString().slice(0, 10), 1);
+      const input: RetrainInput = { dataset, logicalDate: date, badModel: opts.badModel ?? false };
+      if (opts.overrideGate) input.gateOverride = { reason: opts.overrideGate, actor: process.env.USER ?? 'cli' };
+      await withClient(async (client) => {
+        const workflowId = retrainWorkflowId(dataset, date);
+        const handle = await client.workflow.start(retrainPipelineWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
+        console.log(`started ${workflowId} (run ${handle.firstExecutionRunId})`);
+        if (!opts.wait) return;
+        let last = '';
+        const timer = setInterval(() => {
+          handle
+            .query(statusQuery)
+            .then((s) => {
+              const l = progressLine(s);
+              if (l !== last) console.log(`  ${l}`);
+              last = l;
+            })
+            .catch(() => undefined);
+        }, 500);
+        try {
+          const result = await handle.result();
+          summaryLines(result, { workflowId }).forEach((l) => console.log(l));
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    });
+
+  program
+    .command('status')
+    .description('Show the stage and counters of a pipeline run (the `status` query)')
+    .argument('<workflowId>')
+    .action(async (workflowId) => {
+      await withClient(async (client) => {
+        console.log(JSON.stringify(await client.workflow.getHandle(workflowId).query(statusQuery), null, 2));
+      });
+    });
+
+  program
+    .command('rollback')
+    .description('Roll back a running canary at once (the `rollback` signal)')
+    .argument('<workflowId>')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (workflowId, opts) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(workflowId).signal(rollbackSignal, { reason: opts.reason });
+        console.log(`rollback signalled to ${workflowId}`);
+      });
+    });
+
+  const labels = program.command('labels').description('Human labeling: list open tasks, submit labels');
+  labels
+    .command('pending')
+    .description('List unlabeled records (hash and redacted subject) of a partition')
+    .argument('<dataset>')
+    .argument('<date>', 'partition, YYYY-MM-DD', dateArg)
+    .option('--limit <n>', 'at most this many', posInt, 50)
+    .action(async (dataset, date, opts) => {
+      await withBackends(async (b) => {
+        const hashes = await b.registry.labels.pendingTasks(dataset, date, opts.limit);
+        for (const h of hashes) console.log(h);
+        console.error(`${hashes.length} pending task(s); submit with: npx trainset labels submit ${retrainWorkflowId(dataset, date)} --file labels.json`);
+      });
+    });
+  labels
+    .command('submit')
+    .description('Send labels to a waiting run (the `submitLabels` update); file: {"labels":[{"recordHash":"…","label":"…"}]}')
+    .argument('<workflowId>')
+    .requiredOption('--file <path>', 'JSON file with the labels')
+    .option('--by <name>', 'who labeled', process.env.USER ?? 'cli')
+    .action(async (workflowId, opts) => {
+      const body = JSON.parse(await readFile(opts.file, 'utf8')) as SubmitLabelsInput;
+      await withClient(async (client) => {
+        try {
+          const r = await client.workflow.getHandle(workflowId).executeUpdate(submitLabelsUpdate, { args: [{ labels: body.labels, labeledBy: opts.by }] });
+          console.log(`accepted ${r.accepted}, rejected ${r.rejected}; coverage ${r.coverage.labeled}/${r.coverage.total}`);
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) throw new Error(`labels refused: ${err.cause?.message ?? err.message}`);
+          throw err;
+        }
+      });
+    });
+
+  const schedule = program.command('schedule').description('The nightly Temporal Schedule of a dataset');
+  schedule
+    .command('apply')
+    .description('Create or update (idempotently) the nightly schedule of retrainPipelineWorkflow')
+    .argument('<dataset>')
+    .option('--cron <expr>', 'cron expression', '0 2 * * *')
+    .option('--timezone <tz>', 'IANA time zone', 'UTC')
+    .addOption(new Option('--overlap <policy>', 'overlap policy').choices(['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const).default('BUFFER_ALL' as const))
+    .option('--catchup-window <duration>', 'missed runs caught up after an outage', '1 day')
+    .option('--paused', 'create it paused')
+    .action(async (dataset, opts) => {
+      await withClient(async (client) => {
+        const what = await applySchedule(client, { dataset, cron: opts.cron, timezone: opts.timezone, overlap: opts.overlap, catchupWindow: opts.catchupWindow, paused: opts.paused });
+        console.log(`${what} schedule ${nightlyScheduleId(dataset)} (${opts.cron} ${opts.timezone}, overlap ${opts.overlap})`);
+      });
+    });
+  for (const [name, description] of [
+    ['describe', 'Show the schedule'],
+    ['pause', 'Pause the schedule'],
+    ['unpause', 'Resume the schedule'],
+    ['trigger', 'Start a run now'],
+    ['delete', 'Delete the schedule'],
+  ] as const) {
+    schedule
+      .command(name)
+      .description(description)
+      .argument('<dataset>')
+      .action(async (dataset) => {
+        await withClient(async (client) => {
+          const h = client.schedule.getHandle(nightlyScheduleId(dataset));
+          if (name === 'describe') console.log(JSON.stringify(await h.describe(), null, 2));
+          else if (name === 'pause') await h.pause('paused with trainset schedule pause');
+          else if (name === 'unpause') await h.unpause('unpaused with trainset schedule unpause');
+          else if (name === 'trigger') await h.trigger();
+          else await h.delete();
+          if (name !== 'describe') console.log(`${name}: ${nightlyScheduleId(dataset)}`);
+        });
+      });
+  }
+
+  program
+    .command('sample')
+    .description('Write seeded sample ticket partitions into the blob store (raw/<dataset>/<date>/)')
+    .argument('[dataset]', 'dataset name', 'tickets')
+    .requiredOption('--from <YYYY-MM-DD>', 'first day', dateArg)
+    .option('--days <n>', 'how many days', posInt, 3)
+    .option('--count <n>', 'lines per day', posInt, 600)
+    .action(async (dataset, opts) => {
+      await withBackends(async (b) => {
+        const keys = await writeSamplePartitions(b.blobs, { dataset, dates: dateRange(opts.from, opts.days), count: opts.count });
+        keys.forEach((k) => console.log(`${b.blobs.uri}/${k}`));
+      });
+    });
+
+  const models = program.command('models').description('The model registry');
+  models
+    .command('list')
+    .description('Versions of a dataset model, newest first')
+    .argument('[dataset]', 'dataset', 'tickets')
+    .action(async (dataset) => {
+      await withBackends(async (b) => {
+        for (const v of await b.registry.models.listVersions(modelNameFor(dataset))) {
+          console.log(`${v.id}  v${v.version}  ${v.status.padEnd(10)} dataset ${v.datasetVersion}  ${v.createdAt}`);
+        }
+      });
+    });
+  models
+    .command('history')
+    .description('Every alias move (champion, candidate): who, when, why, from which workflow')
+    .argument('[dataset]', 'dataset', 'tickets')
+    .action(async (dataset) => {
+      await withBackends(async (b) => {
+        for (const h of await b.registry.models.aliasHistory(modelNameFor(dataset))) {
+          console.log(`${h.at}  ${h.alias.padEnd(9)} ${h.fromVersion ?? '-'} → ${h.toVersion ?? '-'}  by ${h.actor}  (${h.reason})`);
+        }
+      });
+    });
+}

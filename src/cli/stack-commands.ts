@@ -1,0 +1,204 @@
+/** `trainset demo | up | down | worker | serve`: processes of the embedded stack and of production deployments. */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from '@commander-js/extra-typings';
+import { NativeConnection } from '@temporalio/worker';
+import { createGatewayClient } from '../serving/http-client';
+import { createLocalTrainer } from '../training/local-trainer';
+import { modelNameFor } from '../shared/ids';
+import { openBackends } from '../workers/backends';
+import { createRegistryGateway } from '../workers/gateway-wiring';
+import { createLogger, installTemporalLogger } from '../workers/logger';
+import { startStack } from '../workers/stack';
+import { createCpuWorker, createGpuWorker } from '../workers/workers';
+import { readStackFile, resolveConfig, stackFilePath, type StackFile } from './context';
+import { runDemo } from './demo';
+
+const intArg = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`expected a port number, got ${v}`);
+  return n;
+};
+
+/** Wait for SIGINT/SIGTERM once. */
+const untilSignal = (): Promise<NodeJS.Signals> =>
+  new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+
+/** Register the stack commands. */
+export function registerStackCommands(program: Command): void {
+  program
+    .command('demo')
+    .description('Run three days of sample tickets through every stage on the embedded stack, then print a summary')
+    .action(async () => {
+      await runDemo();
+    });
+
+  program
+    .command('up')
+    .description('Start the embedded stack in the background (dev server, registry, both workers, gateway); with production settings, run the workers in the foreground')
+    .option('--temporal-port <port>', 'Temporal dev server port', intArg, 7233)
+    .option('--ui-port <port>', 'Temporal UI port', intArg, 8233)
+    .option('--gateway-port <port>', 'serving gateway port', intArg, 8088)
+    .option('--registry-port <port>', 'embedded registry (PGlite) port', intArg, 55439)
+    .option('--dataset <name>', 'dataset whose model the gateway serves', 'tickets')
+    .option('--foreground', 'run in this process instead of in the background')
+    .action(async (opts) => {
+      const config = resolveConfig();
+      const logger = createLogger(config.logLevel);
+      if (config.mode === 'production') {
+        await runWorkers(['cpu', 'gpu']);
+        return;
+      }
+      const running = readStackFile(config);
+      if (running) {
+        console.log(`already running (pid ${running.pid}): Temporal ${running.temporalAddress}, UI ${running.uiUrl}, gateway ${running.gatewayUrl}`);
+        return;
+      }
+      if (!opts.foreground) {
+        mkdirSync(config.home, { recursive: true });
+        const logFile = path.join(config.home, 'stack.log');
+        const out = openSync(logFile, 'a');
+        const args = [path.resolve(__dirname, '../../bin/trainset.js'), 'up', '--foreground', ...process.argv.slice(3).filter((a) => a !== '--foreground')];
+        const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env });
+        child.unref();
+        console.log(`starting the embedded stack (pid ${child.pid}); log: ${logFile}`);
+        for (let i = 0; i < 600; i++) {
+          await new Promise((r) => setTimeout(r, 500));
+          const s = readStackFile(config);
+          if (s) {
+            console.log(`Temporal:  ${s.temporalAddress} (namespace ${config.temporal.namespace})`);
+            console.log(`UI:        ${s.uiUrl}`);
+            console.log(`gateway:   ${s.gatewayUrl}`);
+            console.log(`registry:  ${s.databaseUrl}`);
+            console.log('stop it with: npx trainset down');
+            return;
+          }
+          if (child.exitCode !== null) throw new Error(`the stack exited with code ${child.exitCode}; see ${logFile}`);
+        }
+        throw new Error(`the stack did not become ready in 5 minutes; see ${logFile}`);
+      }
+      installTemporalLogger(logger);
+      const stack = await startStack({
+        config,
+        logger,
+        say: (l) => logger.info(l),
+        dataset: opts.dataset,
+        temporalPort: opts.temporalPort,
+        uiPort: opts.uiPort,
+        temporalDbFile: path.join(config.home, 'temporal.db'),
+        registryPort: opts.registryPort,
+        gatewayPort: opts.gatewayPort,
+      });
+      const file: StackFile = {
+        pid: process.pid,
+        temporalAddress: stack.temporalAddress,
+        uiUrl: stack.uiUrl,
+        databaseUrl: stack.backends.databaseUrl,
+        gatewayUrl: stack.gatewayUrl,
+        startedAt: new Date().toISOString(),
+      };
+      writeFileSync(stackFilePath(config), JSON.stringify(file, null, 2));
+      try {
+        await Promise.race([stack.running, untilSignal()]);
+      } finally {
+        rmSync(stackFilePath(config), { force: true });
+        await stack.stop();
+      }
+    });
+
+  program
+    .command('down')
+    .description('Stop the embedded stack started by `trainset up`')
+    .action(async () => {
+      const config = resolveConfig();
+      const s = readStackFile(config);
+      if (!s) {
+        console.log('no embedded stack is running');
+        return;
+      }
+      process.kill(s.pid, 'SIGTERM');
+      for (let i = 0; i < 120; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        try {
+          process.kill(s.pid, 0);
+        } catch {
+          console.log(`stopped (pid ${s.pid})`);
+          return;
+        }
+      }
+      throw new Error(`pid ${s.pid} did not stop within 60 s`);
+    });
+
+  program
+    .command('worker')
+    .description('Run one worker process: cpu (workflows + data activities) or gpu (training)')
+    .argument('<queue>', 'cpu or gpu')
+    .action(async (queue) => {
+      if (queue !== 'cpu' && queue !== 'gpu') throw new Error('queue must be cpu or gpu');
+      await runWorkers([queue]);
+    });
+
+  program
+    .command('serve')
+    .description('Run the serving gateway (champion/candidate routing, prediction log, feedback, metrics)')
+    .option('--port <port>', 'listen port (default GATEWAY_PORT or 8088)', intArg)
+    .option('--host <host>', 'listen address', '0.0.0.0')
+    .option('--dataset <name>', 'dataset whose model to serve', 'tickets')
+    .action(async (opts) => {
+      const config = requireServers(resolveConfig());
+      const logger = createLogger(config.logLevel, 'trainset-gateway');
+      const backends = await openBackends(config, { log: (m) => logger.info(m) });
+      const gateway = createRegistryGateway({ registry: backends.registry, blobs: backends.blobs, model: modelNameFor(opts.dataset), logger });
+      const url = await gateway.start(opts.port ?? config.gateway.port, opts.host);
+      logger.info({ url }, 'gateway listening');
+      await untilSignal();
+      await gateway.stop();
+      await backends.close();
+    });
+}
+
+/** Workers need a database they can share: production settings, or the running embedded stack. */
+function requireServers(config: ReturnType<typeof resolveConfig>): ReturnType<typeof resolveConfig> {
+  if (config.databaseUrl) return config;
+  throw new Error('no registry to connect to: set DATABASE_URL (and TEMPORAL_ADDRESS, S3_*) or start the embedded stack with `npx trainset up`');
+}
+
+/** Run worker processes for the given queues until SIGTERM/SIGINT, draining in-flight activities. */
+async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
+  const config = requireServers(resolveConfig());
+  const logger = createLogger(config.logLevel, `trainset-worker-${queues.join('+')}`);
+  installTemporalLogger(logger);
+  const backends = await openBackends(config, { log: (m) => logger.info(m) });
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  try {
+    const common = { connection, namespace: config.temporal.namespace, shutdownGraceSeconds: config.shutdownGraceSeconds };
+    const workers = [];
+    if (queues.includes('cpu')) {
+      workers.push(
+        await createCpuWorker({
+          ...common,
+          deps: { blobs: backends.blobs, registry: backends.registry, specs: backends.specs, gateway: createGatewayClient(config.gateway.url), logger },
+        }),
+      );
+    }
+    if (queues.includes('gpu')) {
+      workers.push(
+        await createGpuWorker({
+          ...common,
+          slots: config.gpuSlots,
+          deps: { blobs: backends.blobs, specs: backends.specs, trainer: createLocalTrainer(), workDir: path.join(config.home, 'gpu-work'), logger },
+        }),
+      );
+    }
+    logger.info({ queues, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'workers running');
+    // Worker.run() returns after SIGTERM/SIGINT once in-flight tasks finished or the grace time ran out.
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await connection.close();
+    await backends.close();
+  }
+}
