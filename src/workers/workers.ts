@@ -1,10 +1,11 @@
 /** Worker factories for both task queues; the process entry points and the demo stack share them. */
+import * as path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
 
-/** Path of the workflows module (the only workflowsPath). */
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+/** Path of the workflows module (the only workflowsPath): index.ts from source, index.js when compiled. */
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 

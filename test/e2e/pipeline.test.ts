@@ -1,0 +1,131 @@
+/**
+ * End to end through real workers on the production adapters (real PostgreSQL, real S3 server, Temporal
+ * dev server): a promotion, an automatic rollback of a bad model, a rollback by signal, and an unchanged re-run.
+ */
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retrainPipelineWorkflow } from '../../src/workflows';
+import { rollbackSignal, statusQuery } from '../../src/workflows/messages';
+import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
+import type { RetrainInput, RetrainResult } from '../../src/shared/types';
+import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { startE2eStack, type E2eStack } from '../helpers/e2e-stack';
+
+const MODEL = 'tickets-classifier';
+const DAYS = ['2026-10-05', '2026-10-06', '2026-10-07'];
+
+let stack: E2eStack;
+
+beforeAll(async () => {
+  stack = await startE2eStack();
+  await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 400 });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function run(workflowId: string, input: RetrainInput): Promise<RetrainResult> {
+  return stack.env.client.workflow.execute(retrainPipelineWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
+}
+
+/** No history may carry a record: the planted e-mail domains never appear in it. Returns the history as JSON. */
+async function expectNoPiiInHistory(workflowId: string): Promise<string> {
+  const json = historyToJSON(await stack.env.client.workflow.getHandle(workflowId).fetchHistory());
+  // Payloads are base64 in the JSON form; decode them before looking for PII.
+  const decoded = json.replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_m, b64: string) => JSON.stringify(Buffer.from(b64, 'base64').toString('utf8')));
+  expect(decoded).toContain('tickets');
+  expect(decoded).not.toMatch(/@(mail\.)?example\.(com|org|net)/);
+  return json;
+}
+
+/** Commit a history for the replay test when RECORD_HISTORIES=1. */
+async function recordHistory(name: string, json: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES === '1') await writeFile(path.join(__dirname, '../histories', name), json);
+}
+
+describe('retrainPipelineWorkflow end to end', () => {
+  it('sets the first champion, then promotes a better candidate through every canary step', async () => {
+    const day1 = await run('e2e-day1', { dataset: 'tickets', logicalDate: DAYS[0] });
+    expect(day1.outcome).toBe('first_champion');
+    expect(day1.status.ingest!.recordsIn).toBe(day1.status.ingest!.accepted + day1.status.ingest!.quarantined);
+    expect(day1.status.pii!.findings.EMAIL_ADDRESS).toBeGreaterThan(0);
+
+    const day2 = await run('e2e-day2', { dataset: 'tickets', logicalDate: DAYS[1] });
+    expect(day2.outcome).toBe('promoted');
+    expect(day2.status.canary.map((c) => [c.weight, c.verdict])).toEqual([
+      [20, 'pass'],
+      [50, 'pass'],
+    ]);
+    expect(day2.champion).toBe(day2.modelVersionId);
+
+    const champion = await stack.registry.models.getAlias(MODEL, 'champion');
+    expect(champion?.id).toBe(day2.modelVersionId);
+    const history = await stack.registry.models.aliasHistory(MODEL);
+    expect(history.filter((h) => h.alias === 'champion').map((h) => h.toVersion)).toEqual([day1.modelVersionId, day2.modelVersionId]);
+    const deployment = await stack.registry.deployments.getDeployment(MODEL);
+    expect(deployment).toMatchObject({ championVersion: day2.modelVersionId, candidateVersion: null, candidateWeight: 0 });
+    // Lineage: raw partitions → dataset version → model version → deployment.
+    const into = await stack.registry.datasets.lineageTo('dataset_version', day2.datasetVersionId);
+    expect(into.map((e) => e.fromId).sort()).toEqual([`tickets/${DAYS[0]}`, `tickets/${DAYS[1]}`]);
+    const models = await stack.registry.datasets.lineageFrom('dataset_version', day2.datasetVersionId);
+    expect(models.map((e) => e.toId)).toContain(day2.modelVersionId);
+
+    await recordHistory('retrain-promoted.json', await expectNoPiiInHistory('e2e-day2'));
+  });
+
+  it('re-running a processed day gives the same dataset version, stores nothing new, and changes nothing', async () => {
+    const before = (await stack.blobs.list('datasets/')).length;
+    const again = await run('e2e-day2-again', { dataset: 'tickets', logicalDate: DAYS[1] });
+    expect(again.outcome).toBe('unchanged');
+    expect(again.status.datasetVersion).toMatchObject({ created: false, objectsWritten: 0 });
+    expect((await stack.blobs.list('datasets/')).length).toBe(before);
+    const champion = await stack.registry.models.getAlias(MODEL, 'champion');
+    expect(champion?.id).toBe(again.modelVersionId);
+  });
+
+  it('rolls a bad model back automatically at the first canary step', async () => {
+    const champion = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    const bad = await run('e2e-day3-bad', {
+      dataset: 'tickets',
+      logicalDate: DAYS[2],
+      badModel: true,
+      gateOverride: { reason: 'test: exercise the canary', actor: 'e2e' },
+    });
+    expect(bad.outcome).toBe('rolled_back');
+    expect(bad.status.gate).toMatchObject({ passed: false, overridden: true });
+    expect(bad.status.canary).toHaveLength(1);
+    expect(bad.status.canary[0]!.verdict).toBe('breach');
+    expect(bad.champion).toBe(champion);
+    expect((await stack.registry.models.getVersion(bad.modelVersionId!))?.status).toBe('rejected');
+    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({ championVersion: champion, candidateVersion: null });
+    const audit = await stack.registry.audit.list();
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['gate.override', 'canary.rollback']));
+    await recordHistory('retrain-rolled-back.json', await expectNoPiiInHistory('e2e-day3-bad'));
+  });
+
+  it('rolls back at once when a responder signals rollback during the canary', async () => {
+    const champion = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    const handle = await stack.env.client.workflow.start(retrainPipelineWorkflow, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: 'e2e-day3-signal',
+      args: [{ dataset: 'tickets', logicalDate: DAYS[2] }],
+    });
+    for (let i = 0; i < 600; i++) {
+      if ((await handle.query(statusQuery)).stage === 'canary') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await handle.signal(rollbackSignal, { reason: 'pager: error budget burn' });
+    await handle.signal(rollbackSignal, { reason: 'second signal is ignored' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('rolled_back');
+    expect(result.status.rollbackRequest?.reason).toBe('pager: error budget burn');
+    expect(result.champion).toBe(champion);
+    expect(result.status.canary.at(-1)?.verdict).toBe('rollback-signal');
+    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({ championVersion: champion, candidateVersion: null, candidateWeight: 0 });
+    expect((await stack.registry.models.getVersion(result.modelVersionId!))?.status).toBe('rejected');
+    await recordHistory('retrain-rollback-signal.json', await expectNoPiiInHistory('e2e-day3-signal'));
+  });
+});

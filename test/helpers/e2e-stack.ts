@@ -1,0 +1,101 @@
+/**
+ * A full pipeline stack for end-to-end tests on the production adapters: a Temporal dev server (the
+ * project's binary), a fresh database on the real PostgreSQL, a unique prefix on the real S3 server,
+ * the serving gateway, and both workers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pg from 'pg';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createDirSpecSource, type SpecSource } from '../../src/data/spec-source';
+import { createRegistry, migrate, type Registry } from '../../src/registry';
+import { createGatewayClient } from '../../src/serving/http-client';
+import type { Gateway } from '../../src/serving/gateway';
+import { createS3BlobStore } from '../../src/storage';
+import type { BlobStore } from '../../src/storage/blob-store';
+import { createLocalTrainer } from '../../src/training/local-trainer';
+import { createRegistryGateway } from '../../src/workers/gateway-wiring';
+import { createCpuWorker, createGpuWorker } from '../../src/workers/workers';
+import { serviceEnv } from './services';
+
+/** A running end-to-end stack. */
+export interface E2eStack {
+  env: TestWorkflowEnvironment;
+  registry: Registry;
+  pool: pg.Pool;
+  blobs: BlobStore;
+  specs: SpecSource;
+  gateway: Gateway;
+  gatewayUrl: string;
+  workers: Worker[];
+  databaseName: string;
+  stop(): Promise<void>;
+}
+
+/** Silent logger for activities. */
+export const quietLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Create a fresh database on the test server; returns its URL and a function that drops it. */
+export async function freshDatabase(prefix = 'e2e'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const { databaseUrl } = serviceEnv();
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(databaseUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    name,
+    async drop() {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Start the stack; specsDir defaults to the repository's specs/. */
+export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E2eStack> {
+  const svc = serviceEnv();
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stop = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'existing-path', path: svc.temporalCliPath }, log: { format: 'json', level: 'error' } },
+    });
+    cleanups.push(() => env.teardown());
+    const db = await freshDatabase();
+    cleanups.push(() => db.drop());
+    await migrate(db.url);
+    const pool = new pg.Pool({ connectionString: db.url, max: 8 });
+    cleanups.push(() => pool.end());
+    const registry = createRegistry(pool);
+    const blobs = createS3BlobStore({ ...svc.s3, forcePathStyle: true, prefix: `e2e-${randomBytes(6).toString('hex')}` });
+    const specs = createDirSpecSource(opts.specsDir ?? path.resolve(__dirname, '../../specs'));
+    const gateway = createRegistryGateway({ registry, blobs, model: 'tickets-classifier', refreshMs: 100 });
+    const gatewayUrl = await gateway.start(0, '127.0.0.1');
+    cleanups.push(() => gateway.stop());
+    const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));
+    const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2 };
+    const cpu = await createCpuWorker({ ...common, deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger: quietLogger } });
+    const gpu = await createGpuWorker({ ...common, deps: { blobs, specs, trainer: createLocalTrainer(), workDir, logger: quietLogger } });
+    const workers = [cpu, gpu];
+    const running = Promise.all(workers.map((w) => w.run()));
+    cleanups.push(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+    });
+    return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

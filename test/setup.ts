@@ -1,0 +1,9 @@
+/** Per-process test setup: keep the Temporal runtime's INFO chatter out of the test output. */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // Already installed in this process (vitest may reuse a fork between files).
+}
