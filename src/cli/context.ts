@@ -22,12 +22,27 @@ export function readStackFile(config: Config): StackFile | undefined {
   const file = stackFilePath(config);
   if (!existsSync(file)) return undefined;
   const s = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
+  return isStackProcess(s.pid) ? s : undefined;
+}
+
+/**
+ * True when pid is alive and runs `trainset up --foreground`. The pid of a stale stack file (the stack was
+ * killed hard) may belong to another program by now, which `down` must not signal.
+ */
+function isStackProcess(pid: number): boolean {
   try {
-    process.kill(s.pid, 0);
-    return s;
+    process.kill(pid, 0);
   } catch {
-    return undefined;
+    return false;
   }
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no procfs (macOS): liveness has to do
+  }
+  const args = cmdline.split('\0');
+  return args.includes('up') && args.includes('--foreground');
 }
 
 /** Config with the embedded stack's addresses filled in when `trainset up` is running. */

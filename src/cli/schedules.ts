@@ -17,6 +17,7 @@ export interface ApplyScheduleOptions {
   overlap?: keyof typeof ScheduleOverlapPolicy;
   /** How far back missed runs are caught up after an outage. */
   catchupWindow?: string;
+  /** Create it paused (default false); on update, left as it is unless given. */
   paused?: boolean;
 }
 
@@ -54,6 +55,8 @@ export async function applySchedule(client: Client, o: ApplyScheduleOptions): Pr
     await client.schedule.create(opts);
     return 'created';
   }
-  await handle.update((prev) => ({ ...prev, spec: opts.spec, action: opts.action, policies: opts.policies, state: { ...prev.state, paused: opts.state?.paused ?? prev.state.paused } }));
+  // An update keeps the schedule's pause state unless the caller sets one: re-applying the config must not
+  // resume a schedule an operator paused.
+  await handle.update((prev) => ({ ...prev, spec: opts.spec, action: opts.action, policies: opts.policies, state: { ...prev.state, paused: o.paused ?? prev.state.paused } }));
   return 'updated';
 }

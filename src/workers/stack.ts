@@ -14,7 +14,7 @@ import { modelNameFor } from '../shared/ids';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
-import { resolveTemporalCli } from './temporal-binary';
+import { resolveTemporalCli, TemporalCliNotFoundError } from './temporal-binary';
 import { createCpuWorker, createGpuWorker } from './workers';
 
 /** Options of startStack. */
@@ -63,12 +63,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let connection: Connection;
     let nativeConnection: NativeConnection;
     if (config.mode === 'embedded') {
-      const cli = await resolveTemporalCli({ env: process.env, log: say });
-      say(`starting Temporal dev server (${cli})`);
+      let cli: string | undefined;
+      try {
+        cli = await resolveTemporalCli({ env: process.env, log: say });
+      } catch (err) {
+        if (!(err instanceof TemporalCliNotFoundError)) throw err;
+        say(`${err.message}\nletting the Temporal SDK download the dev server (needs internet access)`);
+      }
+      say(`starting Temporal dev server (${cli ?? 'downloaded by the SDK'})`);
       const uiPort = opts.uiPort ?? 0;
       const env = await TestWorkflowEnvironment.createLocal({
         server: {
-          executable: { type: 'existing-path', path: cli },
+          executable: cli ? { type: 'existing-path', path: cli } : undefined,
           ip: '127.0.0.1',
           port: opts.temporalPort || undefined,
           ui: true,

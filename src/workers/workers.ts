@@ -1,6 +1,6 @@
 /** Worker factories for both task queues; the process entry points and the demo stack share them. */
 import * as path from 'node:path';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
 
