@@ -38,7 +38,7 @@ export async function runAndWatch(client: Client, input: RetrainInput, say: (l: 
 }
 
 /** The demo: day 1 sets the champion, day 2 promotes a better candidate, day 3 (bad model) is rolled back. */
-export async function runDemo(opts: { cwd?: string } = {}): Promise<void> {
+export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Promise<void> {
   const started = Date.now();
   const cwd = opts.cwd ?? process.cwd();
   const home = path.join(cwd, '.trainset', 'demo');
@@ -83,8 +83,16 @@ export async function runDemo(opts: { cwd?: string } = {}): Promise<void> {
     summaries.forEach((l) => say(l));
     const champion = await stack.backends.registry.models.getAlias('tickets-classifier', 'champion');
     say(`final champion: ${champion ? `${champion.id} (version ${champion.version}, trained on ${champion.datasetVersion})` : 'none'}`);
-    say(`Temporal UI: ${stack.uiUrl ?? 'n/a'} (the dev server stops when the demo exits; use \`npx trainset up\` to keep one running)`);
     say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (opts.keep) {
+      say(`Temporal UI: ${stack.uiUrl ?? 'n/a'} — the stack keeps running; press Ctrl-C to stop it`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    } else {
+      say(`Temporal UI: ${stack.uiUrl ?? 'n/a'} (the dev server stops when the demo exits: \`npm run demo -- --keep\` keeps it up to inspect the runs)`);
+    }
   } finally {
     await stack.stop();
   }

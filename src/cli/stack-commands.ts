@@ -33,8 +33,9 @@ export function registerStackCommands(program: Command): void {
   program
     .command('demo')
     .description('Run three days of sample tickets through every stage on the embedded stack, then print a summary')
-    .action(async () => {
-      await runDemo();
+    .option('--keep', 'keep the stack (and the Temporal UI) running after the summary, until Ctrl-C')
+    .action(async (opts) => {
+      await runDemo({ keep: opts.keep });
     });
 
   program

@@ -1,4 +1,5 @@
 import { luhnCheckDigit } from '../pii/validators';
+import { createRng } from '../shared/prng';
 import {
   DAYS,
   GREETINGS,
@@ -48,17 +49,8 @@ export interface GeneratedLine {
   planted: PlantedPii;
 }
 
-/** mulberry32: a tiny, fast, seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the project's seeded PRNG), re-exported for tests that check determinism. */
+export { createRng as mulberry32 } from '../shared/prng';
 
 /** FNV-1a of a string, to fold the date into the seed (each day differs, each day is repeatable). */
 function fnv1a(text: string, seed: number): number {
@@ -200,7 +192,7 @@ export function generateTicketLines(options: GenerateTicketsOptions): GeneratedL
   const badFraction = options.badLineFraction ?? 0.02;
   const dupFraction = options.duplicateFraction ?? 0.01;
   const noise = options.labelNoise ?? 0.05;
-  const r = new Rng(mulberry32(fnv1a(date, seed)));
+  const r = new Rng(createRng(fnv1a(date, seed)));
   const dayStart = Date.parse(`${date}T00:00:00Z`);
   const times = Array.from({ length: count }, () => dayStart + r.int(86_400_000)).sort((a, b) => a - b);
 

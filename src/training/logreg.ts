@@ -1,5 +1,5 @@
 import type { SparseVector } from './features';
-import { createRng, mixSeed, permutation } from './prng';
+import { createRng, mixSeed, permutation } from '../shared/prng';
 
 /** Hyper-parameters of multinomial logistic regression trained by mini-batch SGD. */
 export interface LogregConfig {

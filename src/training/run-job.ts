@@ -6,7 +6,7 @@ import { featurize, type FeatureSpec } from './features';
 import { JobFiles, parseTrainingJob, type ParsedTrainingJob, type TrainingMetrics, type TrainingProgress } from './job';
 import { train, type Checkpoint, type Example, type TrainedLogreg } from './logreg';
 import { createModelArtifact, loadPredictor } from './model';
-import { mixSeed, seededShuffle } from './prng';
+import { mixSeed, seededShuffle } from '../shared/prng';
 
 /** A problem with the job's inputs that retrying cannot fix (the trainer process exits with code 2). */
 export class TrainingInputError extends Error {

@@ -1,4 +1,4 @@
-import { createRng } from '../../src/training/prng';
+import { createRng } from '../../src/shared/prng';
 import type { TrainingJob } from '../../src/training/job';
 
 /** The four classes of the synthetic ticket set. */

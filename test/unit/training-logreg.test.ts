@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { featurize, type FeatureSpec } from '../../src/training/features';
 import { accuracyOf, softmaxInto, train, type Checkpoint, type Example, type LogregConfig } from '../../src/training/logreg';
-import { mixSeed, seededShuffle } from '../../src/training/prng';
+import { mixSeed, seededShuffle } from '../../src/shared/prng';
 import { CLASSES, syntheticTickets } from './training-fixtures';
 
 const spec: FeatureSpec = { features: 4096, textFields: ['text'], categoricalFields: ['channel'] };
