@@ -1,0 +1,40 @@
+/** `npm run demo` on the embedded default (PGlite over the wire protocol, local blob folder): the main job. */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Run the demo in a child process with only the embedded default available (no production settings). */
+function runDemo(): Promise<{ code: number | null; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+  for (const k of ['DATABASE_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'TRAINSET_MODE', 'TRAINSET_HOME']) delete env[k];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/trainset.js'), 'demo'], { cwd: ROOT, env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe('npm run demo', () => {
+  it('runs three days: first champion, a promotion through the canary, an automatic rollback; prints the summary', async () => {
+    const { code, out } = await runDemo();
+    expect(code, out).toBe(0);
+    expect(out).toContain('embedded PGlite');
+    expect(out).toMatch(/run retrain-tickets-2026-11-01: FIRST_CHAMPION/);
+    expect(out).toMatch(/run retrain-tickets-2026-11-02: PROMOTED/);
+    expect(out).toMatch(/run retrain-tickets-2026-11-03: ROLLED_BACK \(canary breach at 20%/);
+    const summary = out.slice(out.indexOf('=== summary ==='));
+    for (const field of ['dataset version', 'records            in', 'PII findings', 'candidate', 'champion', 'canary step 1', 'champion now']) {
+      expect(summary).toContain(field);
+    }
+    expect(summary).toMatch(/EMAIL_ADDRESS=\d+/);
+    expect(out).toMatch(/final champion: mv-[0-9a-f]+ \(version 2/);
+    expect(out).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
+    // No planted PII is ever printed.
+    expect(out).not.toMatch(/@(mail\.)?example\.(com|org|net)/);
+  }, 240_000);
+});
