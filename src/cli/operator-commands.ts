@@ -9,6 +9,7 @@ import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { openBackends } from '../workers/backends';
+import { readJsonl, type HashedRecord } from '../activities/work-files';
 import { connectClient, resolveConfig } from './context';
 import { dateRange, writeSamplePartitions } from './sample-data';
 import { applySchedule } from './schedules';
@@ -110,14 +111,23 @@ export function registerOperatorCommands(program: Command): void {
   const labels = program.command('labels').description('Human labeling: list open tasks, submit labels');
   labels
     .command('pending')
-    .description('List unlabeled records (hash and redacted subject) of a partition')
+    .description('List unlabeled records of a partition: record hash and the PII-redacted subject')
     .argument('<dataset>')
     .argument('<date>', 'partition, YYYY-MM-DD', dateArg)
     .option('--limit <n>', 'at most this many', posInt, 50)
     .action(async (dataset, date, opts) => {
       await withBackends(async (b) => {
         const hashes = await b.registry.labels.pendingTasks(dataset, date, opts.limit);
-        for (const h of hashes) console.log(h);
+        // The PII-clean records of the partition (dedupe output) give a labeler something to read.
+        const texts = new Map<string, string>();
+        const files = (await b.blobs.list(`work/${dataset}/${date}/deduped-`)).filter((f) => f.key.endsWith('.jsonl'));
+        const wanted = new Set(hashes);
+        for (const f of files) {
+          for await (const { hash, record } of readJsonl<HashedRecord>(b.blobs, f.key)) {
+            if (wanted.has(hash)) texts.set(hash, String(record.subject ?? record.body ?? '').slice(0, 100));
+          }
+        }
+        for (const h of hashes) console.log(`${h}\t${texts.get(h) ?? ''}`);
         console.error(`${hashes.length} pending task(s); submit with: npx trainset labels submit ${retrainWorkflowId(dataset, date)} --file labels.json`);
       });
     });
