@@ -21,8 +21,13 @@ export const stackFilePath = (config: Config): string => path.join(config.home, 
 export function readStackFile(config: Config): StackFile | undefined {
   const file = stackFilePath(config);
   if (!existsSync(file)) return undefined;
-  const s = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
-  return isStackProcess(s.pid) ? s : undefined;
+  let s: StackFile;
+  try {
+    s = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
+  } catch {
+    return undefined; // half-written or damaged: no stack we can talk to
+  }
+  return Number.isInteger(s.pid) && s.pid > 0 && isStackProcess(s.pid) ? s : undefined;
 }
 
 /**

@@ -13,13 +13,22 @@ export interface CliResult {
 export function temporalCli(address: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   const bin = serviceEnv().temporalCliPath;
   return new Promise((resolve, reject) => {
-    execFile(bin, [...args, '--address', address], { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') {
-        reject(new Error(`temporal ${args.slice(0, 2).join(' ')} did not run: ${err.message}`));
-        return;
-      }
-      resolve({ stdout, stderr, code: err ? Number(err.code) : 0 });
-    });
+    execFile(
+      bin,
+      [...args, '--address', address],
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err?.killed) {
+          reject(new Error(`temporal ${args.slice(0, 2).join(' ')} did not finish within ${opts.timeoutMs ?? 30_000} ms`));
+          return;
+        }
+        if (err && typeof err.code !== 'number') {
+          reject(new Error(`temporal ${args.slice(0, 2).join(' ')} did not run: ${err.message}`));
+          return;
+        }
+        resolve({ stdout, stderr, code: err ? Number(err.code) : 0 });
+      },
+    );
   });
 }
 
