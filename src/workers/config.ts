@@ -64,14 +64,19 @@ export class ConfigError extends Error {
   }
 }
 
-const urlString = z.string().refine((s) => {
+/** The URL's protocol, or undefined when it is not a URL. */
+function protocolOf(s: string): string | undefined {
   try {
-    new URL(s);
-    return true;
+    return new URL(s).protocol;
   } catch {
-    return false;
+    return undefined;
   }
-}, 'must be a URL');
+}
+
+const urlString = z.string().refine((s) => protocolOf(s) !== undefined, 'must be a URL');
+
+/** Variables whose values are secrets or may hold one: never echoed in an error. */
+const SECRET_VARS = new Set(['DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
 
 const EnvSchema = z.object({
   TRAINSET_MODE: z.enum(['embedded', 'production']).optional(),
@@ -81,8 +86,9 @@ const EnvSchema = z.object({
     .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233')
     .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).optional(),
-  DATABASE_URL: urlString
-    .refine((s) => /^postgres(ql)?:$/.test(new URL(s).protocol), 'must be a postgres:// or postgresql:// URL')
+  DATABASE_URL: z
+    .string()
+    .refine((s) => /^postgres(ql)?:$/.test(protocolOf(s) ?? ''), 'must be a postgres:// or postgresql:// URL')
     .optional(),
   BLOB_DIR: z.string().min(1).optional(),
   S3_ENDPOINT: urlString.optional(),
@@ -114,18 +120,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     if (v !== undefined && v !== '') picked[name] = v;
   }
   const r = EnvSchema.safeParse(picked);
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])] ?? '')}: ${i.message}`));
-  }
-  const e = r.data;
-  const mode = e.TRAINSET_MODE ?? (e.DATABASE_URL || e.S3_BUCKET ? 'production' : 'embedded');
-  const problems: string[] = [];
+  // Every problem in one error: bad values first, then missing or inconsistent ones.
+  const problems: string[] = r.success
+    ? []
+    : r.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        const shown = SECRET_VARS.has(name) ? '(value hidden)' : JSON.stringify(picked[name] ?? '');
+        return `${name}=${shown}: ${i.message}`;
+      });
+  const bad = new Set(r.success ? [] : r.error.issues.map((i) => String(i.path[0])));
+  const e = (r.success ? r.data : Object.fromEntries(Object.entries(picked).filter(([k]) => !bad.has(k)))) as z.infer<typeof EnvSchema>;
+  const mode = e.TRAINSET_MODE ?? (picked.DATABASE_URL || picked.S3_BUCKET ? 'production' : 'embedded');
   if (mode === 'production') {
     for (const name of REQUIRED_IN_PRODUCTION) {
-      if (!e[name]) problems.push(`${name}: required when TRAINSET_MODE=production`);
+      if (!picked[name]) problems.push(`${name}: required when TRAINSET_MODE=production`);
     }
   }
-  if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
+  if ((picked.AWS_ACCESS_KEY_ID === undefined) !== (picked.AWS_SECRET_ACCESS_KEY === undefined)) {
     problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither');
   }
   if (problems.length > 0) throw new ConfigError(problems);

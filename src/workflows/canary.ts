@@ -60,8 +60,10 @@ async function bakeInterruptibly(ctx: CanaryContext, step: number, attempt: numb
   const already = ctx.rollbackRequested();
   if (already) return already;
   const scope = new CancellationScope();
-  const work = scope.run(() =>
-    Promise.all([
+  const work = scope.run(async () => {
+    // allSettled, not all: on a rollback the timer is cancelled at once, but the traffic activity must
+    // finish cancelling (it stops at its next heartbeat) before routing is restored.
+    const settled = await Promise.allSettled([
       traffic.sendCanaryTraffic({
         dataset: ctx.plan.dataset,
         model: ctx.plan.model,
@@ -71,8 +73,10 @@ async function bakeInterruptibly(ctx: CanaryContext, step: number, attempt: numb
         keyPrefix: `${ctx.workflowId}/s${step}/a${attempt}`,
       }),
       sleep(bakeSeconds * 1000),
-    ]),
-  );
+    ]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
   const rollback = condition(() => ctx.rollbackRequested() !== undefined);
   const first = await Promise.race([work.then(() => 'done' as const), rollback.then(() => 'rollback' as const)]);
   if (first === 'rollback') {

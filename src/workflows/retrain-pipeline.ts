@@ -115,9 +115,9 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     const deadlineMs = plan.labeling.labeler === 'human' ? plan.labeling.deadlineSeconds * 1000 : 0;
     // Workflow time is deterministic (replayed from history), so this is safe in a workflow.
     status.labeling.deadline = new Date(new Date().getTime() + deadlineMs).toISOString();
-    const labeling = status.labeling;
     // Every human wait has a deadline; at the deadline the spec's coverage policy decides.
-    if (deadlineMs > 0) await condition(() => labeling.labeled >= labeling.total, deadlineMs);
+    // Read status.labeling afresh: the labels handlers replace that object with the latest coverage.
+    if (deadlineMs > 0) await condition(() => (status.labeling?.labeled ?? 0) >= (status.labeling?.total ?? 0), deadlineMs);
     await condition(allHandlersFinished);
     const coverage = labelCoverageVerdict(status.labeling, plan.labeling.minCoverage);
     if (!coverage.sufficient) {

@@ -1,0 +1,121 @@
+/** ingestPartition in MockActivityEnvironment over an in-memory blob store and the real tickets spec. */
+import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createIngestActivities } from '../../src/activities/ingest';
+import { createDirSpecSource } from '../../src/data/spec-source';
+import { generateTicketLines } from '../../src/data/sample-tickets';
+import { ErrorType } from '../../src/shared/errors';
+import type { IngestResult } from '../../src/shared/types';
+import { MemoryBlobStore } from '../helpers/memory-blob-store';
+import { SPECS_DIR, cpuDeps } from './activity-fixtures';
+
+const partition = '2024-03-01';
+const rawKey = `raw/tickets/${partition}/part-0000.jsonl`;
+let specHash: string;
+
+beforeAll(async () => {
+  specHash = (await createDirSpecSource(SPECS_DIR).load('tickets')).specHash;
+});
+
+/** Run ingestPartition and return its failure (fails the test when it succeeds). */
+async function ingestFailure(blobs: MemoryBlobStore, p = partition): Promise<ApplicationFailure> {
+  const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
+  const err = await new MockActivityEnvironment()
+    .run(ingestPartition, { dataset: 'tickets', partition: p, specHash })
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+describe('ingestPartition', () => {
+  it('accounts for every line: accepted to the work area, quarantined with their reasons', async () => {
+    const lines = generateTicketLines({ date: partition, count: 300, seed: 11, badLineFraction: 0.05 });
+    const blobs = new MemoryBlobStore();
+    await blobs.put(rawKey, `${lines.map((l) => l.line).join('\n')}\n`);
+    const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
+    const r: IngestResult = await new MockActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
+
+    const bad = lines.filter((l) => l.kind === 'bad').length;
+    expect(bad).toBeGreaterThan(0);
+    expect(r).toMatchObject({ recordsIn: 300, accepted: 300 - bad, quarantined: bad, files: 1 });
+    expect(Object.values(r.byReason).reduce((a, b) => a + b, 0)).toBe(bad);
+    expect(blobs.text(r.stagedKey).trim().split('\n')).toHaveLength(300 - bad);
+
+    // The quarantine object holds one line per rejected line, with its reason and location.
+    expect(r.quarantineKey).toMatch(new RegExp(`^quarantine/tickets/${partition}/`));
+    const quarantined = blobs
+      .text(r.quarantineKey!)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { file: string; line: number; reason: string });
+    expect(quarantined).toHaveLength(bad);
+    const reasons: Record<string, number> = {};
+    for (const q of quarantined) {
+      expect(q.file).toBe(rawKey);
+      expect(q.line).toBeGreaterThan(0);
+      reasons[q.reason] = (reasons[q.reason] ?? 0) + 1;
+    }
+    expect(reasons).toEqual(r.byReason);
+  });
+
+  it('returns the stored summary on a retry without reading the partition again', async () => {
+    const blobs = new MemoryBlobStore();
+    await blobs.put(
+      rawKey,
+      `${generateTicketLines({ date: partition, count: 50, seed: 3 })
+        .map((l) => l.line)
+        .join('\n')}\n`,
+    );
+    const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
+    const input = { dataset: 'tickets', partition, specHash };
+    const first = await new MockActivityEnvironment().run(ingestPartition, input);
+    expect(blobs.reads.get(rawKey)).toBe(1);
+    const again = await new MockActivityEnvironment({ attempt: 2 }).run(ingestPartition, input);
+    expect(again).toEqual(first);
+    expect(blobs.reads.get(rawKey)).toBe(1);
+  });
+
+  it('fails non-retryably with QuarantineRateExceeded, naming the top reasons but no record content', async () => {
+    const secret = 'jane.quarantined@example.org';
+    const good = generateTicketLines({ date: partition, count: 10, seed: 5, badLineFraction: 0, duplicateFraction: 0 }).map((l) => l.line);
+    const truncated = Array.from({ length: 6 }, (_, i) => `{"id":"T-${i}","body":"write to ${secret} about`);
+    const wrongChannel = Array.from({ length: 2 }, (_, i) => JSON.stringify({ ...JSON.parse(good[i]!), id: `W-${i}`, channel: 'fax' }));
+    const blobs = new MemoryBlobStore();
+    await blobs.put(rawKey, [...good, ...truncated, ...wrongChannel].join('\n'));
+
+    const err = await ingestFailure(blobs);
+    expect(err.type).toBe(ErrorType.QuarantineRateExceeded);
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toMatch(/44\.4% of 18 lines quarantined, above the spec's 20\.0%/);
+    expect(err.message).toMatch(/top reasons: invalid_json \(6\), invalid_enum:channel \(2\)/);
+    expect(err.message).not.toContain(secret);
+    expect(err.message).not.toContain('write to');
+    // The quarantine object the message points at exists; nothing is staged for the next stage.
+    const quarantineKey = blobs.keys().find((k) => k.startsWith('quarantine/'));
+    expect(quarantineKey).toBeDefined();
+    expect(err.message).toContain(quarantineKey);
+    expect(blobs.keys().filter((k) => k.startsWith('work/'))).toEqual([]);
+  });
+
+  it('fails non-retryably with PartitionNotFound when the partition has no files', async () => {
+    const blobs = new MemoryBlobStore();
+    await blobs.put(`raw/tickets/2024-03-02/part-0000.jsonl`, '{}\n');
+    await blobs.put(`raw/tickets/${partition}/README.txt`, 'not data');
+    const err = await ingestFailure(blobs);
+    expect(err.type).toBe(ErrorType.PartitionNotFound);
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toContain(`memory://test/raw/tickets/${partition}/`);
+  });
+
+  it('fails non-retryably with InvalidSpec when the spec changed since the run resolved it', async () => {
+    const blobs = new MemoryBlobStore();
+    await blobs.put(rawKey, '{}\n');
+    const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
+    const err = (await new MockActivityEnvironment()
+      .run(ingestPartition, { dataset: 'tickets', partition, specHash: 'stale' })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe(ErrorType.InvalidSpec);
+    expect(err.nonRetryable).toBe(true);
+  });
+});

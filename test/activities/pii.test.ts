@@ -1,0 +1,111 @@
+/** scanPii in MockActivityEnvironment: redaction, deletion of the raw work file, and the 'fail' policy. */
+import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createPiiActivities } from '../../src/activities/pii';
+import { createDirSpecSource } from '../../src/data/spec-source';
+import { ErrorType } from '../../src/shared/errors';
+import type { PiiResult } from '../../src/shared/types';
+import { MemoryBlobStore } from '../helpers/memory-blob-store';
+import { SPECS_DIR, cpuDeps, specsWith } from './activity-fixtures';
+
+const partition = '2024-03-01';
+const stagedKey = `work/tickets/${partition}/ingested-test.jsonl`;
+const PII = { email: 'jane.doe@example.com', phone: '(415) 555-0132', card: '4111 1111 1111 1111', contact: 'j.smith@example.net' };
+
+const records = [
+  {
+    id: 'T-1',
+    created_at: '2024-03-01T10:00:00.000Z',
+    channel: 'email',
+    subject: 'Refund please',
+    body: `Reach me at ${PII.email} or ${PII.phone}; my card ${PII.card} was charged twice.`,
+    customer_email: PII.contact,
+    queue: 'billing',
+  },
+  {
+    id: 'T-2',
+    created_at: '2024-03-01T11:00:00.000Z',
+    channel: 'chat',
+    subject: 'App crashes',
+    body: 'The app crashes on start.',
+    queue: 'technical',
+  },
+];
+
+let specHash: string;
+beforeAll(async () => {
+  specHash = (await createDirSpecSource(SPECS_DIR).load('tickets')).specHash;
+});
+
+async function stagedStore(): Promise<MemoryBlobStore> {
+  const blobs = new MemoryBlobStore();
+  await blobs.put(stagedKey, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  return blobs;
+}
+
+describe('scanPii', () => {
+  it('redacts every finding, counts them by type and field, and deletes the ingested file', async () => {
+    const blobs = await stagedStore();
+    const { scanPii } = createPiiActivities(cpuDeps(blobs));
+    const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+
+    expect(r.records).toBe(2);
+    expect(r.droppedRecords).toBe(0);
+    expect(r.findings).toEqual({ EMAIL_ADDRESS: 2, PHONE_NUMBER: 1, CREDIT_CARD: 1 });
+    expect(r.findingsByField).toEqual({
+      'body:EMAIL_ADDRESS': 1,
+      'body:PHONE_NUMBER': 1,
+      'body:CREDIT_CARD': 1,
+      'customer_email:EMAIL_ADDRESS': 1,
+    });
+
+    const clean = blobs.text(r.cleanKey);
+    const resultJson = JSON.stringify(r);
+    for (const value of Object.values(PII)) {
+      expect(clean).not.toContain(value);
+      expect(resultJson).not.toContain(value);
+    }
+    const first = JSON.parse(clean.split('\n')[0]!) as Record<string, string>;
+    expect(first.body).toBe('Reach me at <EMAIL_ADDRESS> or <PHONE_NUMBER>; my card <CREDIT_CARD> was charged twice.');
+    expect(first.customer_email).toBe('<EMAIL_ADDRESS>');
+    expect(first.id).toBe('T-1'); // id, time and label fields are not scanned
+    // The raw-PII work file is gone; nothing left in the store holds a PII value.
+    expect(await blobs.head(stagedKey)).toBeUndefined();
+    for (const key of blobs.keys()) for (const value of Object.values(PII)) expect(blobs.text(key)).not.toContain(value);
+  });
+
+  it('returns the stored result on a retry after the ingested file is already deleted', async () => {
+    const blobs = await stagedStore();
+    const { scanPii } = createPiiActivities(cpuDeps(blobs));
+    const input = { dataset: 'tickets', partition, specHash, stagedKey };
+    const first = await new MockActivityEnvironment().run(scanPii, input);
+    const again = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, input);
+    expect(again).toEqual(first);
+  });
+
+  it("drops records under a field's drop_record policy and counts them", async () => {
+    const blobs = await stagedStore();
+    const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, fields: { body: 'drop_record' } } }));
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs }));
+    const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+    expect(r).toMatchObject({ records: 1, droppedRecords: 1 });
+    expect(blobs.text(r.cleanKey)).toContain('"T-2"');
+    expect(blobs.text(r.cleanKey)).not.toContain('"T-1"');
+  });
+
+  it("fails non-retryably with PiiPolicyViolation under the 'fail' policy, naming type and field but no value", async () => {
+    const blobs = await stagedStore();
+    const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, defaultAction: 'fail' } }));
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs }));
+    const err = (await new MockActivityEnvironment()
+      .run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe(ErrorType.PiiPolicyViolation);
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toMatch(/PII policy "fail" triggered in tickets\/2024-03-01: \w+ in field \w+/);
+    for (const value of Object.values(PII)) expect(err.message).not.toContain(value);
+    expect(blobs.keys()).toEqual([stagedKey]); // no clean file, no summary
+  });
+});

@@ -1,0 +1,203 @@
+/** The pure decisions of the pipeline: validation gate, canary window analysis, label coverage. */
+import { describe, expect, it } from 'vitest';
+import type { ArmStats, CanaryPolicy, Evaluation, GatePolicy } from '../../src/shared/types';
+import { analyzeCanaryWindow, armAccuracy, decideGate, labelCoverageVerdict } from '../../src/workflows/decisions';
+
+const gates: GatePolicy = { minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.03 };
+const m = (accuracy: number, macroF1: number) => ({ accuracy, macroF1, n: 200 });
+const withChampion = (cand: [number, number], champ: [number, number]): Evaluation => ({
+  candidate: m(...cand),
+  champion: { modelVersionId: 'mv-champ', metrics: m(...champ) },
+});
+
+describe('decideGate', () => {
+  it.each([
+    { name: 'first model above both minimums passes', e: { candidate: m(0.8, 0.7) }, passed: true, rule: 'first-model', reasons: [] },
+    { name: 'first model exactly at the minimums passes', e: { candidate: m(0.6, 0.5) }, passed: true, rule: 'first-model', reasons: [] },
+    {
+      name: 'first model below minimum accuracy fails',
+      e: { candidate: m(0.59, 0.7) },
+      passed: false,
+      rule: 'first-model',
+      reasons: [/^accuracy 0\.590 < minimum 0\.600$/],
+    },
+    {
+      name: 'first model below minimum macro-F1 fails',
+      e: { candidate: m(0.8, 0.49) },
+      passed: false,
+      rule: 'first-model',
+      reasons: [/^macro-F1 0\.490 < minimum 0\.500$/],
+    },
+    {
+      name: 'first model below both fails with two reasons',
+      e: { candidate: m(0.1, 0.1) },
+      passed: false,
+      rule: 'first-model',
+      reasons: [/^accuracy/, /^macro-F1/],
+    },
+    {
+      name: 'candidate better than champion passes',
+      e: withChampion([0.9, 0.85], [0.85, 0.8]),
+      passed: true,
+      rule: 'vs-champion',
+      reasons: [],
+    },
+    {
+      name: 'candidate slightly worse, within maxRegression, passes',
+      e: withChampion([0.83, 0.78], [0.85, 0.8]),
+      passed: true,
+      rule: 'vs-champion',
+      reasons: [],
+    },
+    {
+      name: 'accuracy drop exactly at maxRegression passes',
+      e: withChampion([0.82, 0.8], [0.85, 0.8]),
+      passed: true,
+      rule: 'vs-champion',
+      reasons: [],
+    },
+    {
+      name: 'accuracy drop past maxRegression fails',
+      e: withChampion([0.81, 0.8], [0.85, 0.8]),
+      passed: false,
+      rule: 'vs-champion',
+      reasons: [/^accuracy 0\.810 regresses more than 0\.030 below champion 0\.850$/],
+    },
+    {
+      name: 'macro-F1 drop past maxRegression fails',
+      e: withChampion([0.85, 0.7], [0.85, 0.8]),
+      passed: false,
+      rule: 'vs-champion',
+      reasons: [/^macro-F1 0\.700 regresses/],
+    },
+    {
+      name: 'absolute minimum still applies with a champion',
+      e: withChampion([0.55, 0.5], [0.56, 0.5]),
+      passed: false,
+      rule: 'vs-champion',
+      reasons: [/^accuracy 0\.550 < minimum/],
+    },
+  ])('$name', ({ e, passed, rule, reasons }) => {
+    const d = decideGate(e as Evaluation, gates);
+    expect(d.passed).toBe(passed);
+    expect(d.rule).toBe(rule);
+    expect(d.reasons).toHaveLength(reasons.length);
+    reasons.forEach((re, i) => expect(d.reasons[i]).toMatch(re));
+  });
+});
+
+const policy: CanaryPolicy = {
+  steps: [{ weight: 10, bakeSeconds: 0 }],
+  requestsPerStep: 200,
+  minSamples: 50,
+  maxAccuracyDrop: 0.1,
+  maxErrorRateIncrease: 0.05,
+  onInconclusive: 'extend',
+  maxExtensions: 2,
+};
+const arm = (requests: number, withFeedback: number, correct: number, errors = 0): ArmStats => ({
+  requests,
+  errors,
+  withFeedback,
+  correct,
+  p95LatencyMs: 10,
+});
+
+describe('analyzeCanaryWindow', () => {
+  it.each([
+    {
+      name: 'passes when the candidate matches the champion',
+      cand: arm(100, 100, 88),
+      champ: arm(100, 100, 90),
+      verdict: 'pass',
+      reason: undefined,
+    },
+    {
+      name: 'passes at exactly the accuracy-drop limit',
+      cand: arm(100, 100, 80),
+      champ: arm(100, 100, 90),
+      verdict: 'pass',
+      reason: undefined,
+    },
+    {
+      name: 'breaches when accuracy drops more than the limit',
+      cand: arm(100, 100, 50),
+      champ: arm(100, 100, 90),
+      verdict: 'breach',
+      reason: /^accuracy 0\.500 is 0\.400 below champion 0\.900 \(limit 0\.100\)$/,
+    },
+    {
+      name: 'breaches when the error rate rises more than the limit',
+      cand: arm(100, 100, 90, 20),
+      champ: arm(100, 100, 90, 1),
+      verdict: 'breach',
+      reason: /^error rate 0\.200 exceeds champion 0\.010 by more than 0\.050$/,
+    },
+    {
+      name: 'passes when the error-rate rise is within the limit',
+      cand: arm(100, 100, 90, 5),
+      champ: arm(100, 100, 90, 1),
+      verdict: 'pass',
+      reason: undefined,
+    },
+    {
+      name: 'is inconclusive with too few candidate samples',
+      cand: arm(20, 20, 20),
+      champ: arm(100, 100, 90),
+      verdict: 'inconclusive',
+      reason: /^too few samples: candidate 20\/20, champion 100\/100 .* need 50 each$/,
+    },
+    {
+      name: 'is inconclusive with requests but too little feedback',
+      cand: arm(100, 10, 2),
+      champ: arm(100, 100, 90),
+      verdict: 'inconclusive',
+      reason: /too few samples/,
+    },
+    {
+      name: 'is inconclusive on an empty window',
+      cand: arm(0, 0, 0),
+      champ: arm(0, 0, 0),
+      verdict: 'inconclusive',
+      reason: /too few samples/,
+    },
+    {
+      name: 'breach beats inconclusive: a certain error-rate breach with too little feedback',
+      cand: arm(100, 10, 2, 40),
+      champ: arm(100, 100, 90, 0),
+      verdict: 'breach',
+      reason: /^error rate 0\.400/,
+    },
+  ])('$name', ({ cand, champ, verdict, reason }) => {
+    const v = analyzeCanaryWindow({ generation: 3, candidate: cand, champion: champ }, policy);
+    expect(v.verdict).toBe(verdict);
+    if (reason) expect(v.reasons[0]).toMatch(reason);
+    else expect(v.reasons).toEqual([]);
+  });
+
+  it('lists both reasons when accuracy and error rate breach together', () => {
+    const v = analyzeCanaryWindow({ generation: 1, candidate: arm(100, 100, 40, 30), champion: arm(100, 100, 90, 0) }, policy);
+    expect(v.verdict).toBe('breach');
+    expect(v.reasons).toHaveLength(2);
+  });
+
+  it('gives the accuracy of an arm on feedback, or undefined without feedback', () => {
+    expect(armAccuracy(arm(10, 4, 3))).toBe(0.75);
+    expect(armAccuracy(arm(10, 0, 0))).toBeUndefined();
+  });
+});
+
+describe('labelCoverageVerdict', () => {
+  it.each([
+    { total: 100, labeled: 100, min: 0.9, complete: true, sufficient: true, ratio: 1 },
+    { total: 100, labeled: 90, min: 0.9, complete: false, sufficient: true, ratio: 0.9 },
+    { total: 100, labeled: 89, min: 0.9, complete: false, sufficient: false, ratio: 0.89 },
+    { total: 10, labeled: 0, min: 0, complete: false, sufficient: true, ratio: 0 },
+    { total: 0, labeled: 0, min: 0.9, complete: true, sufficient: true, ratio: 1 },
+  ])(
+    '$labeled of $total labeled with minimum $min: complete=$complete sufficient=$sufficient',
+    ({ total, labeled, min, complete, sufficient, ratio }) => {
+      expect(labelCoverageVerdict({ total, labeled }, min)).toEqual({ complete, sufficient, ratio });
+    },
+  );
+});

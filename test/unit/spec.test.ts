@@ -1,0 +1,132 @@
+/** Dataset specs: the committed tickets spec, clear errors for bad specs, and the directory spec source. */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { createDirSpecSource, specHashOf } from '../../src/data/spec-source';
+import { parseDatasetSpec, type DatasetSpecSchema } from '../../src/shared/spec';
+
+/** A spec as written in a file (before defaults). */
+type SpecInput = z.input<typeof DatasetSpecSchema>;
+
+const specsDir = path.resolve(__dirname, '../../specs');
+let raw: SpecInput;
+let tmp: string;
+
+beforeAll(async () => {
+  raw = parseYaml(await readFile(path.join(specsDir, 'tickets.yaml'), 'utf8')) as SpecInput;
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'trainset-spec-'));
+});
+
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** A deep copy of the tickets spec with one change applied. */
+function variant(change: (s: SpecInput) => void): SpecInput {
+  const copy = structuredClone(raw);
+  change(copy);
+  return copy;
+}
+
+/** The same value with every object's keys in reverse order. */
+function reverseKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reverseKeys);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .reverse()
+        .map(([k, x]) => [k, reverseKeys(x)]),
+    );
+  return v;
+}
+
+describe('parseDatasetSpec', () => {
+  it('parses specs/tickets.yaml with its declared policies', () => {
+    const spec = parseDatasetSpec(raw, 'tickets.yaml');
+    expect(spec.dataset).toBe('tickets');
+    expect(spec.schema.textFields).toEqual(['subject', 'body']);
+    expect(spec.labels.classes).toEqual(['billing', 'technical', 'account', 'shipping']);
+    expect(spec.canary.steps.length).toBeGreaterThan(0);
+    expect(spec.trainer.kind).toBe('logreg-hashed'); // a default filled in
+  });
+
+  it('names a field the schema uses but does not declare', () => {
+    const bad = variant((s) => {
+      s.schema.textFields = ['subject', 'summary'];
+    });
+    expect(() => parseDatasetSpec(bad, 'tickets.yaml')).toThrow(
+      /Invalid dataset spec tickets\.yaml: fields used but not declared in schema\.fields: summary/,
+    );
+  });
+
+  it('names the path of an enum field without values', () => {
+    const bad = variant((s) => {
+      s.schema.fields.channel = { type: 'enum' };
+    });
+    expect(() => parseDatasetSpec(bad, 'tickets.yaml')).toThrow(/- schema\.fields\.channel: enum fields need a non-empty "values" list/);
+  });
+
+  it('rejects a dataset name that is not lowercase letters, digits, "-" or "_"', () => {
+    const bad = variant((s) => {
+      s.dataset = 'Support Tickets';
+    });
+    expect(() => parseDatasetSpec(bad, 'x.yaml')).toThrow(/- dataset: lowercase letters, digits/);
+  });
+
+  it('lists every problem, one line each', () => {
+    const bad = variant((s) => {
+      s.dataset = '1tickets';
+      s.gates.minAccuracy = 2;
+      s.canary.steps = [];
+    });
+    let message = '';
+    try {
+      parseDatasetSpec(bad, 'x.yaml');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    const lines = message.split('\n');
+    expect(lines[0]).toBe('Invalid dataset spec x.yaml:');
+    expect(lines.slice(1).map((l) => l.split(':')[0])).toEqual(['  - dataset', '  - gates.minAccuracy', '  - canary.steps']);
+  });
+});
+
+describe('createDirSpecSource', () => {
+  it('loads the committed tickets spec', async () => {
+    const { spec, specHash } = await createDirSpecSource(specsDir).load('tickets');
+    expect(spec.dataset).toBe('tickets');
+    expect(specHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('says where it looked for an unknown dataset', async () => {
+    await expect(createDirSpecSource(specsDir).load('invoices')).rejects.toThrow(
+      `No spec for dataset "invoices" in ${specsDir} (looked for invoices.yaml, .yml, .json)`,
+    );
+  });
+
+  it('refuses a dataset name that could escape the folder', async () => {
+    await expect(createDirSpecSource(specsDir).load('../tickets')).rejects.toThrow(/Invalid dataset name/);
+  });
+
+  it('refuses a file whose spec declares another dataset', async () => {
+    await writeFile(path.join(tmp, 'orders.json'), JSON.stringify(raw));
+    await expect(createDirSpecSource(tmp).load('orders')).rejects.toThrow(/declares dataset "tickets", expected "orders"/);
+  });
+
+  it('gives the same spec hash whatever the key order, and a different one for a different value', async () => {
+    const dir = await mkdtemp(path.join(tmp, 'reordered-'));
+    await writeFile(path.join(dir, 'tickets.json'), JSON.stringify(reverseKeys(raw)));
+    const original = await createDirSpecSource(specsDir).load('tickets');
+    const reordered = await createDirSpecSource(dir).load('tickets');
+    expect(reordered.specHash).toBe(original.specHash);
+    // The hash itself ignores key order (not only the schema's normalised output).
+    const shuffled = reverseKeys(original.spec) as typeof original.spec;
+    expect(Object.keys(shuffled)[0]).not.toBe(Object.keys(original.spec)[0]);
+    expect(specHashOf(shuffled)).toBe(original.specHash);
+    const changed = parseDatasetSpec(variant((s) => (s.gates.minAccuracy = 0.61)));
+    expect(specHashOf(changed)).not.toBe(original.specHash);
+  });
+});
