@@ -11,7 +11,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/explicit-module-boundary-types': 'off',
     },
   },
@@ -24,7 +27,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(?!@temporalio/(workflow|common)$|\\.\\.?/|\\.\\./shared/)',
-              message: 'Workflow code imports only @temporalio/workflow, @temporalio/common, sibling workflow modules and ../shared (use `import type` for activities).',
+              message:
+                'Workflow code imports only @temporalio/workflow, @temporalio/common, sibling workflow modules and ../shared (use `import type` for activities).',
             },
           ],
         },
@@ -32,7 +36,13 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          patterns: [{ group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'Workflows may only `import type` from activities.' }],
+          patterns: [
+            {
+              group: ['../activities', '../activities/*'],
+              allowTypeImports: true,
+              message: 'Workflows may only `import type` from activities.',
+            },
+          ],
         },
       ],
     },

@@ -1,12 +1,7 @@
 // Small S3 admin helper for scripts/services.sh: `health` (ListBuckets) and `ensure-bucket <name>`.
 // Reads S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; path-style addressing.
 'use strict';
-const {
-  S3Client,
-  ListBucketsCommand,
-  CreateBucketCommand,
-  HeadBucketCommand,
-} = require('@aws-sdk/client-s3');
+const { S3Client, ListBucketsCommand, CreateBucketCommand, HeadBucketCommand } = require('@aws-sdk/client-s3');
 
 async function main() {
   const [command, bucket] = process.argv.slice(2);

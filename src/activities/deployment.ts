@@ -31,7 +31,12 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
 
   return {
     /** Route `weight` % of traffic to the candidate (compare-and-set on the deployment row). */
-    async setCanaryWeight(input: { model: string; modelVersionId: string; weight: number; workflowId: string }): Promise<{ generation: number }> {
+    async setCanaryWeight(input: {
+      model: string;
+      modelVersionId: string;
+      weight: number;
+      workflowId: string;
+    }): Promise<{ generation: number }> {
       try {
         const { generation } = await registry.deployments.setRouting({
           model: input.model,
@@ -51,7 +56,13 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
      * Replay the version's test split through the gateway (the pipeline's own canary traffic), with each
      * record's true label as feedback. Waits until the gateway serves the current routing generation.
      */
-    async sendCanaryTraffic(input: { dataset: string; model: string; versionId: string; requests: number; keyPrefix: string }): Promise<{ sent: number; errors: number }> {
+    async sendCanaryTraffic(input: {
+      dataset: string;
+      model: string;
+      versionId: string;
+      requests: number;
+      keyPrefix: string;
+    }): Promise<{ sent: number; errors: number }> {
       const ctx = Context.current();
       const { spec } = await specs.load(input.dataset);
       const deployment = await registry.deployments.getDeployment(input.model);
@@ -63,7 +74,8 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
         await new Promise((r) => setTimeout(r, 100));
       }
       const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
-      if (test.length === 0) throw ApplicationFailure.nonRetryable(`dataset version ${input.versionId} has an empty test split`, ErrorType.QualityGateFailed);
+      if (test.length === 0)
+        throw ApplicationFailure.nonRetryable(`dataset version ${input.versionId} has an empty test split`, ErrorType.QualityGateFailed);
       const label = spec.schema.labelField;
       let next = 0;
       let sent = 0;
@@ -109,21 +121,44 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
         }
       }
       const previous = await registry.models.getAlias(input.model, 'champion');
-      await registry.models.moveAlias({ model: input.model, alias: 'champion', toVersion: input.modelVersionId, actor, reason: input.reason, workflowId: input.workflowId });
-      if (previous && previous.id !== input.modelVersionId) await registry.models.setStatus(previous.id, 'retired', actor, 'replaced by a new champion');
+      await registry.models.moveAlias({
+        model: input.model,
+        alias: 'champion',
+        toVersion: input.modelVersionId,
+        actor,
+        reason: input.reason,
+        workflowId: input.workflowId,
+      });
+      if (previous && previous.id !== input.modelVersionId)
+        await registry.models.setStatus(previous.id, 'retired', actor, 'replaced by a new champion');
       await registry.models.setStatus(input.modelVersionId, 'champion', actor, input.reason);
       const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
       if (candidateAlias?.id === input.modelVersionId) {
-        await registry.models.moveAlias({ model: input.model, alias: 'candidate', toVersion: null, actor, reason: 'promoted', workflowId: input.workflowId });
+        await registry.models.moveAlias({
+          model: input.model,
+          alias: 'candidate',
+          toVersion: null,
+          actor,
+          reason: 'promoted',
+          workflowId: input.workflowId,
+        });
       }
-      await registry.datasets.addLineage([{ fromKind: 'model_version', fromId: input.modelVersionId, toKind: 'deployment', toId: input.model }]);
+      await registry.datasets.addLineage([
+        { fromKind: 'model_version', fromId: input.modelVersionId, toKind: 'deployment', toId: input.model },
+      ]);
       await nudgeGateway();
     },
 
     /** Send all traffic back to the champion (only if this candidate is still the one routed). */
     async restoreChampion(input: ModelChange): Promise<void> {
       const { cleared } = await registry.deployments.clearCandidate(input.model, input.modelVersionId, actorOf(input.workflowId));
-      if (cleared) await registry.audit.record({ actor: actorOf(input.workflowId), action: 'canary.rollback', subject: `model:${input.model}`, details: { modelVersionId: input.modelVersionId, reason: input.reason } });
+      if (cleared)
+        await registry.audit.record({
+          actor: actorOf(input.workflowId),
+          action: 'canary.rollback',
+          subject: `model:${input.model}`,
+          details: { modelVersionId: input.modelVersionId, reason: input.reason },
+        });
       await nudgeGateway();
     },
 
@@ -133,7 +168,14 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       await registry.models.setStatus(input.modelVersionId, 'rejected', actor, input.reason);
       const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
       if (candidateAlias?.id === input.modelVersionId) {
-        await registry.models.moveAlias({ model: input.model, alias: 'candidate', toVersion: null, actor, reason: input.reason, workflowId: input.workflowId });
+        await registry.models.moveAlias({
+          model: input.model,
+          alias: 'candidate',
+          toVersion: null,
+          actor,
+          reason: input.reason,
+          workflowId: input.workflowId,
+        });
       }
     },
 

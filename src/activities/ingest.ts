@@ -44,7 +44,14 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
         const stream = await blobs.getStream(file.key);
         for await (const item of ingestLines(stream, spec, { accounting })) {
           if (item.kind === 'accepted') accepted.push(item.record);
-          else quarantine.push({ file: file.key, line: item.lineNumber, reason: item.reason, bytes: item.byteLength, rawBase64: item.rawBase64 });
+          else
+            quarantine.push({
+              file: file.key,
+              line: item.lineNumber,
+              reason: item.reason,
+              bytes: item.byteLength,
+              rawBase64: item.rawBase64,
+            });
           if ((accepted.count + quarantine.count) % 1000 === 0) Context.current().heartbeat({ lines: accepted.count + quarantine.count });
         }
       }
@@ -69,7 +76,16 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       await blobs.put(stagedKey, accepted.content());
       const result: IngestResult = { ...counts, stagedKey, quarantineKey, files: files.length };
       await blobs.put(summaryKey, JSON.stringify(result));
-      logger.info({ dataset: input.dataset, partition: input.partition, recordsIn: counts.recordsIn, accepted: counts.accepted, quarantined: counts.quarantined }, 'ingested partition');
+      logger.info(
+        {
+          dataset: input.dataset,
+          partition: input.partition,
+          recordsIn: counts.recordsIn,
+          accepted: counts.accepted,
+          quarantined: counts.quarantined,
+        },
+        'ingested partition',
+      );
       return result;
     },
   };

@@ -25,7 +25,8 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
       for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
         hashes.push(hash);
         const label = record[spec.schema.labelField];
-        if (typeof label === 'string' && classes.has(label)) sourceLabels.push({ recordHash: hash, label, source: 'source', labeledBy: 'source' });
+        if (typeof label === 'string' && classes.has(label))
+          sourceLabels.push({ recordHash: hash, label, source: 'source', labeledBy: 'source' });
       }
       await inBatches(hashes, (b) => registry.labels.createTasks(input.dataset, input.partition, b));
       await inBatches(sourceLabels, (b) => registry.labels.recordLabels(input.dataset, b));
@@ -48,7 +49,12 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
     },
 
     /** Record human labels for open tasks of the partition; unknown hashes or classes are rejected (counted). */
-    async recordLabels(input: { dataset: string; partition: string; labels: LabelSubmission[]; labeledBy: string }): Promise<SubmitLabelsResult> {
+    async recordLabels(input: {
+      dataset: string;
+      partition: string;
+      labels: LabelSubmission[];
+      labeledBy: string;
+    }): Promise<SubmitLabelsResult> {
       const { spec } = await specs.load(input.dataset);
       const classes = new Set(spec.labels.classes);
       const pending = new Set(await registry.labels.pendingTasks(input.dataset, input.partition, 1_000_000));

@@ -63,7 +63,12 @@ export async function readVersionRows(blobs: BlobStore, manifest: Manifest): Pro
 }
 
 /** The deterministic time-based split of a version. */
-export async function readVersionSplit(blobs: BlobStore, spec: DatasetSpec, dataset: string, versionId: string): Promise<TimeSplit<Record<string, unknown>>> {
+export async function readVersionSplit(
+  blobs: BlobStore,
+  spec: DatasetSpec,
+  dataset: string,
+  versionId: string,
+): Promise<TimeSplit<Record<string, unknown>>> {
   const manifest = await readManifest(blobs, dataset, versionId);
   return splitByTime(await readVersionRows(blobs, manifest), spec);
 }

@@ -11,7 +11,10 @@ export function createRunActivities({ specs }: CpuActivityDeps) {
     /** Load the dataset's spec; an unknown dataset or an invalid spec fails the run at once. */
     async resolveRun(input: { dataset: string; logicalDate: string }): Promise<RunPlan> {
       if (!isLogicalDate(input.logicalDate)) {
-        throw ApplicationFailure.nonRetryable(`logicalDate must be YYYY-MM-DD, got ${JSON.stringify(input.logicalDate)}`, ErrorType.InvalidInput);
+        throw ApplicationFailure.nonRetryable(
+          `logicalDate must be YYYY-MM-DD, got ${JSON.stringify(input.logicalDate)}`,
+          ErrorType.InvalidInput,
+        );
       }
       let loaded;
       try {

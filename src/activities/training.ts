@@ -87,7 +87,10 @@ export function createTrainingActivities({ blobs, specs, trainer, workDir, logge
           seconds: (Date.now() - started) / 1000,
         };
         await blobs.put(metricsKey, JSON.stringify(result));
-        logger.info({ jobKey: input.jobKey, epochs: result.epochs, validationAccuracy: result.validationMetrics.accuracy }, 'training done');
+        logger.info(
+          { jobKey: input.jobKey, epochs: result.epochs, validationAccuracy: result.validationMetrics.accuracy },
+          'training done',
+        );
         return result;
       } catch (err) {
         if (err instanceof TrainerAbortedError) throw new CancelledFailure('training cancelled');

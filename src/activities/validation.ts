@@ -36,8 +36,17 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
         trainer: { kind: 'logreg-hashed', workflowId: input.workflowId },
         jobKey: input.jobKey,
       });
-      await registry.datasets.addLineage([{ fromKind: 'dataset_version', fromId: input.datasetVersionId, toKind: 'model_version', toId: row.id }]);
-      await registry.models.moveAlias({ model: input.model, alias: 'candidate', toVersion: row.id, actor: `workflow:${input.workflowId}`, reason: 'trained', workflowId: input.workflowId });
+      await registry.datasets.addLineage([
+        { fromKind: 'dataset_version', fromId: input.datasetVersionId, toKind: 'model_version', toId: row.id },
+      ]);
+      await registry.models.moveAlias({
+        model: input.model,
+        alias: 'candidate',
+        toVersion: row.id,
+        actor: `workflow:${input.workflowId}`,
+        reason: 'trained',
+        workflowId: input.workflowId,
+      });
       return { modelVersionId: row.id, version: row.version };
     },
 
@@ -45,7 +54,8 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
     async evaluateModel(input: { dataset: string; model: string; modelVersionId: string; versionId: string }): Promise<Evaluation> {
       const { spec } = await specs.load(input.dataset);
       const candidate = await registry.models.getVersion(input.modelVersionId);
-      if (!candidate) throw ApplicationFailure.nonRetryable(`model version ${input.modelVersionId} is not registered`, ErrorType.InvalidInput);
+      if (!candidate)
+        throw ApplicationFailure.nonRetryable(`model version ${input.modelVersionId} is not registered`, ErrorType.InvalidInput);
       const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
       const score = async (artifactKey: string): Promise<Metrics> => {
         const e = evaluate(await loadModelFromBlobs(blobs, artifactKey), test, spec.schema.labelField);

@@ -32,7 +32,10 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const { labelField, timeField, idField } = spec.schema;
       const records: HashedRecord[] = [];
       for await (const r of readJsonl<HashedRecord>(blobs, input.dedupedKey)) records.push(r);
-      const labels = await registry.labels.labelsFor(input.dataset, records.map((r) => r.hash));
+      const labels = await registry.labels.labelsFor(
+        input.dataset,
+        records.map((r) => r.hash),
+      );
       const rows: Array<Record<string, unknown>> = [];
       for (const { hash, record } of records) {
         const label = labels.get(hash)?.label;
@@ -89,7 +92,12 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         objects: partitions.map((p) => ({ hash: p.object, size: p.bytes })),
       });
       await registry.datasets.addLineage(
-        partitions.map((p) => ({ fromKind: 'raw_partition', fromId: `${input.dataset}/${p.partition}`, toKind: 'dataset_version', toId: versionId })),
+        partitions.map((p) => ({
+          fromKind: 'raw_partition',
+          fromId: `${input.dataset}/${p.partition}`,
+          toKind: 'dataset_version',
+          toId: versionId,
+        })),
       );
       const before = await registry.datasets.getTag(input.dataset, 'latest');
       await registry.datasets.setTag(input.dataset, 'latest', versionId, `workflow:${input.workflowId}`);
@@ -106,7 +114,13 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
     },
 
     /** Saga inverse of tagging: point the tag back where it was, only if it still points at this version. */
-    async untagDatasetVersion(input: { dataset: string; tag: string; versionId: string; restoreTo?: string; workflowId: string }): Promise<void> {
+    async untagDatasetVersion(input: {
+      dataset: string;
+      tag: string;
+      versionId: string;
+      restoreTo?: string;
+      workflowId: string;
+    }): Promise<void> {
       const actor = `workflow:${input.workflowId}`;
       const current = await registry.datasets.getTag(input.dataset, input.tag);
       if (current?.id !== input.versionId) return;
@@ -123,7 +137,8 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const problems: string[] = [];
       const leak = checkLeakage(split, spec);
       if (leak) problems.push(leak);
-      if (split.train.length < spec.split.minTrainRows) problems.push(`only ${split.train.length} training rows, spec needs ${spec.split.minTrainRows}`);
+      if (split.train.length < spec.split.minTrainRows)
+        problems.push(`only ${split.train.length} training rows, spec needs ${spec.split.minTrainRows}`);
       const trainLabels = new Set(split.train.map((r) => String(r[spec.schema.labelField])));
       const missing = spec.labels.classes.filter((c) => !trainLabels.has(c));
       if (missing.length > 0) problems.push(`classes missing from the training split: ${missing.join(', ')}`);
@@ -131,10 +146,14 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       for (const [field, f] of Object.entries(spec.schema.fields)) {
         const present = rows.filter((r) => r[field] !== undefined && r[field] !== null && r[field] !== '').length;
         completeness[field] = rows.length === 0 ? 0 : present / rows.length;
-        if (f.required && completeness[field]! < 1) problems.push(`required field ${field} is only ${(completeness[field]! * 100).toFixed(1)}% complete`);
+        if (f.required && completeness[field]! < 1)
+          problems.push(`required field ${field} is only ${(completeness[field]! * 100).toFixed(1)}% complete`);
       }
       if (problems.length > 0) {
-        throw ApplicationFailure.nonRetryable(`quality gate failed for ${input.versionId}: ${problems.join('; ')}`, ErrorType.QualityGateFailed);
+        throw ApplicationFailure.nonRetryable(
+          `quality gate failed for ${input.versionId}: ${problems.join('; ')}`,
+          ErrorType.QualityGateFailed,
+        );
       }
       return {
         trainRows: split.train.length,

@@ -16,7 +16,11 @@ import { progressLine, summaryLines } from './summary';
 const DATASET = 'tickets';
 
 /** Run one pipeline and print its progress until it ends. */
-export async function runAndWatch(client: Client, input: RetrainInput, say: (l: string) => void): Promise<{ workflowId: string; result: RetrainResult }> {
+export async function runAndWatch(
+  client: Client,
+  input: RetrainInput,
+  say: (l: string) => void,
+): Promise<{ workflowId: string; result: RetrainResult }> {
   const workflowId = retrainWorkflowId(input.dataset, input.logicalDate ?? 'auto');
   const handle = await client.workflow.start(retrainPipelineWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
   let last = '';
@@ -44,7 +48,15 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
   const home = path.join(cwd, '.trainset', 'demo');
   await rm(home, { recursive: true, force: true });
   // The demo always runs embedded, whatever production settings the shell carries.
-  const env: NodeJS.ProcessEnv = { ...process.env, TRAINSET_MODE: 'embedded', TRAINSET_HOME: home, DATABASE_URL: '', S3_BUCKET: '', GATEWAY_URL: '', GATEWAY_PORT: '0' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TRAINSET_MODE: 'embedded',
+    TRAINSET_HOME: home,
+    DATABASE_URL: '',
+    S3_BUCKET: '',
+    GATEWAY_URL: '',
+    GATEWAY_PORT: '0',
+  };
   const config = loadConfig(env, cwd);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'trainset-demo');
   installTemporalLogger(logger, 'WARN');
@@ -91,7 +103,9 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
         process.once('SIGTERM', () => resolve());
       });
     } else {
-      say(`Temporal UI: ${stack.uiUrl ?? 'n/a'} (the dev server stops when the demo exits: \`npm run demo -- --keep\` keeps it up to inspect the runs)`);
+      say(
+        `Temporal UI: ${stack.uiUrl ?? 'n/a'} (the dev server stops when the demo exits: \`npm run demo -- --keep\` keeps it up to inspect the runs)`,
+      );
     }
   } finally {
     await stack.stop();

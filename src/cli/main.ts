@@ -16,7 +16,9 @@ export function dateArg(value: string): string {
 
 const program = new Command()
   .name('trainset')
-  .description('Durable ML training-set pipeline on Temporal: versioned, PII-clean, labeled data; training; canary promotion with rollback.')
+  .description(
+    'Durable ML training-set pipeline on Temporal: versioned, PII-clean, labeled data; training; canary promotion with rollback.',
+  )
   .showHelpAfterError();
 
 registerStackCommands(program);

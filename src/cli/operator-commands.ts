@@ -128,7 +128,9 @@ export function registerOperatorCommands(program: Command): void {
           }
         }
         for (const h of hashes) console.log(`${h}\t${texts.get(h) ?? ''}`);
-        console.error(`${hashes.length} pending task(s); submit with: npx trainset labels submit ${retrainWorkflowId(dataset, date)} --file labels.json`);
+        console.error(
+          `${hashes.length} pending task(s); submit with: npx trainset labels submit ${retrainWorkflowId(dataset, date)} --file labels.json`,
+        );
       });
     });
   labels
@@ -141,7 +143,9 @@ export function registerOperatorCommands(program: Command): void {
       const body = JSON.parse(await readFile(opts.file, 'utf8')) as SubmitLabelsInput;
       await withClient(async (client) => {
         try {
-          const r = await client.workflow.getHandle(workflowId).executeUpdate(submitLabelsUpdate, { args: [{ labels: body.labels, labeledBy: opts.by }] });
+          const r = await client.workflow
+            .getHandle(workflowId)
+            .executeUpdate(submitLabelsUpdate, { args: [{ labels: body.labels, labeledBy: opts.by }] });
           console.log(`accepted ${r.accepted}, rejected ${r.rejected}; coverage ${r.coverage.labeled}/${r.coverage.total}`);
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) throw new Error(`labels refused: ${err.cause?.message ?? err.message}`);
@@ -157,12 +161,23 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<dataset>')
     .option('--cron <expr>', 'cron expression', '0 2 * * *')
     .option('--timezone <tz>', 'IANA time zone', 'UTC')
-    .addOption(new Option('--overlap <policy>', 'overlap policy').choices(['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const).default('BUFFER_ALL' as const))
+    .addOption(
+      new Option('--overlap <policy>', 'overlap policy')
+        .choices(['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const)
+        .default('BUFFER_ALL' as const),
+    )
     .option('--catchup-window <duration>', 'missed runs caught up after an outage', '1 day')
     .option('--paused', 'create it paused')
     .action(async (dataset, opts) => {
       await withClient(async (client) => {
-        const what = await applySchedule(client, { dataset, cron: opts.cron, timezone: opts.timezone, overlap: opts.overlap, catchupWindow: opts.catchupWindow, paused: opts.paused });
+        const what = await applySchedule(client, {
+          dataset,
+          cron: opts.cron,
+          timezone: opts.timezone,
+          overlap: opts.overlap,
+          catchupWindow: opts.catchupWindow,
+          paused: opts.paused,
+        });
         console.log(`${what} schedule ${nightlyScheduleId(dataset)} (${opts.cron} ${opts.timezone}, overlap ${opts.overlap})`);
       });
     });

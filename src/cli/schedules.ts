@@ -57,6 +57,12 @@ export async function applySchedule(client: Client, o: ApplyScheduleOptions): Pr
   }
   // An update keeps the schedule's pause state unless the caller sets one: re-applying the config must not
   // resume a schedule an operator paused.
-  await handle.update((prev) => ({ ...prev, spec: opts.spec, action: opts.action, policies: opts.policies, state: { ...prev.state, paused: o.paused ?? prev.state.paused } }));
+  await handle.update((prev) => ({
+    ...prev,
+    spec: opts.spec,
+    action: opts.action,
+    policies: opts.policies,
+    state: { ...prev.state, paused: o.paused ?? prev.state.paused },
+  }));
   return 'updated';
 }

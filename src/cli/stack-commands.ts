@@ -40,7 +40,9 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('up')
-    .description('Start the embedded stack in the background (dev server, registry, both workers, gateway); with production settings, run the workers in the foreground')
+    .description(
+      'Start the embedded stack in the background (dev server, registry, both workers, gateway); with production settings, run the workers in the foreground',
+    )
     .option('--temporal-port <port>', 'Temporal dev server port', intArg, 7233)
     .option('--ui-port <port>', 'Temporal UI port', intArg, 8233)
     .option('--gateway-port <port>', 'serving gateway port', intArg, 8088)
@@ -56,14 +58,21 @@ export function registerStackCommands(program: Command): void {
       }
       const running = readStackFile(config);
       if (running) {
-        console.log(`already running (pid ${running.pid}): Temporal ${running.temporalAddress}, UI ${running.uiUrl}, gateway ${running.gatewayUrl}`);
+        console.log(
+          `already running (pid ${running.pid}): Temporal ${running.temporalAddress}, UI ${running.uiUrl}, gateway ${running.gatewayUrl}`,
+        );
         return;
       }
       if (!opts.foreground) {
         mkdirSync(config.home, { recursive: true });
         const logFile = path.join(config.home, 'stack.log');
         const out = openSync(logFile, 'a');
-        const args = [path.resolve(__dirname, '../../bin/trainset.js'), 'up', '--foreground', ...process.argv.slice(3).filter((a) => a !== '--foreground')];
+        const args = [
+          path.resolve(__dirname, '../../bin/trainset.js'),
+          'up',
+          '--foreground',
+          ...process.argv.slice(3).filter((a) => a !== '--foreground'),
+        ];
         const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: process.env });
         child.unref();
         console.log(`starting the embedded stack (pid ${child.pid}); log: ${logFile}`);
@@ -153,7 +162,12 @@ export function registerStackCommands(program: Command): void {
       const config = requireServers(resolveConfig());
       const logger = createLogger(config.logLevel, 'trainset-gateway');
       const backends = await openBackends(config, { log: (m) => logger.info(m) });
-      const gateway = createRegistryGateway({ registry: backends.registry, blobs: backends.blobs, model: modelNameFor(opts.dataset), logger });
+      const gateway = createRegistryGateway({
+        registry: backends.registry,
+        blobs: backends.blobs,
+        model: modelNameFor(opts.dataset),
+        logger,
+      });
       const url = await gateway.start(opts.port ?? config.gateway.port, opts.host);
       logger.info({ url }, 'gateway listening');
       await untilSignal();
@@ -165,7 +179,9 @@ export function registerStackCommands(program: Command): void {
 /** Workers need a database they can share: production settings, or the running embedded stack. */
 function requireServers(config: ReturnType<typeof resolveConfig>): ReturnType<typeof resolveConfig> {
   if (config.databaseUrl) return config;
-  throw new Error('no registry to connect to: set DATABASE_URL (and TEMPORAL_ADDRESS, S3_*) or start the embedded stack with `npx trainset up`');
+  throw new Error(
+    'no registry to connect to: set DATABASE_URL (and TEMPORAL_ADDRESS, S3_*) or start the embedded stack with `npx trainset up`',
+  );
 }
 
 /** Run worker processes for the given queues until SIGTERM/SIGINT, draining in-flight activities. */
@@ -182,7 +198,13 @@ async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
       workers.push(
         await createCpuWorker({
           ...common,
-          deps: { blobs: backends.blobs, registry: backends.registry, specs: backends.specs, gateway: createGatewayClient(config.gateway.url), logger },
+          deps: {
+            blobs: backends.blobs,
+            registry: backends.registry,
+            specs: backends.specs,
+            gateway: createGatewayClient(config.gateway.url),
+            logger,
+          },
         }),
       );
     }
@@ -191,7 +213,13 @@ async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
         await createGpuWorker({
           ...common,
           slots: config.gpuSlots,
-          deps: { blobs: backends.blobs, specs: backends.specs, trainer: createLocalTrainer(), workDir: path.join(config.home, 'gpu-work'), logger },
+          deps: {
+            blobs: backends.blobs,
+            specs: backends.specs,
+            trainer: createLocalTrainer(),
+            workDir: path.join(config.home, 'gpu-work'),
+            logger,
+          },
         }),
       );
     }

@@ -26,13 +26,22 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
   const s = r.status;
   const out: string[] = [];
   out.push(`run ${extra.workflowId}: ${r.outcome.toUpperCase()}${s.error ? ` (${s.error})` : ''}`);
-  out.push(`  dataset version    ${r.datasetVersionId}${s.datasetVersion ? ` (${s.datasetVersion.rows} rows over ${s.datasetVersion.partitions.length} partition(s), ${s.datasetVersion.objectsWritten} new objects)` : ''}`);
+  out.push(
+    `  dataset version    ${r.datasetVersionId}${s.datasetVersion ? ` (${s.datasetVersion.rows} rows over ${s.datasetVersion.partitions.length} partition(s), ${s.datasetVersion.objectsWritten} new objects)` : ''}`,
+  );
   if (s.ingest) {
-    const reasons = Object.entries(s.ingest.byReason).map(([k, v]) => `${k}=${v}`).join(', ');
-    out.push(`  records            in ${s.ingest.recordsIn} / accepted ${s.ingest.accepted} / quarantined ${s.ingest.quarantined}${reasons ? ` (${reasons})` : ''}`);
+    const reasons = Object.entries(s.ingest.byReason)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    out.push(
+      `  records            in ${s.ingest.recordsIn} / accepted ${s.ingest.accepted} / quarantined ${s.ingest.quarantined}${reasons ? ` (${reasons})` : ''}`,
+    );
   }
   if (s.pii) {
-    const f = Object.entries(s.pii.findings).map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+    const f =
+      Object.entries(s.pii.findings)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || 'none';
     out.push(`  PII findings       ${f}${s.pii.droppedRecords ? `; ${s.pii.droppedRecords} records dropped` : ''}`);
   }
   if (s.dedupe) out.push(`  duplicates         ${s.dedupe.duplicates} dropped`);
@@ -40,10 +49,19 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
   if (s.evaluation) {
     const c = s.evaluation.candidate;
     const ch = s.evaluation.champion;
-    out.push(`  candidate          ${r.modelVersionId ?? '?'}: accuracy ${pct(c.accuracy)}, macro-F1 ${pct(c.macroF1)} on ${c.n} test records`);
-    out.push(ch ? `  champion           ${ch.modelVersionId}: accuracy ${pct(ch.metrics.accuracy)}, macro-F1 ${pct(ch.metrics.macroF1)} (same test split)` : '  champion           none (first model: absolute gates only)');
+    out.push(
+      `  candidate          ${r.modelVersionId ?? '?'}: accuracy ${pct(c.accuracy)}, macro-F1 ${pct(c.macroF1)} on ${c.n} test records`,
+    );
+    out.push(
+      ch
+        ? `  champion           ${ch.modelVersionId}: accuracy ${pct(ch.metrics.accuracy)}, macro-F1 ${pct(ch.metrics.macroF1)} (same test split)`
+        : '  champion           none (first model: absolute gates only)',
+    );
   }
-  if (s.gate) out.push(`  gate               ${s.gate.passed ? 'passed' : s.gate.overridden ? 'FAILED, overridden' : 'FAILED'} (${s.gate.rule})${s.gate.reasons.length ? `: ${s.gate.reasons.join('; ')}` : ''}`);
+  if (s.gate)
+    out.push(
+      `  gate               ${s.gate.passed ? 'passed' : s.gate.overridden ? 'FAILED, overridden' : 'FAILED'} (${s.gate.rule})${s.gate.reasons.length ? `: ${s.gate.reasons.join('; ')}` : ''}`,
+    );
   for (const c of s.canary) {
     out.push(
       `  canary step ${c.step + 1}      ${c.weight}% → ${c.verdict}; candidate ${pct(c.candidateAccuracy)} on ${c.candidateSamples}, champion ${pct(c.championAccuracy)} on ${c.championSamples}${c.reasons.length ? ` (${c.reasons.join('; ')})` : ''}`,

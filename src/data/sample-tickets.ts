@@ -203,7 +203,12 @@ export function generateTicketLines(options: GenerateTicketsOptions): GeneratedL
     const roll = r.next();
     if (roll < dupFraction && good.length > 0) {
       const original = r.pick(good);
-      out.push({ line: JSON.stringify({ ...original.ticket, id }), kind: 'duplicate', trueQueue: original.queue, planted: original.planted });
+      out.push({
+        line: JSON.stringify({ ...original.ticket, id }),
+        kind: 'duplicate',
+        trueQueue: original.queue,
+        planted: original.planted,
+      });
       continue;
     }
     const queue = r.pick(TICKET_QUEUES);

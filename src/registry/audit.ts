@@ -1,5 +1,5 @@
-import type { Queryable } from "./db";
-import { iso, num } from "./db";
+import type { Queryable } from './db';
+import { iso, num } from './db';
 
 /** One thing someone (a person or a workflow) did to the registry. */
 export interface AuditEntry {
@@ -25,19 +25,13 @@ interface AuditRow {
 }
 
 /** Append one audit row through db (the pool, or the client of a running transaction). */
-export async function insertAudit(
-  db: Queryable,
-  entry: AuditEntry,
-): Promise<void> {
-  await db.query(
-    "INSERT INTO audit_log (actor, action, subject, details) VALUES ($1, $2, $3, $4)",
-    [
-      entry.actor,
-      entry.action,
-      entry.subject,
-      JSON.stringify(entry.details ?? {}),
-    ],
-  );
+export async function insertAudit(db: Queryable, entry: AuditEntry): Promise<void> {
+  await db.query('INSERT INTO audit_log (actor, action, subject, details) VALUES ($1, $2, $3, $4)', [
+    entry.actor,
+    entry.action,
+    entry.subject,
+    JSON.stringify(entry.details ?? {}),
+  ]);
 }
 
 /** The audit log: append-only record of tag, alias, status and routing changes. */

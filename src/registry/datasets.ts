@@ -1,7 +1,7 @@
-import type { Queryable } from "./db";
-import { iso, num, withTransaction } from "./db";
-import { insertAudit } from "./audit";
-import { RegistryInvariantError } from "./errors";
+import type { Queryable } from './db';
+import { iso, num, withTransaction } from './db';
+import { insertAudit } from './audit';
+import { RegistryInvariantError } from './errors';
 
 /** A content-addressed chunk of a dataset version. */
 export interface DatasetObject {
@@ -24,7 +24,7 @@ export interface NewDatasetVersion {
 }
 
 /** A registered dataset version. */
-export interface DatasetVersion extends Omit<NewDatasetVersion, "objects"> {
+export interface DatasetVersion extends Omit<NewDatasetVersion, 'objects'> {
   createdAt: string;
 }
 
@@ -75,10 +75,7 @@ export const datasetSubject = (dataset: string): string => `dataset:${dataset}`;
 
 /** Datasets, their immutable versions and objects, movable tags, and lineage. */
 export function createDatasetRepo(db: Queryable) {
-  async function oneVersion(
-    sql: string,
-    params: unknown[],
-  ): Promise<DatasetVersion | undefined> {
+  async function oneVersion(sql: string, params: unknown[]): Promise<DatasetVersion | undefined> {
     const { rows } = await db.query<VersionRow>(sql, params);
     return rows[0] && toVersion(rows[0]);
   }
@@ -98,22 +95,11 @@ export function createDatasetRepo(db: Queryable) {
     async insertVersion(v: NewDatasetVersion): Promise<{ created: boolean }> {
       const objects = [...new Map(v.objects.map((o) => [o.hash, o])).values()];
       return withTransaction(db, async (tx) => {
-        await tx.query(
-          "INSERT INTO datasets (name, spec_hash) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-          [v.dataset, v.specHash],
-        );
+        await tx.query('INSERT INTO datasets (name, spec_hash) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [v.dataset, v.specHash]);
         const inserted = await tx.query(
           `INSERT INTO dataset_versions (id, dataset, logical_date, manifest_key, rows, spec_hash, stats)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-          [
-            v.id,
-            v.dataset,
-            v.logicalDate,
-            v.manifestKey,
-            v.rows,
-            v.specHash,
-            JSON.stringify(v.stats),
-          ],
+          [v.id, v.dataset, v.logicalDate, v.manifestKey, v.rows, v.specHash, JSON.stringify(v.stats)],
         );
         if (inserted.rowCount === 0) return { created: false };
         await tx.query(
@@ -133,10 +119,7 @@ export function createDatasetRepo(db: Queryable) {
 
     /** One version by id. */
     getVersion: (id: string): Promise<DatasetVersion | undefined> =>
-      oneVersion(
-        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE id = $1`,
-        [id],
-      ),
+      oneVersion(`SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE id = $1`, [id]),
 
     /** Object hashes of a version, in manifest order. */
     async versionObjects(id: string): Promise<DatasetObject[]> {
@@ -149,10 +132,7 @@ export function createDatasetRepo(db: Queryable) {
     },
 
     /** The newest version built for one logical date. */
-    versionForDate: (
-      dataset: string,
-      logicalDate: string,
-    ): Promise<DatasetVersion | undefined> =>
+    versionForDate: (dataset: string, logicalDate: string): Promise<DatasetVersion | undefined> =>
       oneVersion(
         `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date = $2
          ORDER BY created_at DESC, id LIMIT 1`,
@@ -160,10 +140,7 @@ export function createDatasetRepo(db: Queryable) {
       ),
 
     /** The newest version of the latest logical date strictly before beforeDate (the drift baseline). */
-    previousVersion: (
-      dataset: string,
-      beforeDate: string,
-    ): Promise<DatasetVersion | undefined> =>
+    previousVersion: (dataset: string, beforeDate: string): Promise<DatasetVersion | undefined> =>
       oneVersion(
         `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date < $2
          ORDER BY logical_date DESC, created_at DESC, id LIMIT 1`,
@@ -171,30 +148,18 @@ export function createDatasetRepo(db: Queryable) {
       ),
 
     /** Point a tag at a version, with an audit row; a no-op when it already points there. */
-    async setTag(
-      dataset: string,
-      tag: string,
-      versionId: string,
-      actor: string,
-    ): Promise<TagMove> {
+    async setTag(dataset: string, tag: string, versionId: string, actor: string): Promise<TagMove> {
       return withTransaction(db, async (tx) => {
-        const version = await tx.query<{ dataset: string }>(
-          "SELECT dataset FROM dataset_versions WHERE id = $1",
-          [versionId],
-        );
+        const version = await tx.query<{ dataset: string }>('SELECT dataset FROM dataset_versions WHERE id = $1', [versionId]);
         if (version.rows[0]?.dataset !== dataset) {
-          throw new RegistryInvariantError(
-            `Cannot tag ${versionId} as ${dataset}:${tag}: not a version of ${dataset}`,
-          );
+          throw new RegistryInvariantError(`Cannot tag ${versionId} as ${dataset}:${tag}: not a version of ${dataset}`);
         }
         // Locking the dataset row serializes tag moves, so "from" is exact even when the tag is new.
-        await tx.query("SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE", [
+        await tx.query('SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE', [dataset]);
+        const current = await tx.query<{ version_id: string }>('SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2', [
           dataset,
+          tag,
         ]);
-        const current = await tx.query<{ version_id: string }>(
-          "SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2",
-          [dataset, tag],
-        );
         const from = current.rows[0]?.version_id;
         if (from === versionId) return { moved: false, from };
         await tx.query(
@@ -204,7 +169,7 @@ export function createDatasetRepo(db: Queryable) {
         );
         await insertAudit(tx, {
           actor,
-          action: "dataset.tag.set",
+          action: 'dataset.tag.set',
           subject: datasetSubject(dataset),
           details: { tag, from: from ?? null, to: versionId },
         });
@@ -213,21 +178,17 @@ export function createDatasetRepo(db: Queryable) {
     },
 
     /** Remove a tag only if it still points at versionId (the saga's inverse of setTag); true when removed. */
-    async removeTag(
-      dataset: string,
-      tag: string,
-      versionId: string,
-      actor: string,
-    ): Promise<boolean> {
+    async removeTag(dataset: string, tag: string, versionId: string, actor: string): Promise<boolean> {
       return withTransaction(db, async (tx) => {
-        const removed = await tx.query(
-          "DELETE FROM dataset_tags WHERE dataset = $1 AND tag = $2 AND version_id = $3",
-          [dataset, tag, versionId],
-        );
+        const removed = await tx.query('DELETE FROM dataset_tags WHERE dataset = $1 AND tag = $2 AND version_id = $3', [
+          dataset,
+          tag,
+          versionId,
+        ]);
         if (removed.rowCount === 0) return false;
         await insertAudit(tx, {
           actor,
-          action: "dataset.tag.remove",
+          action: 'dataset.tag.remove',
           subject: datasetSubject(dataset),
           details: { tag, from: versionId },
         });
@@ -236,10 +197,7 @@ export function createDatasetRepo(db: Queryable) {
     },
 
     /** The version a tag points at. */
-    getTag: (
-      dataset: string,
-      tag: string,
-    ): Promise<DatasetVersion | undefined> =>
+    getTag: (dataset: string, tag: string): Promise<DatasetVersion | undefined> =>
       oneVersion(
         `SELECT ${VERSION_COLUMNS} FROM dataset_versions
          WHERE id = (SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2)`,
@@ -252,40 +210,26 @@ export function createDatasetRepo(db: Queryable) {
       const res = await db.query(
         `INSERT INTO lineage_edges (from_kind, from_id, to_kind, to_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING`,
-        [
-          edges.map((e) => e.fromKind),
-          edges.map((e) => e.fromId),
-          edges.map((e) => e.toKind),
-          edges.map((e) => e.toId),
-        ],
+        [edges.map((e) => e.fromKind), edges.map((e) => e.fromId), edges.map((e) => e.toKind), edges.map((e) => e.toId)],
       );
       return res.rowCount ?? 0;
     },
 
     /** Edges leaving one node (what was derived from it). */
-    lineageFrom: (kind: string, id: string): Promise<LineageEdge[]> =>
-      lineage(db, "from_kind = $1 AND from_id = $2", [kind, id]),
+    lineageFrom: (kind: string, id: string): Promise<LineageEdge[]> => lineage(db, 'from_kind = $1 AND from_id = $2', [kind, id]),
 
     /** Edges entering one node (what it was derived from). */
-    lineageTo: (kind: string, id: string): Promise<LineageEdge[]> =>
-      lineage(db, "to_kind = $1 AND to_id = $2", [kind, id]),
+    lineageTo: (kind: string, id: string): Promise<LineageEdge[]> => lineage(db, 'to_kind = $1 AND to_id = $2', [kind, id]),
   };
 }
 
-async function lineage(
-  db: Queryable,
-  where: string,
-  params: string[],
-): Promise<LineageEdge[]> {
+async function lineage(db: Queryable, where: string, params: string[]): Promise<LineageEdge[]> {
   const { rows } = await db.query<{
     from_kind: string;
     from_id: string;
     to_kind: string;
     to_id: string;
-  }>(
-    `SELECT from_kind, from_id, to_kind, to_id FROM lineage_edges WHERE ${where} ORDER BY id`,
-    params,
-  );
+  }>(`SELECT from_kind, from_id, to_kind, to_id FROM lineage_edges WHERE ${where} ORDER BY id`, params);
   return rows.map((r) => ({
     fromKind: r.from_kind,
     fromId: r.from_id,

@@ -1,9 +1,9 @@
-import type pg from "pg";
-import type { Queryable } from "./db";
-import { iso, num, withTransaction } from "./db";
-import { insertAudit } from "./audit";
-import { RegistryNotFoundError, RoutingConflictError } from "./errors";
-import { modelSubject } from "./models";
+import type pg from 'pg';
+import type { Queryable } from './db';
+import { iso, num, withTransaction } from './db';
+import { insertAudit } from './audit';
+import { RegistryNotFoundError, RoutingConflictError } from './errors';
+import { modelSubject } from './models';
 
 /** Routing state of one served model: the champion, and at most one candidate taking candidateWeight % of traffic. */
 export interface Deployment {
@@ -36,7 +36,7 @@ interface DeploymentRow {
   updated_at: Date;
 }
 
-const DEFAULT_ACTOR = "trainset";
+const DEFAULT_ACTOR = 'trainset';
 
 function toDeployment(r: DeploymentRow): Deployment {
   return {
@@ -49,20 +49,14 @@ function toDeployment(r: DeploymentRow): Deployment {
   };
 }
 
-async function current(
-  q: Queryable,
-  model: string,
-): Promise<Deployment | undefined> {
-  const { rows } = await q.query<DeploymentRow>(
-    "SELECT * FROM deployments WHERE model = $1",
-    [model],
-  );
+async function current(q: Queryable, model: string): Promise<Deployment | undefined> {
+  const { rows } = await q.query<DeploymentRow>('SELECT * FROM deployments WHERE model = $1', [model]);
   return rows[0] && toDeployment(rows[0]);
 }
 
 async function required(q: Queryable, model: string): Promise<Deployment> {
   const d = await current(q, model);
-  if (!d) throw new RegistryNotFoundError("deployment of model", model);
+  if (!d) throw new RegistryNotFoundError('deployment of model', model);
   return d;
 }
 
@@ -70,13 +64,7 @@ async function required(q: Queryable, model: string): Promise<Deployment> {
  * Apply a conditional routing UPDATE (its WHERE is the compare-and-set) and audit it when it
  * matched; returns the new state, or undefined when the condition did not hold.
  */
-async function applyIf(
-  tx: pg.PoolClient,
-  sql: string,
-  params: unknown[],
-  actor: string,
-  action: string,
-): Promise<Deployment | undefined> {
+async function applyIf(tx: pg.PoolClient, sql: string, params: unknown[], actor: string, action: string): Promise<Deployment | undefined> {
   const { rows } = await tx.query<DeploymentRow>(`${sql} RETURNING *`, params);
   const row = rows[0];
   if (!row) return undefined;
@@ -99,22 +87,17 @@ async function applyIf(
 export function createDeploymentRepo(db: Queryable) {
   return {
     /** Current routing state, if the model is deployed. */
-    getDeployment: (model: string): Promise<Deployment | undefined> =>
-      current(db, model),
+    getDeployment: (model: string): Promise<Deployment | undefined> => current(db, model),
 
     /** First deployment of a model: 100 % to championVersion. An existing deployment is left as it is and returned. */
-    async initDeployment(
-      model: string,
-      championVersion: string,
-      actor = DEFAULT_ACTOR,
-    ): Promise<Deployment> {
+    async initDeployment(model: string, championVersion: string, actor = DEFAULT_ACTOR): Promise<Deployment> {
       return withTransaction(db, async (tx) => {
         const created = await applyIf(
           tx,
-          "INSERT INTO deployments (model, champion_version) VALUES ($1, $2) ON CONFLICT (model) DO NOTHING",
+          'INSERT INTO deployments (model, champion_version) VALUES ($1, $2) ON CONFLICT (model) DO NOTHING',
           [model, championVersion],
           actor,
-          "deployment.init",
+          'deployment.init',
         );
         return created ?? required(tx, model);
       });
@@ -125,13 +108,9 @@ export function createDeploymentRepo(db: Queryable) {
      * candidateVersion (and equals expectCandidate when given); returns the unchanged generation
      * when the state already matches. Throws RoutingConflictError otherwise.
      */
-    async setRouting(
-      c: RoutingChange,
-    ): Promise<{ generation: number; changed: boolean }> {
+    async setRouting(c: RoutingChange): Promise<{ generation: number; changed: boolean }> {
       if (!Number.isInteger(c.weight) || c.weight < 0 || c.weight > 100) {
-        throw new RangeError(
-          `Candidate weight must be an integer from 0 to 100, got ${c.weight}`,
-        );
+        throw new RangeError(`Candidate weight must be an integer from 0 to 100, got ${c.weight}`);
       }
       const checkExpected = c.expectCandidate !== undefined;
       return withTransaction(db, async (tx) => {
@@ -142,29 +121,16 @@ export function createDeploymentRepo(db: Queryable) {
              AND (candidate_version IS NULL OR candidate_version = $2)
              AND (NOT $4::boolean OR candidate_version IS NOT DISTINCT FROM $5::text)
              AND NOT (candidate_version IS NOT DISTINCT FROM $2 AND candidate_weight = $3)`,
-          [
-            c.model,
-            c.candidateVersion,
-            c.weight,
-            checkExpected,
-            c.expectCandidate ?? null,
-          ],
+          [c.model, c.candidateVersion, c.weight, checkExpected, c.expectCandidate ?? null],
           c.actor ?? DEFAULT_ACTOR,
-          "deployment.routing",
+          'deployment.routing',
         );
         if (applied) return { generation: applied.generation, changed: true };
         const d = await required(tx, c.model);
-        if (
-          d.candidateVersion === c.candidateVersion &&
-          d.candidateWeight === c.weight
-        ) {
+        if (d.candidateVersion === c.candidateVersion && d.candidateWeight === c.weight) {
           return { generation: d.generation, changed: false };
         }
-        throw new RoutingConflictError(
-          c.model,
-          checkExpected ? (c.expectCandidate ?? null) : c.candidateVersion,
-          d.candidateVersion,
-        );
+        throw new RoutingConflictError(c.model, checkExpected ? (c.expectCandidate ?? null) : c.candidateVersion, d.candidateVersion);
       });
     },
 
@@ -181,7 +147,7 @@ export function createDeploymentRepo(db: Queryable) {
            WHERE model = $1 AND candidate_version = $2`,
           [model, candidateVersion],
           actor,
-          "deployment.clear-candidate",
+          'deployment.clear-candidate',
         );
         if (applied) return { generation: applied.generation, cleared: true };
         return {
@@ -192,11 +158,7 @@ export function createDeploymentRepo(db: Queryable) {
     },
 
     /** Make candidateVersion the champion with 100 % of traffic; idempotent once done, RoutingConflictError if another candidate is in place. */
-    async promote(
-      model: string,
-      candidateVersion: string,
-      actor = DEFAULT_ACTOR,
-    ): Promise<{ generation: number; promoted: boolean }> {
+    async promote(model: string, candidateVersion: string, actor = DEFAULT_ACTOR): Promise<{ generation: number; promoted: boolean }> {
       return withTransaction(db, async (tx) => {
         const applied = await applyIf(
           tx,
@@ -205,30 +167,19 @@ export function createDeploymentRepo(db: Queryable) {
            WHERE model = $1 AND candidate_version = $2`,
           [model, candidateVersion],
           actor,
-          "deployment.promote",
+          'deployment.promote',
         );
         if (applied) return { generation: applied.generation, promoted: true };
         const d = await required(tx, model);
-        if (
-          d.championVersion === candidateVersion &&
-          d.candidateVersion === null
-        ) {
+        if (d.championVersion === candidateVersion && d.candidateVersion === null) {
           return { generation: d.generation, promoted: false };
         }
-        throw new RoutingConflictError(
-          model,
-          candidateVersion,
-          d.candidateVersion,
-        );
+        throw new RoutingConflictError(model, candidateVersion, d.candidateVersion);
       });
     },
 
     /** Put version back as champion with 100 % of traffic, dropping any candidate (rollback of a promoted model). */
-    async setChampion(
-      model: string,
-      version: string,
-      actor = DEFAULT_ACTOR,
-    ): Promise<{ generation: number; changed: boolean }> {
+    async setChampion(model: string, version: string, actor = DEFAULT_ACTOR): Promise<{ generation: number; changed: boolean }> {
       return withTransaction(db, async (tx) => {
         const applied = await applyIf(
           tx,
@@ -237,7 +188,7 @@ export function createDeploymentRepo(db: Queryable) {
            WHERE model = $1 AND (champion_version <> $2 OR candidate_version IS NOT NULL)`,
           [model, version],
           actor,
-          "deployment.set-champion",
+          'deployment.set-champion',
         );
         if (applied) return { generation: applied.generation, changed: true };
         return {

@@ -1,4 +1,4 @@
-import { ErrorType } from "../shared/errors";
+import { ErrorType } from '../shared/errors';
 
 /** A routing compare-and-set found a different candidate than the caller expected. */
 export class RoutingConflictError extends Error {
@@ -11,9 +11,9 @@ export class RoutingConflictError extends Error {
     readonly actual: string | null,
   ) {
     super(
-      `Routing of model ${model} changed concurrently: expected candidate ${expected ?? "(none)"}, found ${actual ?? "(none)"}; re-read the deployment before retrying`,
+      `Routing of model ${model} changed concurrently: expected candidate ${expected ?? '(none)'}, found ${actual ?? '(none)'}; re-read the deployment before retrying`,
     );
-    this.name = "RoutingConflictError";
+    this.name = 'RoutingConflictError';
   }
 }
 
@@ -24,7 +24,7 @@ export class RegistryNotFoundError extends Error {
     readonly id: string,
   ) {
     super(`Registry has no ${kind} ${id}`);
-    this.name = "RegistryNotFoundError";
+    this.name = 'RegistryNotFoundError';
   }
 }
 
@@ -32,6 +32,6 @@ export class RegistryNotFoundError extends Error {
 export class RegistryInvariantError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "RegistryInvariantError";
+    this.name = 'RegistryInvariantError';
   }
 }

@@ -1,20 +1,20 @@
-import type pg from "pg";
-import { createAuditRepo } from "./audit";
-import { createDatasetRepo } from "./datasets";
-import { createDeploymentRepo } from "./deployments";
-import { createLabelRepo } from "./labels";
-import { createModelRepo } from "./models";
-import { createPredictionRepo } from "./predictions";
+import type pg from 'pg';
+import { createAuditRepo } from './audit';
+import { createDatasetRepo } from './datasets';
+import { createDeploymentRepo } from './deployments';
+import { createLabelRepo } from './labels';
+import { createModelRepo } from './models';
+import { createPredictionRepo } from './predictions';
 
-export * from "./audit";
-export * from "./datasets";
-export { withTransaction, type Queryable } from "./db";
-export * from "./deployments";
-export * from "./errors";
-export * from "./labels";
-export * from "./migrate";
-export * from "./models";
-export * from "./predictions";
+export * from './audit';
+export * from './datasets';
+export { withTransaction, type Queryable } from './db';
+export * from './deployments';
+export * from './errors';
+export * from './labels';
+export * from './migrate';
+export * from './models';
+export * from './predictions';
 
 /** The registry: one repository per aggregate, all over the same pool. */
 export function createRegistry(pool: pg.Pool) {

@@ -1,8 +1,8 @@
-import type { Queryable } from "./db";
-import { iso, num } from "./db";
+import type { Queryable } from './db';
+import { iso, num } from './db';
 
 /** Where a label came from; a label never gets replaced by one from a weaker source. */
-export type LabelSource = "source" | "programmatic" | "human";
+export type LabelSource = 'source' | 'programmatic' | 'human';
 
 /** A label to record for one record (identified by its normalized content hash). */
 export interface NewLabel {
@@ -20,17 +20,13 @@ export interface StoredLabel extends NewLabel {
 // Human labels beat labels carried by the source data, which beat programmatic guesses; equal
 // strength overwrites, so a corrected human label replaces the earlier one.
 const SOURCE_RANK_SQL = `CASE %s WHEN 'human' THEN 3 WHEN 'source' THEN 2 ELSE 1 END`;
-const rank = (column: string): string => SOURCE_RANK_SQL.replace("%s", column);
+const rank = (column: string): string => SOURCE_RANK_SQL.replace('%s', column);
 
 /** Label tasks (one per unlabeled record) and labels, keyed by record hash. */
 export function createLabelRepo(db: Queryable) {
   return {
     /** Open a task per record hash not yet tasked (already-labeled records start done); returns how many were new. */
-    async createTasks(
-      dataset: string,
-      partition: string,
-      recordHashes: string[],
-    ): Promise<number> {
+    async createTasks(dataset: string, partition: string, recordHashes: string[]): Promise<number> {
       if (recordHashes.length === 0) return 0;
       const res = await db.query(
         `INSERT INTO label_tasks (dataset, record_hash, partition, status)
@@ -46,9 +42,7 @@ export function createLabelRepo(db: Queryable) {
     /** Upsert labels (a weaker source never replaces a stronger one) and close their tasks; returns rows written. */
     async recordLabels(dataset: string, labels: NewLabel[]): Promise<number> {
       // One row per hash: ON CONFLICT DO UPDATE may not touch the same row twice in one statement.
-      const unique = [
-        ...new Map(labels.map((l) => [l.recordHash, l])).values(),
-      ];
+      const unique = [...new Map(labels.map((l) => [l.recordHash, l])).values()];
       if (unique.length === 0) return 0;
       const { rows } = await db.query<{ written: string }>(
         `WITH input AS (
@@ -58,29 +52,20 @@ export function createLabelRepo(db: Queryable) {
            SELECT $1, record_hash, label, source, labeled_by FROM input
            ON CONFLICT (dataset, record_hash) DO UPDATE
              SET label = EXCLUDED.label, source = EXCLUDED.source, labeled_by = EXCLUDED.labeled_by, labeled_at = now()
-             WHERE ${rank("EXCLUDED.source")} >= ${rank("labels.source")}
+             WHERE ${rank('EXCLUDED.source')} >= ${rank('labels.source')}
            RETURNING 1
          ), closed AS (
            UPDATE label_tasks SET status = 'done'
            WHERE dataset = $1 AND status <> 'done' AND record_hash IN (SELECT record_hash FROM input)
          )
          SELECT count(*) AS written FROM written`,
-        [
-          dataset,
-          unique.map((l) => l.recordHash),
-          unique.map((l) => l.label),
-          unique.map((l) => l.source),
-          unique.map((l) => l.labeledBy),
-        ],
+        [dataset, unique.map((l) => l.recordHash), unique.map((l) => l.label), unique.map((l) => l.source), unique.map((l) => l.labeledBy)],
       );
       return num(rows[0]?.written ?? 0);
     },
 
     /** Labels of the given record hashes (absent hashes have none). */
-    async labelsFor(
-      dataset: string,
-      recordHashes: string[],
-    ): Promise<Map<string, StoredLabel>> {
+    async labelsFor(dataset: string, recordHashes: string[]): Promise<Map<string, StoredLabel>> {
       const { rows } = await db.query<{
         record_hash: string;
         label: string;
@@ -107,10 +92,7 @@ export function createLabelRepo(db: Queryable) {
     },
 
     /** How many of a partition's tasks exist and how many have a label. */
-    async taskCounts(
-      dataset: string,
-      partition: string,
-    ): Promise<{ total: number; labeled: number }> {
+    async taskCounts(dataset: string, partition: string): Promise<{ total: number; labeled: number }> {
       const { rows } = await db.query<{ total: string; labeled: string }>(
         `SELECT count(*) AS total, count(l.record_hash) AS labeled
          FROM label_tasks t LEFT JOIN labels l ON l.dataset = t.dataset AND l.record_hash = t.record_hash
@@ -124,11 +106,7 @@ export function createLabelRepo(db: Queryable) {
     },
 
     /** Record hashes of a partition still waiting for a label, oldest first. */
-    async pendingTasks(
-      dataset: string,
-      partition: string,
-      limit: number,
-    ): Promise<string[]> {
+    async pendingTasks(dataset: string, partition: string, limit: number): Promise<string[]> {
       const { rows } = await db.query<{ record_hash: string }>(
         `SELECT t.record_hash FROM label_tasks t
          WHERE t.dataset = $1 AND t.partition = $2

@@ -1,12 +1,11 @@
-import type pg from "pg";
-import type { Queryable } from "./db";
-import { iso, num, withTransaction } from "./db";
-import { insertAudit } from "./audit";
-import { RegistryInvariantError, RegistryNotFoundError } from "./errors";
+import type pg from 'pg';
+import type { Queryable } from './db';
+import { iso, num, withTransaction } from './db';
+import { insertAudit } from './audit';
+import { RegistryInvariantError, RegistryNotFoundError } from './errors';
 
 /** Lifecycle of a model version. */
-export type ModelVersionStatus =
-  "registered" | "candidate" | "champion" | "rejected" | "retired";
+export type ModelVersionStatus = 'registered' | 'candidate' | 'champion' | 'rejected' | 'retired';
 
 /** What the training stage registers. */
 export interface NewModelVersion {
@@ -65,8 +64,7 @@ interface VersionRow {
   created_at: Date;
 }
 
-const VERSION_COLUMNS =
-  "id, model, version, dataset_version, artifact_key, metrics, trainer, status, job_key, created_at";
+const VERSION_COLUMNS = 'id, model, version, dataset_version, artifact_key, metrics, trainer, status, job_key, created_at';
 
 function toVersion(r: VersionRow): ModelVersion {
   return {
@@ -87,33 +85,21 @@ function toVersion(r: VersionRow): ModelVersion {
 export const modelSubject = (model: string): string => `model:${model}`;
 
 async function lockModel(tx: pg.PoolClient, model: string): Promise<void> {
-  await tx.query(
-    "INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-    [model],
-  );
-  await tx.query("SELECT 1 FROM models WHERE name = $1 FOR UPDATE", [model]);
+  await tx.query('INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [model]);
+  await tx.query('SELECT 1 FROM models WHERE name = $1 FOR UPDATE', [model]);
 }
 
 /** Models, their numbered versions, lifecycle status and aliases (champion, …) with history. */
 export function createModelRepo(db: Queryable) {
-  async function byId(
-    q: Queryable,
-    id: string,
-  ): Promise<ModelVersion | undefined> {
-    const { rows } = await q.query<VersionRow>(
-      `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE id = $1`,
-      [id],
-    );
+  async function byId(q: Queryable, id: string): Promise<ModelVersion | undefined> {
+    const { rows } = await q.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE id = $1`, [id]);
     return rows[0] && toVersion(rows[0]);
   }
 
   return {
     /** Create the model if it does not exist. */
     async ensureModel(name: string): Promise<void> {
-      await db.query(
-        "INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-        [name],
-      );
+      await db.query('INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [name]);
     },
 
     /** Register a trained version under the next number; returns the existing row when jobKey was registered before. */
@@ -126,25 +112,12 @@ export function createModelRepo(db: Queryable) {
            SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7 FROM model_versions WHERE model = $2
            ON CONFLICT DO NOTHING
            RETURNING ${VERSION_COLUMNS}`,
-          [
-            v.id,
-            v.model,
-            v.datasetVersion,
-            v.artifactKey,
-            JSON.stringify(v.metrics),
-            JSON.stringify(v.trainer),
-            v.jobKey,
-          ],
+          [v.id, v.model, v.datasetVersion, v.artifactKey, JSON.stringify(v.metrics), JSON.stringify(v.trainer), v.jobKey],
         );
         if (rows[0]) return toVersion(rows[0]);
-        const existing = await tx.query<VersionRow>(
-          `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE job_key = $1`,
-          [v.jobKey],
-        );
+        const existing = await tx.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE job_key = $1`, [v.jobKey]);
         if (!existing.rows[0]) {
-          throw new RegistryInvariantError(
-            `Model version id ${v.id} is already registered for another training job`,
-          );
+          throw new RegistryInvariantError(`Model version id ${v.id} is already registered for another training job`);
         }
         return toVersion(existing.rows[0]);
       });
@@ -155,38 +128,26 @@ export function createModelRepo(db: Queryable) {
 
     /** Versions of a model, newest first. */
     async listVersions(model: string): Promise<ModelVersion[]> {
-      const { rows } = await db.query<VersionRow>(
-        `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 ORDER BY version DESC`,
-        [model],
-      );
+      const { rows } = await db.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE model = $1 ORDER BY version DESC`, [
+        model,
+      ]);
       return rows.map(toVersion);
     },
 
     /** Change a version's status with an audit row; false (and no audit) when it already had that status. */
-    async setStatus(
-      id: string,
-      status: ModelVersionStatus,
-      actor: string,
-      reason: string,
-    ): Promise<boolean> {
+    async setStatus(id: string, status: ModelVersionStatus, actor: string, reason: string): Promise<boolean> {
       return withTransaction(db, async (tx) => {
         const { rows } = await tx.query<{
           model: string;
           status: ModelVersionStatus;
-        }>(
-          "SELECT model, status FROM model_versions WHERE id = $1 FOR UPDATE",
-          [id],
-        );
+        }>('SELECT model, status FROM model_versions WHERE id = $1 FOR UPDATE', [id]);
         const row = rows[0];
-        if (!row) throw new RegistryNotFoundError("model version", id);
+        if (!row) throw new RegistryNotFoundError('model version', id);
         if (row.status === status) return false;
-        await tx.query(
-          "UPDATE model_versions SET status = $2, updated_at = now() WHERE id = $1",
-          [id, status],
-        );
+        await tx.query('UPDATE model_versions SET status = $2, updated_at = now() WHERE id = $1', [id, status]);
         await insertAudit(tx, {
           actor,
-          action: "model.version.status",
+          action: 'model.version.status',
           subject: modelSubject(row.model),
           details: { version: id, from: row.status, to: status, reason },
         });
@@ -195,10 +156,7 @@ export function createModelRepo(db: Queryable) {
     },
 
     /** The version an alias points at. */
-    async getAlias(
-      model: string,
-      alias: string,
-    ): Promise<ModelVersion | undefined> {
+    async getAlias(model: string, alias: string): Promise<ModelVersion | undefined> {
       const { rows } = await db.query<VersionRow>(
         `SELECT ${VERSION_COLUMNS} FROM model_versions
          WHERE id = (SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2)`,
@@ -212,29 +170,22 @@ export function createModelRepo(db: Queryable) {
       return withTransaction(db, async (tx) => {
         if (m.toVersion !== null) {
           const target = await byId(tx, m.toVersion);
-          if (!target)
-            throw new RegistryNotFoundError("model version", m.toVersion);
+          if (!target) throw new RegistryNotFoundError('model version', m.toVersion);
           if (target.model !== m.model) {
-            throw new RegistryInvariantError(
-              `Version ${m.toVersion} belongs to model ${target.model}, not ${m.model}`,
-            );
+            throw new RegistryInvariantError(`Version ${m.toVersion} belongs to model ${target.model}, not ${m.model}`);
           }
         }
         // Serializes alias moves per model so the history's "from" is exact.
         await lockModel(tx, m.model);
-        const current = await tx.query<{ version_id: string }>(
-          "SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2",
-          [m.model, m.alias],
-        );
+        const current = await tx.query<{ version_id: string }>('SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2', [
+          m.model,
+          m.alias,
+        ]);
         const from = current.rows[0]?.version_id;
         const fromResult = from === undefined ? {} : { from };
-        if ((from ?? null) === m.toVersion)
-          return { moved: false, ...fromResult };
+        if ((from ?? null) === m.toVersion) return { moved: false, ...fromResult };
         if (m.toVersion === null) {
-          await tx.query(
-            "DELETE FROM model_aliases WHERE model = $1 AND alias = $2",
-            [m.model, m.alias],
-          );
+          await tx.query('DELETE FROM model_aliases WHERE model = $1 AND alias = $2', [m.model, m.alias]);
         } else {
           await tx.query(
             `INSERT INTO model_aliases (model, alias, version_id) VALUES ($1, $2, $3)
@@ -245,19 +196,11 @@ export function createModelRepo(db: Queryable) {
         await tx.query(
           `INSERT INTO model_alias_history (model, alias, from_version, to_version, actor, reason, workflow_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            m.model,
-            m.alias,
-            from ?? null,
-            m.toVersion,
-            m.actor,
-            m.reason,
-            m.workflowId ?? null,
-          ],
+          [m.model, m.alias, from ?? null, m.toVersion, m.actor, m.reason, m.workflowId ?? null],
         );
         await insertAudit(tx, {
           actor: m.actor,
-          action: "model.alias.move",
+          action: 'model.alias.move',
           subject: modelSubject(m.model),
           details: {
             alias: m.alias,
@@ -283,9 +226,7 @@ export function createModelRepo(db: Queryable) {
         reason: string;
         workflow_id: string | null;
         at: Date;
-      }>("SELECT * FROM model_alias_history WHERE model = $1 ORDER BY id", [
-        model,
-      ]);
+      }>('SELECT * FROM model_alias_history WHERE model = $1 ORDER BY id', [model]);
       return rows.map((r) => ({
         id: num(r.id),
         model: r.model,

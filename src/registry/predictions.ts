@@ -1,8 +1,8 @@
-import type { Queryable } from "./db";
-import { num } from "./db";
+import type { Queryable } from './db';
+import { num } from './db';
 
 /** Which side of a canary served a request. */
-export type Arm = "champion" | "candidate";
+export type Arm = 'champion' | 'candidate';
 
 /** One served prediction, as the gateway logs it (hashes only: no request content). */
 export interface PredictionLog {
@@ -71,14 +71,8 @@ export function createPredictionRepo(db: Queryable) {
     },
 
     /** Attach the true label to a logged prediction; false when no such prediction exists. */
-    async recordFeedback(
-      predictionId: string,
-      label: string,
-    ): Promise<boolean> {
-      const res = await db.query(
-        "UPDATE predictions SET feedback_label = $2, feedback_at = now() WHERE id = $1",
-        [predictionId, label],
-      );
+    async recordFeedback(predictionId: string, label: string): Promise<boolean> {
+      const res = await db.query('UPDATE predictions SET feedback_label = $2, feedback_at = now() WHERE id = $1', [predictionId, label]);
       return (res.rowCount ?? 0) > 0;
     },
 

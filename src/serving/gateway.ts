@@ -141,7 +141,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (poller !== undefined) clearInterval(poller);
     poller = undefined;
     buffer.close();
-    await buffer.flush().catch((err: unknown) => logger.error({ model: deps.model, err: errorName(err) }, 'final prediction log flush failed'));
+    await buffer
+      .flush()
+      .catch((err: unknown) => logger.error({ model: deps.model, err: errorName(err) }, 'final prediction log flush failed'));
   });
 
   app.get('/healthz', async () => ({ ok: true }));

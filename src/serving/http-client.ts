@@ -51,9 +51,10 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
   }
 
   function fail(path: string, status: number, json: unknown): never {
-    const detail = typeof json === 'object' && json !== null && typeof (json as { error?: unknown }).error === 'string'
-      ? (json as { error: string }).error
-      : 'unexpected response';
+    const detail =
+      typeof json === 'object' && json !== null && typeof (json as { error?: unknown }).error === 'string'
+        ? (json as { error: string }).error
+        : 'unexpected response';
     throw new GatewayHttpError(status, path, detail);
   }
 

@@ -62,7 +62,11 @@ export const DatasetSpecSchema = z.object({
   ingest: z.object({
     /** Fail the run when more than this share of a partition is quarantined. */
     maxQuarantineRate: z.number().min(0).max(1).default(0.2),
-    maxRecordBytes: z.number().int().positive().default(1024 * 1024),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
   }),
   version: z.object({
     /** How many daily partitions (ending at the logical date) a dataset version spans. */
@@ -75,7 +79,12 @@ export const DatasetSpecSchema = z.object({
   }),
   trainer: z.object({
     kind: z.literal('logreg-hashed').default('logreg-hashed'),
-    features: z.number().int().min(64).max(1 << 20).default(4096),
+    features: z
+      .number()
+      .int()
+      .min(64)
+      .max(1 << 20)
+      .default(4096),
     epochs: z.number().int().min(1).max(500).default(30),
     learningRate: z.number().positive().default(0.5),
     l2: z.number().min(0).default(1e-4),
@@ -88,9 +97,7 @@ export const DatasetSpecSchema = z.object({
     maxRegression: z.number().min(0).max(1).default(0.02),
   }),
   canary: z.object({
-    steps: z
-      .array(z.object({ weight: z.number().int().min(1).max(100), bakeSeconds: z.number().min(0) }))
-      .min(1),
+    steps: z.array(z.object({ weight: z.number().int().min(1).max(100), bakeSeconds: z.number().min(0) })).min(1),
     /** Requests the pipeline replays through the gateway per step (test split, with feedback). */
     requestsPerStep: z.number().int().min(1).default(400),
     /** Minimum feedback samples per arm before a step can pass. */
@@ -125,7 +132,13 @@ export function parseDatasetSpec(raw: unknown, source = 'spec'): DatasetSpec {
   }
   const spec = r.data;
   const declared = new Set(Object.keys(spec.schema.fields));
-  const needed = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField, ...spec.schema.textFields, ...spec.schema.categoricalFields];
+  const needed = [
+    spec.schema.idField,
+    spec.schema.timeField,
+    spec.schema.labelField,
+    ...spec.schema.textFields,
+    ...spec.schema.categoricalFields,
+  ];
   const missing = needed.filter((f) => !declared.has(f));
   if (missing.length > 0) {
     throw new Error(`Invalid dataset spec ${source}: fields used but not declared in schema.fields: ${missing.join(', ')}`);

@@ -124,9 +124,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Buffer | string): Promise<void> {
     const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-    await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: data, ContentLength: data.length }),
-    );
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: data, ContentLength: data.length }));
   }
 
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {

@@ -29,7 +29,11 @@ export interface Evaluation {
  * labels outside it (e.g. a class the model never learned) are appended in order of appearance.
  * Precision of a never-predicted class is 0 (scikit-learn's zero_division=0).
  */
-export function computeMetrics(truth: readonly string[], predicted: readonly string[], classes: readonly string[]): Omit<Evaluation, 'skipped'> {
+export function computeMetrics(
+  truth: readonly string[],
+  predicted: readonly string[],
+  classes: readonly string[],
+): Omit<Evaluation, 'skipped'> {
   if (truth.length !== predicted.length) throw new Error('computeMetrics: truth and predicted differ in length');
   const labels = [...classes];
   const index = new Map(labels.map((l, i) => [l, i]));

@@ -18,7 +18,10 @@ const NON_ALNUM = /[^\p{L}\p{N}]+/u;
 
 /** Lowercase `text` and split it on anything that is not a letter or digit. */
 export function tokenize(text: string): string[] {
-  return text.toLowerCase().split(NON_ALNUM).filter((t) => t.length > 0);
+  return text
+    .toLowerCase()
+    .split(NON_ALNUM)
+    .filter((t) => t.length > 0);
 }
 
 /** Unigrams followed by space-joined bigrams of a text (bigrams never collide with unigrams). */

@@ -61,7 +61,12 @@ export interface TrainingProgress {
 /** Train and validation metrics written to `metrics.json`. */
 export interface TrainingMetrics {
   train: { accuracy: number; macroF1: number; n: number };
-  validation: { accuracy: number; macroF1: number; n: number; perClass: Record<string, { precision: number; recall: number; f1: number; support: number }> };
+  validation: {
+    accuracy: number;
+    macroF1: number;
+    n: number;
+    perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  };
   epochs: number;
   loss: number | null;
   shuffledLabels: boolean;

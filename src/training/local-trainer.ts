@@ -86,7 +86,13 @@ export function trainerCommandArgs(jobDir: string): string[] {
 function isProgress(v: unknown): v is TrainingProgress & { type: 'progress' } {
   if (typeof v !== 'object' || v === null) return false;
   const p = v as Record<string, unknown>;
-  return p.type === 'progress' && typeof p.epoch === 'number' && typeof p.epochs === 'number' && typeof p.loss === 'number' && (p.valAccuracy === null || typeof p.valAccuracy === 'number');
+  return (
+    p.type === 'progress' &&
+    typeof p.epoch === 'number' &&
+    typeof p.epochs === 'number' &&
+    typeof p.loss === 'number' &&
+    (p.valAccuracy === null || typeof p.valAccuracy === 'number')
+  );
 }
 
 function tailLines(text: string, lines = 20): string {
@@ -158,7 +164,12 @@ export function createLocalTrainer(options: LocalTrainerOptions = {}): TrainerBa
           if (failure) return finish(failure);
           if (code === 0 && done) return finish(undefined);
           const tail = tailLines(stderr);
-          const how = code === 0 ? 'exited without reporting done' : code !== null ? `exited with code ${code}` : `was killed by ${sig ?? 'a signal'}`;
+          const how =
+            code === 0
+              ? 'exited without reporting done'
+              : code !== null
+                ? `exited with code ${code}`
+                : `was killed by ${sig ?? 'a signal'}`;
           finish(new TrainerProcessError(`trainer process ${how}${tail ? `: ${tail}` : ''}`, code, sig, tail));
         });
       });
@@ -195,7 +206,12 @@ async function writeJsonlAtomic(path: string, records: Records): Promise<number>
  * Write a job directory: `job.json` (validated first), `train.jsonl`, `validation.jsonl`, each atomically.
  * Leaves an existing checkpoint in place, so a retried job resumes.
  */
-export async function prepareJobDir(dir: string, job: TrainingJob, trainRecords: Records, validationRecords: Records): Promise<{ trainRows: number; validationRows: number }> {
+export async function prepareJobDir(
+  dir: string,
+  job: TrainingJob,
+  trainRecords: Records,
+  validationRecords: Records,
+): Promise<{ trainRows: number; validationRows: number }> {
   const parsed = parseTrainingJob(job);
   await mkdir(dir, { recursive: true });
   const trainRows = await writeJsonlAtomic(join(dir, JobFiles.train), trainRecords);

@@ -56,7 +56,15 @@ export interface TrainedLogreg {
  * Write softmax(scale·W·x + b) into `out`, subtracting the max logit so exp never overflows.
  * Returns log p[y] computed in the log domain (exact even when p[y] underflows to 0), or 0 when y < 0.
  */
-export function softmaxInto(weights: Float64Array | Float32Array, bias: ArrayLike<number>, features: number, x: SparseVector, out: Float64Array, scale = 1, y = -1): number {
+export function softmaxInto(
+  weights: Float64Array | Float32Array,
+  bias: ArrayLike<number>,
+  features: number,
+  x: SparseVector,
+  out: Float64Array,
+  scale = 1,
+  y = -1,
+): number {
   const c = out.length;
   let max = -Infinity;
   for (let k = 0; k < c; k++) {
@@ -94,7 +102,8 @@ function checkConfig(config: LogregConfig, examples: readonly Example[]): void {
   if (!(l2 >= 0) || learningRate * l2 >= 1) throw new Error('logreg: l2 must be >= 0 with learningRate * l2 < 1');
   if (examples.length === 0) throw new Error('logreg: no training examples');
   examples.forEach((ex, i) => {
-    if (!Number.isInteger(ex.y) || ex.y < 0 || ex.y >= numClasses) throw new Error(`logreg: example ${i} has a class index outside 0..${numClasses - 1}`);
+    if (!Number.isInteger(ex.y) || ex.y < 0 || ex.y >= numClasses)
+      throw new Error(`logreg: example ${i} has a class index outside 0..${numClasses - 1}`);
     const last = ex.x.indices[ex.x.indices.length - 1];
     if (last !== undefined && last >= features) throw new Error(`logreg: example ${i} has a feature index >= ${features}`);
   });
@@ -172,7 +181,14 @@ export function train(examples: readonly Example[], config: LogregConfig, option
     lastLoss = lossSum / n;
     const val = options.validation;
     const valAccuracy = val && val.length > 0 ? accuracyOf(W, b, F, val) : null;
-    const snapshot = (): Checkpoint => ({ epoch, numClasses: C, features: F, seed, weights: Float64Array.from(W), bias: Float64Array.from(b) });
+    const snapshot = (): Checkpoint => ({
+      epoch,
+      numClasses: C,
+      features: F,
+      seed,
+      weights: Float64Array.from(W),
+      bias: Float64Array.from(b),
+    });
     options.onEpoch?.(epoch, lastLoss, valAccuracy, snapshot);
   }
   return { weights: W, bias: b, epochs: Math.max(epochs, start?.epoch ?? 0), loss: lastLoss };

@@ -99,7 +99,8 @@ export function loadPredictor(artifact: unknown): Predictor {
   if (weights.length !== C * a.features)
     throw new InvalidModelArtifactError(`weights hold ${weights.length} values, expected classes x features = ${C * a.features}`);
   if (a.bias.length !== C) throw new InvalidModelArtifactError(`bias holds ${a.bias.length} values, expected ${C}`);
-  if (!weights.every(Number.isFinite) || !a.bias.every(Number.isFinite)) throw new InvalidModelArtifactError('weights or bias contain non-finite values');
+  if (!weights.every(Number.isFinite) || !a.bias.every(Number.isFinite))
+    throw new InvalidModelArtifactError('weights or bias contain non-finite values');
   const bias = Float64Array.from(a.bias);
   const featureSpec: FeatureSpec = { features: a.features, textFields: a.textFields, categoricalFields: a.categoricalFields };
   const classes = a.classes;

@@ -47,7 +47,11 @@ export function readJsonl(path: string, name: string): Record<string, unknown>[]
 }
 
 /** Records that carry a label, with their class indices; unknown labels are an input error. */
-function labelled(records: Record<string, unknown>[], job: ParsedTrainingJob, name: string): { records: Record<string, unknown>[]; ys: number[] } {
+function labelled(
+  records: Record<string, unknown>[],
+  job: ParsedTrainingJob,
+  name: string,
+): { records: Record<string, unknown>[]; ys: number[] } {
   const index = new Map(job.classes.map((c, i) => [c, i]));
   const kept: Record<string, unknown>[] = [];
   const ys: number[] = [];
@@ -93,7 +97,15 @@ export function runTrainingJob(jobDir: string, hooks: RunJobHooks = {}): RunJobR
     throw new TrainingInputError(`cannot resume: ${(err as Error).message}`);
   }
   const { epochs } = job.config;
-  const config = { numClasses: job.classes.length, features: job.config.features, epochs, learningRate: job.config.learningRate, l2: job.config.l2, seed: job.config.seed, batchSize: job.config.batchSize };
+  const config = {
+    numClasses: job.classes.length,
+    features: job.config.features,
+    epochs,
+    learningRate: job.config.learningRate,
+    l2: job.config.l2,
+    seed: job.config.seed,
+    batchSize: job.config.batchSize,
+  };
   let trained: TrainedLogreg;
   try {
     trained = train(examples, config, {
@@ -121,7 +133,11 @@ export function runTrainingJob(jobDir: string, hooks: RunJobHooks = {}): RunJobR
   // Metrics come from the artifact as served (float32 weights), not from the float64 training state.
   const predictor = loadPredictor(artifact);
   const trainLabels = ys.map((y) => job.classes[y]!);
-  const trainEval = computeMetrics(trainLabels, trainSet.records.map((r) => predictor.predict(r).label), job.classes);
+  const trainEval = computeMetrics(
+    trainLabels,
+    trainSet.records.map((r) => predictor.predict(r).label),
+    job.classes,
+  );
   const valEval = evaluate(predictor, valSet.records, job.labelField);
   const metrics: TrainingMetrics = {
     train: { accuracy: trainEval.accuracy, macroF1: trainEval.macroF1, n: trainEval.n },

@@ -6,11 +6,25 @@ import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
 
 /** A gateway for one model over the registry and blob store. */
-export function createRegistryGateway(deps: { registry: Registry; blobs: BlobStore; model: string; logger?: GatewayLogger; refreshMs?: number }): Gateway {
+export function createRegistryGateway(deps: {
+  registry: Registry;
+  blobs: BlobStore;
+  model: string;
+  logger?: GatewayLogger;
+  refreshMs?: number;
+}): Gateway {
   const routing: RoutingSource = {
     async getRouting(model) {
       const d = await deps.registry.deployments.getDeployment(model);
-      return d && { model: d.model, championVersion: d.championVersion, candidateVersion: d.candidateVersion, candidateWeight: d.candidateWeight, generation: d.generation };
+      return (
+        d && {
+          model: d.model,
+          championVersion: d.championVersion,
+          candidateVersion: d.candidateVersion,
+          candidateWeight: d.candidateWeight,
+          generation: d.generation,
+        }
+      );
     },
   };
   const models: ModelLoader = {

@@ -111,7 +111,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       say(`serving gateway at ${gatewayUrl}`);
     }
 
-    const common = { connection: nativeConnection, namespace: config.temporal.namespace, shutdownGraceSeconds: config.shutdownGraceSeconds };
+    const common = {
+      connection: nativeConnection,
+      namespace: config.temporal.namespace,
+      shutdownGraceSeconds: config.shutdownGraceSeconds,
+    };
     const cpu = await createCpuWorker({
       ...common,
       deps: { blobs: backends.blobs, registry: backends.registry, specs: backends.specs, gateway: createGatewayClient(gatewayUrl), logger },
@@ -119,7 +123,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const gpu = await createGpuWorker({
       ...common,
       slots: config.gpuSlots,
-      deps: { blobs: backends.blobs, specs: backends.specs, trainer: createLocalTrainer(), workDir: path.join(config.home, 'gpu-work'), logger },
+      deps: {
+        blobs: backends.blobs,
+        specs: backends.specs,
+        trainer: createLocalTrainer(),
+        workDir: path.join(config.home, 'gpu-work'),
+        logger,
+      },
     });
     const workers: Worker[] = [cpu, gpu];
     const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);

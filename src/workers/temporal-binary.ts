@@ -1,15 +1,15 @@
-import { execFile } from "node:child_process";
-import { constants as fsConstants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
+import { execFile } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 
 /** The Temporal CLI release the project pins (it embeds the dev server); same as scripts/services.sh. */
-export const TEMPORAL_CLI_VERSION = "v1.5.1";
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 /** The Go package that `go install` builds into the `temporal` binary. */
-export const TEMPORAL_CLI_PACKAGE = "github.com/temporalio/cli/cmd/temporal";
+export const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';
 
 /** Options of {@link resolveTemporalCli}. */
 export interface ResolveTemporalCliOptions {
@@ -27,7 +27,7 @@ export interface ResolveTemporalCliOptions {
 export class TemporalCliNotFoundError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "TemporalCliNotFoundError";
+    this.name = 'TemporalCliNotFoundError';
   }
 }
 
@@ -44,12 +44,9 @@ async function isExecutableFile(path: string): Promise<boolean> {
   }
 }
 
-async function findOnPath(
-  name: string,
-  pathVar: string | undefined,
-): Promise<string | undefined> {
-  for (const dir of (pathVar ?? "").split(delimiter)) {
-    if (dir === "") continue;
+async function findOnPath(name: string, pathVar: string | undefined): Promise<string | undefined> {
+  for (const dir of (pathVar ?? '').split(delimiter)) {
+    if (dir === '') continue;
     const candidate = join(dir, name);
     if (await isExecutableFile(candidate)) return candidate;
   }
@@ -58,7 +55,7 @@ async function findOnPath(
 
 /** Default tools cache: `$TRAINSET_TOOLS`, else `~/.cache/trainset/bin`. */
 export function defaultToolsDir(env: NodeJS.ProcessEnv): string {
-  return env.TRAINSET_TOOLS ?? join(homedir(), ".cache", "trainset", "bin");
+  return env.TRAINSET_TOOLS ?? join(homedir(), '.cache', 'trainset', 'bin');
 }
 
 /**
@@ -66,73 +63,45 @@ export function defaultToolsDir(env: NodeJS.ProcessEnv): string {
  * with `go install` (unless `build: false`). Throws TemporalCliNotFoundError when none of these works.
  * Hand the result to the SDK as `executable: { type: 'existing-path', path }`.
  */
-export async function resolveTemporalCli(
-  opts: ResolveTemporalCliOptions,
-): Promise<string> {
+export async function resolveTemporalCli(opts: ResolveTemporalCliOptions): Promise<string> {
   const { env } = opts;
   const log = opts.log ?? (() => undefined);
   const explicit = env.TEMPORAL_CLI_PATH;
-  if (explicit !== undefined && explicit !== "") {
+  if (explicit !== undefined && explicit !== '') {
     if (await isExecutableFile(explicit)) return explicit;
     // A configured path that is wrong is an error, not a reason to pick some other binary.
-    throw new TemporalCliNotFoundError(
-      `TEMPORAL_CLI_PATH=${explicit} is not an executable file. Fix or unset it.`,
-    );
+    throw new TemporalCliNotFoundError(`TEMPORAL_CLI_PATH=${explicit} is not an executable file. Fix or unset it.`);
   }
-  const onPath = await findOnPath("temporal", env.PATH);
+  const onPath = await findOnPath('temporal', env.PATH);
   if (onPath !== undefined) return onPath;
 
   const toolsDir = opts.toolsDir ?? defaultToolsDir(env);
-  const cached = join(toolsDir, "temporal");
+  const cached = join(toolsDir, 'temporal');
   if (await isExecutableFile(cached)) return cached;
 
-  const howToFix =
-    "Run `bash scripts/services.sh up`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH.";
+  const howToFix = 'Run `bash scripts/services.sh up`, put `temporal` on PATH, or set TEMPORAL_CLI_PATH.';
   if (opts.build === false) {
-    throw new TemporalCliNotFoundError(
-      `Temporal CLI not found (not on PATH, not in ${toolsDir}). ${howToFix}`,
-    );
+    throw new TemporalCliNotFoundError(`Temporal CLI not found (not on PATH, not in ${toolsDir}). ${howToFix}`);
   }
-  const go =
-    (await findOnPath("go", env.PATH)) ??
-    ((await isExecutableFile("/usr/local/go/bin/go"))
-      ? "/usr/local/go/bin/go"
-      : undefined);
+  const go = (await findOnPath('go', env.PATH)) ?? ((await isExecutableFile('/usr/local/go/bin/go')) ? '/usr/local/go/bin/go' : undefined);
   if (go === undefined) {
-    throw new TemporalCliNotFoundError(
-      `Temporal CLI not found and Go is not installed to build it. Install Go, or: ${howToFix}`,
-    );
+    throw new TemporalCliNotFoundError(`Temporal CLI not found and Go is not installed to build it. Install Go, or: ${howToFix}`);
   }
-  log(
-    `building Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${toolsDir} (takes a few minutes)...`,
-  );
+  log(`building Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${toolsDir} (takes a few minutes)...`);
   const started = Date.now();
   try {
-    await execFileAsync(
-      go,
-      ["install", `${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION}`],
-      {
-        env: { ...env, GOBIN: toolsDir },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
+    await execFileAsync(go, ['install', `${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...env, GOBIN: toolsDir },
+      maxBuffer: 16 * 1024 * 1024,
+    });
   } catch (err) {
     const stderr = (err as { stderr?: unknown }).stderr;
-    const detail =
-      typeof stderr === "string" && stderr.trim() !== ""
-        ? `: ${stderr.trim().slice(-2000)}`
-        : "";
-    throw new TemporalCliNotFoundError(
-      `go install ${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION} failed${detail}. ${howToFix}`,
-    );
+    const detail = typeof stderr === 'string' && stderr.trim() !== '' ? `: ${stderr.trim().slice(-2000)}` : '';
+    throw new TemporalCliNotFoundError(`go install ${TEMPORAL_CLI_PACKAGE}@${TEMPORAL_CLI_VERSION} failed${detail}. ${howToFix}`);
   }
   if (!(await isExecutableFile(cached))) {
-    throw new TemporalCliNotFoundError(
-      `go install succeeded but ${cached} is missing. ${howToFix}`,
-    );
+    throw new TemporalCliNotFoundError(`go install succeeded but ${cached} is missing. ${howToFix}`);
   }
-  log(
-    `built Temporal CLI ${TEMPORAL_CLI_VERSION} in ${Math.round((Date.now() - started) / 1000)}s: ${cached}`,
-  );
+  log(`built Temporal CLI ${TEMPORAL_CLI_VERSION} in ${Math.round((Date.now() - started) / 1000)}s: ${cached}`);
   return cached;
 }

@@ -56,7 +56,12 @@ export async function runCanary(ctx: CanaryContext): Promise<CanaryOutcome> {
 }
 
 /** Send the step's traffic and bake; returns the rollback request if one arrives meanwhile. */
-async function bakeInterruptibly(ctx: CanaryContext, step: number, attempt: number, bakeSeconds: number): Promise<{ reason: string } | undefined> {
+async function bakeInterruptibly(
+  ctx: CanaryContext,
+  step: number,
+  attempt: number,
+  bakeSeconds: number,
+): Promise<{ reason: string } | undefined> {
   const already = ctx.rollbackRequested();
   if (already) return already;
   const scope = new CancellationScope();
@@ -91,6 +96,12 @@ async function bakeInterruptibly(ctx: CanaryContext, step: number, attempt: numb
   return undefined;
 }
 
-function record(step: number, weight: number, generation: number, verdict: CanaryStepRecord['verdict'], reasons: string[]): CanaryStepRecord {
+function record(
+  step: number,
+  weight: number,
+  generation: number,
+  verdict: CanaryStepRecord['verdict'],
+  reasons: string[],
+): CanaryStepRecord {
   return { step, weight, generation, verdict, reasons, candidateSamples: 0, championSamples: 0 };
 }

@@ -54,13 +54,17 @@ export function analyzeCanaryWindow(w: CanaryWindow, policy: CanaryPolicy): Cana
   const errDelta = errorRateOf(cand) - errorRateOf(champ);
   const enoughRequests = cand.requests >= policy.minSamples && champ.requests >= policy.minSamples;
   if (enoughRequests && errDelta > policy.maxErrorRateIncrease) {
-    reasons.push(`error rate ${fmt(errorRateOf(cand))} exceeds champion ${fmt(errorRateOf(champ))} by more than ${fmt(policy.maxErrorRateIncrease)}`);
+    reasons.push(
+      `error rate ${fmt(errorRateOf(cand))} exceeds champion ${fmt(errorRateOf(champ))} by more than ${fmt(policy.maxErrorRateIncrease)}`,
+    );
   }
   const enoughFeedback = cand.withFeedback >= policy.minSamples && champ.withFeedback >= policy.minSamples;
   if (enoughFeedback) {
     const drop = accuracyOf(champ) - accuracyOf(cand);
     if (drop > policy.maxAccuracyDrop) {
-      reasons.push(`accuracy ${fmt(accuracyOf(cand))} is ${fmt(drop)} below champion ${fmt(accuracyOf(champ))} (limit ${fmt(policy.maxAccuracyDrop)})`);
+      reasons.push(
+        `accuracy ${fmt(accuracyOf(cand))} is ${fmt(drop)} below champion ${fmt(accuracyOf(champ))} (limit ${fmt(policy.maxAccuracyDrop)})`,
+      );
     }
   }
   if (reasons.length > 0) return { verdict: 'breach', reasons };

@@ -14,7 +14,10 @@ const scheduledStartTimeKey = defineSearchAttributeKey('TemporalScheduledStartTi
 export function resolveLogicalDate(input: RetrainInput): string {
   if (input.logicalDate !== undefined) {
     if (!isLogicalDate(input.logicalDate)) {
-      throw ApplicationFailure.nonRetryable(`logicalDate must be YYYY-MM-DD, got ${JSON.stringify(input.logicalDate)}`, ErrorType.InvalidInput);
+      throw ApplicationFailure.nonRetryable(
+        `logicalDate must be YYYY-MM-DD, got ${JSON.stringify(input.logicalDate)}`,
+        ErrorType.InvalidInput,
+      );
     }
     return input.logicalDate;
   }

@@ -14,20 +14,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
-import type {
-  PipelineStatus,
-  RetrainInput,
-  RetrainResult,
-  RunPlan,
-  SubmitLabelsInput,
-  SubmitLabelsResult,
-} from '../shared/types';
+import type { PipelineStatus, RetrainInput, RetrainResult, RunPlan, SubmitLabelsInput, SubmitLabelsResult } from '../shared/types';
 import { gpu, io, scan } from './activity-proxies';
 import { runCanary } from './canary';
 import { decideGate, labelCoverageVerdict } from './decisions';
 import { resolveLogicalDate } from './logical-date';
 import { rollbackSignal, statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
-
 
 const MAX_LABELS_PER_MESSAGE = 5000;
 
@@ -57,7 +49,8 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       if (!arg || !Array.isArray(arg.labels) || arg.labels.length === 0) throw new Error('labels must be a non-empty array');
       if (arg.labels.length > MAX_LABELS_PER_MESSAGE) throw new Error(`at most ${MAX_LABELS_PER_MESSAGE} labels per message`);
       for (const l of arg.labels) {
-        if (typeof l?.recordHash !== 'string' || typeof l?.label !== 'string') throw new Error('each label needs recordHash and label strings');
+        if (typeof l?.recordHash !== 'string' || typeof l?.label !== 'string')
+          throw new Error('each label needs recordHash and label strings');
       }
     },
   });
@@ -133,7 +126,14 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     datasetVersionId = version.versionId;
     compensations.push({
       name: 'untagDatasetVersion',
-      run: () => io.untagDatasetVersion({ dataset: plan!.dataset, tag: 'latest', versionId: version.versionId, restoreTo: version.previousLatest, workflowId }),
+      run: () =>
+        io.untagDatasetVersion({
+          dataset: plan!.dataset,
+          tag: 'latest',
+          versionId: version.versionId,
+          restoreTo: version.previousLatest,
+          workflowId,
+        }),
     });
 
     status.stage = 'quality';
@@ -141,7 +141,12 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
 
     status.stage = 'train';
     const jobKey = `${plan.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
-    const trained = await gpu.trainModel({ dataset: plan.dataset, versionId: version.versionId, jobKey, shuffleLabels: input.badModel === true });
+    const trained = await gpu.trainModel({
+      dataset: plan.dataset,
+      versionId: version.versionId,
+      jobKey,
+      shuffleLabels: input.badModel === true,
+    });
     status.training = { epochs: trained.epochs, seconds: trained.seconds, validationAccuracy: trained.validationMetrics.accuracy };
 
     const mv = await io.registerModelVersion({
@@ -155,11 +160,22 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     status.modelVersion = mv;
     compensations.push({
       name: 'rejectCandidate',
-      run: () => io.rejectCandidate({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed after registration', workflowId }),
+      run: () =>
+        io.rejectCandidate({
+          model: plan!.model,
+          modelVersionId: mv.modelVersionId,
+          reason: 'pipeline failed after registration',
+          workflowId,
+        }),
     });
 
     status.stage = 'validate';
-    const evaluation = await scan.evaluateModel({ dataset: plan.dataset, model: plan.model, modelVersionId: mv.modelVersionId, versionId: version.versionId });
+    const evaluation = await scan.evaluateModel({
+      dataset: plan.dataset,
+      model: plan.model,
+      modelVersionId: mv.modelVersionId,
+      versionId: version.versionId,
+    });
     status.evaluation = evaluation;
     if (evaluation.candidateIsChampion) {
       compensations.length = 0; // the candidate is the serving champion: nothing to undo
@@ -184,7 +200,12 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     if (!evaluation.champion) {
       // First model: nothing to compare live traffic against, so it becomes champion after the absolute gates.
       status.stage = 'promote';
-      await io.promoteCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: 'first model: passed absolute gates', workflowId });
+      await io.promoteCandidate({
+        model: plan.model,
+        modelVersionId: mv.modelVersionId,
+        reason: 'first model: passed absolute gates',
+        workflowId,
+      });
       compensations.length = 0;
       return await finish('first_champion');
     }
@@ -192,7 +213,8 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     status.stage = 'canary';
     compensations.push({
       name: 'restoreChampion',
-      run: () => io.restoreChampion({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
+      run: () =>
+        io.restoreChampion({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
     });
     const canary = await runCanary({
       plan,

@@ -28,7 +28,15 @@ describe('npm run demo', () => {
     expect(out).toMatch(/run retrain-tickets-2026-11-02: PROMOTED/);
     expect(out).toMatch(/run retrain-tickets-2026-11-03: ROLLED_BACK \(canary breach at 20%/);
     const summary = out.slice(out.indexOf('=== summary ==='));
-    for (const field of ['dataset version', 'records            in', 'PII findings', 'candidate', 'champion', 'canary step 1', 'champion now']) {
+    for (const field of [
+      'dataset version',
+      'records            in',
+      'PII findings',
+      'candidate',
+      'champion',
+      'canary step 1',
+      'champion now',
+    ]) {
       expect(summary).toContain(field);
     }
     expect(summary).toMatch(/EMAIL_ADDRESS=\d+/);

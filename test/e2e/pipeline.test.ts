@@ -35,7 +35,9 @@ async function run(workflowId: string, input: RetrainInput): Promise<RetrainResu
 async function expectNoPiiInHistory(workflowId: string): Promise<string> {
   const json = historyToJSON(await stack.env.client.workflow.getHandle(workflowId).fetchHistory());
   // Payloads are base64 in the JSON form; decode them before looking for PII.
-  const decoded = json.replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_m, b64: string) => JSON.stringify(Buffer.from(b64, 'base64').toString('utf8')));
+  const decoded = json.replace(/"data":\s*"([A-Za-z0-9+/=]+)"/g, (_m, b64: string) =>
+    JSON.stringify(Buffer.from(b64, 'base64').toString('utf8')),
+  );
   expect(decoded).toContain('tickets');
   expect(decoded).not.toMatch(/@(mail\.)?example\.(com|org|net)/);
   return json;
@@ -124,7 +126,11 @@ describe('retrainPipelineWorkflow end to end', () => {
     expect(result.status.rollbackRequest?.reason).toBe('pager: error budget burn');
     expect(result.champion).toBe(champion);
     expect(result.status.canary.at(-1)?.verdict).toBe('rollback-signal');
-    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({ championVersion: champion, candidateVersion: null, candidateWeight: 0 });
+    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({
+      championVersion: champion,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
     expect((await stack.registry.models.getVersion(result.modelVersionId!))?.status).toBe('rejected');
     await recordHistory('retrain-rollback-signal.json', await expectNoPiiInHistory('e2e-day3-signal'));
   });

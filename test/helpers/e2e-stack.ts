@@ -85,7 +85,10 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
     cleanups.push(() => gateway.stop());
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));
     const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2 };
-    const cpu = await createCpuWorker({ ...common, deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger: quietLogger } });
+    const cpu = await createCpuWorker({
+      ...common,
+      deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger: quietLogger },
+    });
     const gpu = await createGpuWorker({ ...common, deps: { blobs, specs, trainer: createLocalTrainer(), workDir, logger: quietLogger } });
     const workers = [cpu, gpu];
     const running = Promise.all(workers.map((w) => w.run()));

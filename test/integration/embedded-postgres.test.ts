@@ -57,9 +57,7 @@ describe('embedded Postgres (PGlite over the wire protocol)', () => {
     expect(maxConnections).toBeGreaterThan(1);
     const pool = new pg.Pool({ connectionString: server?.url, max: maxConnections, query_timeout: 10_000 });
     try {
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => pool.query(`SELECT $1::int * 2 + ${i} AS n`, [i])),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query(`SELECT $1::int * 2 + ${i} AS n`, [i])));
       expect(results.map((r) => r.rows[0].n)).toEqual(Array.from({ length: 20 }, (_, i) => 3 * i));
       expect(pool.totalCount).toBe(maxConnections);
     } finally {

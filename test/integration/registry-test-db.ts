@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { startEmbeddedPostgres } from "../../src/registry/embedded-postgres";
-import { migrate } from "../../src/registry/migrate";
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/registry/embedded-postgres';
+import { migrate } from '../../src/registry/migrate';
 
 /** A fresh, migrated database for one test file. */
 export interface TestDatabase {
@@ -14,28 +14,24 @@ export interface TestDatabase {
 /** DATABASE_URL of the real PostgreSQL the tests run against; fails (never skips) when it is missing. */
 export function adminDatabaseUrl(): string {
   const url = process.env.DATABASE_URL;
-  if (url === undefined || url === "") {
+  if (url === undefined || url === '') {
     throw new Error(
-      "DATABASE_URL is not set: registry integration tests need a real PostgreSQL. Run `bash scripts/services.sh up` " +
-        "(vitest does it in test/global-setup.ts) or export DATABASE_URL=postgres://user:pass@host:port/db.",
+      'DATABASE_URL is not set: registry integration tests need a real PostgreSQL. Run `bash scripts/services.sh up` ' +
+        '(vitest does it in test/global-setup.ts) or export DATABASE_URL=postgres://user:pass@host:port/db.',
     );
   }
   return url;
 }
 
 /** Which server the registry tests run against: the real PostgreSQL, or PGlite over the wire protocol. */
-export type TestBackend = "postgres" | "pglite";
+export type TestBackend = 'postgres' | 'pglite';
 
 /** Backends every registry test file runs its suite against. */
-export const TEST_BACKENDS: readonly TestBackend[] = ["postgres", "pglite"];
+export const TEST_BACKENDS: readonly TestBackend[] = ['postgres', 'pglite'];
 
 /** A fresh migrated database on backend (PGlite: a new in-memory server, since it serves one database). */
-export function createTestDatabase(
-  backend: TestBackend,
-): Promise<TestDatabase> {
-  return backend === "pglite"
-    ? createPgliteDatabase()
-    : createPostgresDatabase();
+export function createTestDatabase(backend: TestBackend): Promise<TestDatabase> {
+  return backend === 'pglite' ? createPgliteDatabase() : createPostgresDatabase();
 }
 
 async function createPgliteDatabase(): Promise<TestDatabase> {
@@ -64,7 +60,7 @@ async function createPgliteDatabase(): Promise<TestDatabase> {
 /** Create registry_test_<random> next to DATABASE_URL's database, migrate it, and open a pool on it. */
 async function createPostgresDatabase(): Promise<TestDatabase> {
   const adminUrl = adminDatabaseUrl();
-  const name = `registry_test_${randomBytes(6).toString("hex")}`;
+  const name = `registry_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

@@ -139,12 +139,7 @@ describe('S3BlobStore error mapping (scripted client)', () => {
 
   it('falls back to HEAD-then-PUT once the server answers 501 to If-None-Match, and says so', async () => {
     const logs: string[] = [];
-    const { client, calls } = scripted([
-      fail('NotImplemented', 501),
-      fail('NotFound', 404),
-      () => ({}),
-      () => ({ ContentLength: 1 }),
-    ]);
+    const { client, calls } = scripted([fail('NotImplemented', 501), fail('NotFound', 404), () => ({}), () => ({ ContentLength: 1 })]);
     const store = new S3BlobStore({ bucket: 'b', region: 'r', client, log: (m) => logs.push(m) });
     expect(await store.putIfAbsent('k', 'v')).toBe(true);
     expect(await store.putIfAbsent('k', 'v')).toBe(false);

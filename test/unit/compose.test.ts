@@ -1,11 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import {
-  CONFIG_ENV_VARS,
-  REQUIRED_IN_PRODUCTION,
-} from "../../src/workers/config";
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CONFIG_ENV_VARS, REQUIRED_IN_PRODUCTION } from '../../src/workers/config';
 
 interface ComposeService {
   image?: string;
@@ -21,17 +18,13 @@ interface ComposeFile {
   configs?: Record<string, { content?: string }>;
 }
 
-const repoRoot = join(__dirname, "..", "..");
-const compose = parse(
-  readFileSync(join(repoRoot, "docker-compose.yml"), "utf8"),
-  { merge: true },
-) as ComposeFile;
+const repoRoot = join(__dirname, '..', '..');
+const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
 const services = compose.services;
 
 function service(name: string): ComposeService {
   const found = services[name];
-  if (found === undefined)
-    throw new Error(`docker-compose.yml has no service ${name}`);
+  if (found === undefined) throw new Error(`docker-compose.yml has no service ${name}`);
   return found;
 }
 
@@ -39,145 +32,112 @@ function env(name: string): Record<string, string> {
   return service(name).environment ?? {};
 }
 
-function publishedPorts(
-  name: string,
-): Array<{ host: number; container: number }> {
+function publishedPorts(name: string): Array<{ host: number; container: number }> {
   return (service(name).ports ?? []).map((p) => {
-    const [host, container] = p.split(":").map(Number);
+    const [host, container] = p.split(':').map(Number);
     return { host: host ?? NaN, container: container ?? NaN };
   });
 }
 
-const appServices = ["worker-cpu", "worker-gpu", "gateway"] as const;
+const appServices = ['worker-cpu', 'worker-gpu', 'gateway'] as const;
 const wiredByCompose = [
-  "TEMPORAL_ADDRESS",
-  "TEMPORAL_NAMESPACE",
-  "DATABASE_URL",
-  "S3_ENDPOINT",
-  "S3_BUCKET",
-  "S3_REGION",
-  "AWS_ACCESS_KEY_ID",
-  "AWS_SECRET_ACCESS_KEY",
-  "S3_FORCE_PATH_STYLE",
-  "GATEWAY_URL",
-  "GATEWAY_PORT",
-  "SPECS_DIR",
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'DATABASE_URL',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'S3_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'S3_FORCE_PATH_STYLE',
+  'GATEWAY_URL',
+  'GATEWAY_PORT',
+  'SPECS_DIR',
 ] as const;
 
-describe("docker-compose.yml", () => {
-  it("defines Temporal on PostgreSQL, its UI, the S3 store, both workers and the gateway", () => {
-    for (const name of [
-      "postgresql",
-      "temporal",
-      "temporal-ui",
-      "s3",
-      ...appServices,
-    ]) {
+describe('docker-compose.yml', () => {
+  it('defines Temporal on PostgreSQL, its UI, the S3 store, both workers and the gateway', () => {
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 's3', ...appServices]) {
       expect(Object.keys(services)).toContain(name);
     }
-    expect(env("temporal").DB).toBe("postgres12");
-    expect(env("temporal").POSTGRES_SEEDS).toBe("postgresql");
+    expect(env('temporal').DB).toBe('postgres12');
+    expect(env('temporal').POSTGRES_SEEDS).toBe('postgresql');
   });
 
-  it("pins every third-party image to a version tag", () => {
+  it('pins every third-party image to a version tag', () => {
     for (const [name, s] of Object.entries(services)) {
       if (s.build !== undefined) continue;
       expect(s.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+(\.\d+)?$/);
     }
-    expect(service("temporal").image).toMatch(/^temporalio\/server:1\./);
+    expect(service('temporal').image).toMatch(/^temporalio\/server:1\./);
   });
 
-  it("runs the workers and the gateway from the repo image with the trainset CLI", () => {
-    expect(service("worker-cpu").command).toEqual([
-      "npx",
-      "trainset",
-      "worker",
-      "cpu",
-    ]);
-    expect(service("worker-gpu").command).toEqual([
-      "npx",
-      "trainset",
-      "worker",
-      "gpu",
-    ]);
-    expect(service("gateway").command).toEqual(["npx", "trainset", "serve"]);
-    for (const name of appServices) expect(service(name).build, name).toBe(".");
+  it('runs the workers and the gateway from the repo image with the trainset CLI', () => {
+    expect(service('worker-cpu').command).toEqual(['npx', 'trainset', 'worker', 'cpu']);
+    expect(service('worker-gpu').command).toEqual(['npx', 'trainset', 'worker', 'gpu']);
+    expect(service('gateway').command).toEqual(['npx', 'trainset', 'serve']);
+    for (const name of appServices) expect(service(name).build, name).toBe('.');
   });
 
-  it("wires every variable the workers need, and only names the config reads", () => {
+  it('wires every variable the workers need, and only names the config reads', () => {
     const known = new Set<string>(CONFIG_ENV_VARS);
     for (const name of appServices) {
       const vars = env(name);
       for (const required of [...wiredByCompose, ...REQUIRED_IN_PRODUCTION]) {
         expect(vars[required], `${name}.${required}`).toBeTruthy();
       }
-      for (const key of Object.keys(vars))
-        expect(known.has(key), `${name}: unknown variable ${key}`).toBe(true);
-      expect(vars.TRAINSET_MODE).toBe("production");
+      for (const key of Object.keys(vars)) expect(known.has(key), `${name}: unknown variable ${key}`).toBe(true);
+      expect(vars.TRAINSET_MODE).toBe('production');
     }
   });
 
-  it("points TEMPORAL_ADDRESS at the temporal service and the UI at the same frontend", () => {
-    const [host, port] = (env("gateway").TEMPORAL_ADDRESS ?? "").split(":");
-    expect(services[host ?? ""]).toBeDefined();
-    expect(publishedPorts("temporal")).toContainEqual({
+  it('points TEMPORAL_ADDRESS at the temporal service and the UI at the same frontend', () => {
+    const [host, port] = (env('gateway').TEMPORAL_ADDRESS ?? '').split(':');
+    expect(services[host ?? '']).toBeDefined();
+    expect(publishedPorts('temporal')).toContainEqual({
       host: 7233,
       container: Number(port),
     });
-    expect(env("temporal-ui").TEMPORAL_ADDRESS).toBe(
-      env("gateway").TEMPORAL_ADDRESS,
-    );
-    expect(publishedPorts("temporal-ui")).toContainEqual({
+    expect(env('temporal-ui').TEMPORAL_ADDRESS).toBe(env('gateway').TEMPORAL_ADDRESS);
+    expect(publishedPorts('temporal-ui')).toContainEqual({
       host: 8080,
       container: 8080,
     });
   });
 
-  it("keeps the gateway port, GATEWAY_URL and the published port consistent", () => {
-    const vars = env("worker-cpu");
-    const url = new URL(vars.GATEWAY_URL ?? "");
-    expect(url.hostname).toBe("gateway");
+  it('keeps the gateway port, GATEWAY_URL and the published port consistent', () => {
+    const vars = env('worker-cpu');
+    const url = new URL(vars.GATEWAY_URL ?? '');
+    expect(url.hostname).toBe('gateway');
     expect(url.port).toBe(vars.GATEWAY_PORT);
-    expect(publishedPorts("gateway")).toContainEqual({
+    expect(publishedPorts('gateway')).toContainEqual({
       host: 8088,
       container: Number(vars.GATEWAY_PORT),
     });
   });
 
-  it("points DATABASE_URL at the postgresql service and a role and database that its init script creates", () => {
-    const url = new URL(env("gateway").DATABASE_URL ?? "");
-    expect(url.hostname).toBe("postgresql");
-    expect(url.port).toBe("5432");
-    const init = compose.configs?.["init-trainset-db"]?.content ?? "";
-    expect(init).toContain(
-      `CREATE ROLE ${url.username} LOGIN PASSWORD '${url.password}'`,
-    );
-    expect(init).toContain(
-      `CREATE DATABASE ${url.pathname.slice(1)} OWNER ${url.username}`,
-    );
+  it('points DATABASE_URL at the postgresql service and a role and database that its init script creates', () => {
+    const url = new URL(env('gateway').DATABASE_URL ?? '');
+    expect(url.hostname).toBe('postgresql');
+    expect(url.port).toBe('5432');
+    const init = compose.configs?.['init-trainset-db']?.content ?? '';
+    expect(init).toContain(`CREATE ROLE ${url.username} LOGIN PASSWORD '${url.password}'`);
+    expect(init).toContain(`CREATE DATABASE ${url.pathname.slice(1)} OWNER ${url.username}`);
   });
 
-  it("points S3 at the s3 service with its root credentials and creates the bucket before the apps start", () => {
-    const vars = env("gateway");
-    const endpoint = new URL(vars.S3_ENDPOINT ?? "");
-    expect(endpoint.hostname).toBe("s3");
-    const s3Command = service("s3").command as string[];
-    expect(s3Command[s3Command.indexOf("--port") + 1]).toBe(
-      `:${endpoint.port}`,
-    );
-    expect(env("s3").ROOT_ACCESS_KEY).toBe(vars.AWS_ACCESS_KEY_ID);
-    expect(env("s3").ROOT_SECRET_KEY).toBe(vars.AWS_SECRET_ACCESS_KEY);
-    expect(vars.S3_FORCE_PATH_STYLE).toBe("true");
-    expect(JSON.stringify(service("s3-create-bucket").command)).toContain(
-      `--bucket ${vars.S3_BUCKET}`,
-    );
+  it('points S3 at the s3 service with its root credentials and creates the bucket before the apps start', () => {
+    const vars = env('gateway');
+    const endpoint = new URL(vars.S3_ENDPOINT ?? '');
+    expect(endpoint.hostname).toBe('s3');
+    const s3Command = service('s3').command as string[];
+    expect(s3Command[s3Command.indexOf('--port') + 1]).toBe(`:${endpoint.port}`);
+    expect(env('s3').ROOT_ACCESS_KEY).toBe(vars.AWS_ACCESS_KEY_ID);
+    expect(env('s3').ROOT_SECRET_KEY).toBe(vars.AWS_SECRET_ACCESS_KEY);
+    expect(vars.S3_FORCE_PATH_STYLE).toBe('true');
+    expect(JSON.stringify(service('s3-create-bucket').command)).toContain(`--bucket ${vars.S3_BUCKET}`);
     for (const name of appServices) {
-      expect(service(name).depends_on?.["s3-create-bucket"]?.condition).toBe(
-        "service_completed_successfully",
-      );
-      expect(
-        service(name).depends_on?.["temporal-create-namespace"]?.condition,
-      ).toBe("service_completed_successfully");
+      expect(service(name).depends_on?.['s3-create-bucket']?.condition).toBe('service_completed_successfully');
+      expect(service(name).depends_on?.['temporal-create-namespace']?.condition).toBe('service_completed_successfully');
     }
   });
 });

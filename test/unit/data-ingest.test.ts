@@ -38,7 +38,7 @@ describe('ingestLines', () => {
     expect(items.map((i) => i.lineNumber)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
   });
 
-  it('keeps a quarantined line\'s original bytes and line number', async () => {
+  it("keeps a quarantined line's original bytes and line number", async () => {
     const { items } = await run(['{"id":"T-1"}\n', 'not json\r\n']);
     expect(items[1]).toEqual({
       kind: 'quarantined',

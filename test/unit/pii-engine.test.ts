@@ -57,7 +57,7 @@ describe('scanRecord', () => {
     expect(r.record).toEqual({ id: '4111111111111111', body: '<CREDIT_CARD>' });
   });
 
-  it('copies a __proto__ key as data without changing the copy\'s prototype', () => {
+  it("copies a __proto__ key as data without changing the copy's prototype", () => {
     const rec = JSON.parse('{"__proto__":{"x":"a@example.com"}}') as Record<string, unknown>;
     const r = scanRecord(rec, policy);
     expect(Object.getPrototypeOf(r.record)).toBe(Object.prototype);

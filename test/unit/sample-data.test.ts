@@ -14,7 +14,10 @@ const day = generateTicketLines({ date: '2024-03-01', count: 2000, seed: 42 });
 const parsed = day.filter((g) => g.kind !== 'bad').map((g) => ({ g, record: JSON.parse(g.line) as Record<string, unknown> }));
 
 function tokens(r: Record<string, unknown>): string[] {
-  return `${String(r.subject)} ${String(r.body)}`.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  return `${String(r.subject)} ${String(r.body)}`
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }
 
 describe('generateTickets', () => {

@@ -61,7 +61,14 @@ describe('serving gateway', () => {
     await gw.refresh();
     const p = await predict(gw, { requestKey: 'k1', input: { text: 'hello' } });
     expect(p.status).toBe(200);
-    expect(p.json).toMatchObject({ label: 'v1:yes', probabilities: [0.25, 0.75], model: 'm', modelVersion: 'v1', arm: 'champion', generation: 1 });
+    expect(p.json).toMatchObject({
+      label: 'v1:yes',
+      probabilities: [0.25, 0.75],
+      model: 'm',
+      modelVersion: 'v1',
+      arm: 'champion',
+      generation: 1,
+    });
     expect(log.rows).toHaveLength(0);
 
     const fb = await gw.app.inject({ method: 'POST', url: '/v1/feedback', payload: { predictionId: p.json.predictionId, label: 'v1:no' } });

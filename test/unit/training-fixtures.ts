@@ -10,7 +10,28 @@ const KEYWORDS: Record<string, string[]> = {
   technical: ['crash', 'error', 'bug', 'install', 'update', 'screen', 'loading', 'freeze'],
   account: ['password', 'login', 'username', 'profile', 'locked', 'email', 'signup', 'verify'],
 };
-const COMMON = ['hello', 'please', 'help', 'my', 'the', 'is', 'not', 'working', 'today', 'thanks', 'urgent', 'again', 'why', 'still', 'order', 'i', 'need', 'you', 'can', 'fix'];
+const COMMON = [
+  'hello',
+  'please',
+  'help',
+  'my',
+  'the',
+  'is',
+  'not',
+  'working',
+  'today',
+  'thanks',
+  'urgent',
+  'again',
+  'why',
+  'still',
+  'order',
+  'i',
+  'need',
+  'you',
+  'can',
+  'fix',
+];
 const CHANNELS = ['email', 'chat', 'phone'];
 
 /** Separable synthetic tickets: each text mixes three keywords of its class with three common words. */

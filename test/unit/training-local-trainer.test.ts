@@ -104,7 +104,9 @@ describe('createLocalTrainer (child process)', () => {
   it('does not start when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(createLocalTrainer().run({ jobDir: freshDir() }, { signal: controller.signal, onProgress: () => {} })).rejects.toBeInstanceOf(TrainerAbortedError);
+    await expect(
+      createLocalTrainer().run({ jobDir: freshDir() }, { signal: controller.signal, onProgress: () => {} }),
+    ).rejects.toBeInstanceOf(TrainerAbortedError);
   });
 
   it('rejects with the stderr tail and a permanent error on bad input, never echoing record content', async () => {
@@ -116,7 +118,9 @@ describe('createLocalTrainer (child process)', () => {
     expect(err).toBeInstanceOf(TrainerProcessError);
     expect(err.exitCode).toBe(2);
     expect(err.permanent).toBe(true);
-    expect(err.message).toContain("exited with code 2: trainer failed: train.jsonl record 1 has a label that is not one of the job's classes");
+    expect(err.message).toContain(
+      "exited with code 2: trainer failed: train.jsonl record 1 has a label that is not one of the job's classes",
+    );
     expect(err.message).not.toContain('secret');
   });
 

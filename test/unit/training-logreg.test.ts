@@ -5,7 +5,8 @@ import { mixSeed, seededShuffle } from '../../src/shared/prng';
 import { CLASSES, syntheticTickets } from './training-fixtures';
 
 const spec: FeatureSpec = { features: 4096, textFields: ['text'], categoricalFields: ['channel'] };
-const toExamples = (records: Record<string, unknown>[]): Example[] => records.map((r) => ({ x: featurize(r, spec), y: CLASSES.indexOf(r.label as string) }));
+const toExamples = (records: Record<string, unknown>[]): Example[] =>
+  records.map((r) => ({ x: featurize(r, spec), y: CLASSES.indexOf(r.label as string) }));
 const trainSet = toExamples(syntheticTickets(2000, 1));
 const valSet = toExamples(syntheticTickets(400, 2));
 const config: LogregConfig = { numClasses: 4, features: 4096, epochs: 10, learningRate: 0.5, l2: 1e-4, seed: 42 };
@@ -36,7 +37,10 @@ describe('train', () => {
   });
 
   it('learns noise when the labels are shuffled: validation accuracy near chance (0.25)', () => {
-    const ys = seededShuffle(trainSet.map((e) => e.y), mixSeed(42, -1));
+    const ys = seededShuffle(
+      trainSet.map((e) => e.y),
+      mixSeed(42, -1),
+    );
     const shuffled = trainSet.map((e, i) => ({ x: e.x, y: ys[i]! }));
     const model = train(shuffled, config, { validation: valSet });
     const acc = accuracyOf(model.weights, model.bias, 4096, valSet);
@@ -75,7 +79,14 @@ describe('train', () => {
   });
 
   it('refuses a checkpoint written for another configuration', () => {
-    const cp: Checkpoint = { epoch: 1, numClasses: 4, features: 1024, seed: 42, weights: new Float64Array(4096), bias: new Float64Array(4) };
+    const cp: Checkpoint = {
+      epoch: 1,
+      numClasses: 4,
+      features: 1024,
+      seed: 42,
+      weights: new Float64Array(4096),
+      bias: new Float64Array(4),
+    };
     expect(() => train(trainSet, config, { startFrom: cp })).toThrow(/different numClasses\/features\/seed/);
   });
 

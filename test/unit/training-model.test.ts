@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { featurize, type FeatureSpec } from '../../src/training/features';
 import { train } from '../../src/training/logreg';
-import { createModelArtifact, decodeWeights, encodeWeights, InvalidModelArtifactError, loadPredictor, MODEL_FORMAT } from '../../src/training/model';
+import {
+  createModelArtifact,
+  decodeWeights,
+  encodeWeights,
+  InvalidModelArtifactError,
+  loadPredictor,
+  MODEL_FORMAT,
+} from '../../src/training/model';
 import { CLASSES, syntheticTickets } from './training-fixtures';
 
 const spec: FeatureSpec = { features: 1024, textFields: ['text'], categoricalFields: ['channel'] };
@@ -10,7 +17,14 @@ const model = train(
   records.map((r) => ({ x: featurize(r, spec), y: CLASSES.indexOf(r.label as string) })),
   { numClasses: 4, features: 1024, epochs: 5, learningRate: 0.5, l2: 1e-4, seed: 1 },
 );
-const input = { classes: CLASSES, featureSpec: spec, weights: model.weights, bias: model.bias, trainedOn: { datasetVersion: 'v1', rows: 800 }, config: { epochs: 5 } };
+const input = {
+  classes: CLASSES,
+  featureSpec: spec,
+  weights: model.weights,
+  bias: model.bias,
+  trainedOn: { datasetVersion: 'v1', rows: 800 },
+  config: { epochs: 5 },
+};
 
 describe('model artifact', () => {
   it('round-trips float32 weights through base64', () => {

@@ -18,9 +18,13 @@ describe('replay of committed histories', () => {
     expect(WORKFLOWS_PATH).toMatch(/index\.ts$/);
   });
 
-  it.each(files)('replays %s without nondeterminism', async (file) => {
-    const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8'));
-    const result = await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
-    expect(result).toBeUndefined();
-  }, 120_000);
+  it.each(files)(
+    'replays %s without nondeterminism',
+    async (file) => {
+      const history = JSON.parse(readFileSync(path.join(DIR, file), 'utf8'));
+      const result = await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+      expect(result).toBeUndefined();
+    },
+    120_000,
+  );
 });
