@@ -45,7 +45,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
   };
   setHandler(submitLabelsUpdate, applyLabels, {
     validator: (arg: SubmitLabelsInput) => {
-      if (status.stage !== 'labeling') throw new Error(`not waiting for labels (stage: ${status.stage})`);
+      if (!waitingForLabels()) throw new Error(`not waiting for labels (stage: ${status.stage})`);
       if (!arg || !Array.isArray(arg.labels) || arg.labels.length === 0) throw new Error('labels must be a non-empty array');
       if (arg.labels.length > MAX_LABELS_PER_MESSAGE) throw new Error(`at most ${MAX_LABELS_PER_MESSAGE} labels per message`);
       for (const l of arg.labels) {
@@ -55,12 +55,17 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     },
   });
   setHandler(submitLabelsSignal, async (arg) => {
-    if (status.stage !== 'labeling' || !Array.isArray(arg?.labels)) {
+    if (!waitingForLabels() || !Array.isArray(arg?.labels)) {
       log.warn('submitLabels signal ignored', { stage: status.stage });
       return;
     }
     await applyLabels(arg);
   });
+
+  /** Labels are taken once the tasks exist and the run waits for them (the deadline is set then). */
+  function waitingForLabels(): boolean {
+    return status.stage === 'labeling' && status.labeling?.deadline !== undefined;
+  }
 
   const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
   const runCompensations = async (): Promise<void> => {

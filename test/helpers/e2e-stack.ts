@@ -19,6 +19,7 @@ import type { BlobStore } from '../../src/storage/blob-store';
 import { createLocalTrainer } from '../../src/training/local-trainer';
 import { createRegistryGateway } from '../../src/workers/gateway-wiring';
 import { createCpuWorker, createGpuWorker } from '../../src/workers/workers';
+import { dropDatabaseWhenIdle } from './drop-database';
 import { serviceEnv } from './services';
 
 /** A running end-to-end stack. */
@@ -51,12 +52,7 @@ export async function freshDatabase(prefix = 'e2e'): Promise<{ url: string; name
   return {
     url: u.toString(),
     name,
-    async drop() {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
+    drop: () => dropDatabaseWhenIdle(databaseUrl, name),
   };
 }
 

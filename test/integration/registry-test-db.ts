@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/registry/embedded-postgres';
 import { migrate } from '../../src/registry/migrate';
+import { dropDatabaseWhenIdle } from '../helpers/drop-database';
 
 /** A fresh, migrated database for one test file. */
 export interface TestDatabase {
@@ -77,13 +78,7 @@ async function createPostgresDatabase(): Promise<TestDatabase> {
     pool,
     async drop() {
       await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+      await dropDatabaseWhenIdle(adminUrl, name);
     },
   };
 }
