@@ -20,6 +20,20 @@ const CONCURRENCY = 8;
 export function createDeploymentActivities({ blobs, specs, registry, gateway, logger }: CpuActivityDeps) {
   const actorOf = (workflowId: string): string => `workflow:${workflowId}`;
 
+  /** Clear the `candidate` alias if it still points at this version. */
+  async function clearCandidateAlias(input: ModelChange, actor: string, reason: string): Promise<void> {
+    const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
+    if (candidateAlias?.id !== input.modelVersionId) return;
+    await registry.models.moveAlias({
+      model: input.model,
+      alias: 'candidate',
+      toVersion: null,
+      actor,
+      reason,
+      workflowId: input.workflowId,
+    });
+  }
+
   /** Tell the gateway to re-read routing now; the periodic refresh catches up if it is unreachable. */
   async function nudgeGateway(): Promise<void> {
     try {
@@ -132,17 +146,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       if (previous && previous.id !== input.modelVersionId)
         await registry.models.setStatus(previous.id, 'retired', actor, 'replaced by a new champion');
       await registry.models.setStatus(input.modelVersionId, 'champion', actor, input.reason);
-      const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
-      if (candidateAlias?.id === input.modelVersionId) {
-        await registry.models.moveAlias({
-          model: input.model,
-          alias: 'candidate',
-          toVersion: null,
-          actor,
-          reason: 'promoted',
-          workflowId: input.workflowId,
-        });
-      }
+      await clearCandidateAlias(input, actor, 'promoted');
       await registry.datasets.addLineage([
         { fromKind: 'model_version', fromId: input.modelVersionId, toKind: 'deployment', toId: input.model },
       ]);
@@ -166,17 +170,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
     async rejectCandidate(input: ModelChange): Promise<void> {
       const actor = actorOf(input.workflowId);
       await registry.models.setStatus(input.modelVersionId, 'rejected', actor, input.reason);
-      const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
-      if (candidateAlias?.id === input.modelVersionId) {
-        await registry.models.moveAlias({
-          model: input.model,
-          alias: 'candidate',
-          toVersion: null,
-          actor,
-          reason: input.reason,
-          workflowId: input.workflowId,
-        });
-      }
+      await clearCandidateAlias(input, actor, input.reason);
     },
 
     /** The champion's model version id, if any. */

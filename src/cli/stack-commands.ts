@@ -4,14 +4,12 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { NativeConnection } from '@temporalio/worker';
-import { createGatewayClient } from '../serving/http-client';
-import { createLocalTrainer } from '../training/local-trainer';
 import { modelNameFor } from '../shared/ids';
 import { openBackends } from '../workers/backends';
 import { createRegistryGateway } from '../workers/gateway-wiring';
 import { createLogger, installTemporalLogger } from '../workers/logger';
 import { startStack } from '../workers/stack';
-import { createCpuWorker, createGpuWorker } from '../workers/workers';
+import { createPipelineWorkers } from '../workers/workers';
 import { readStackFile, resolveConfig, stackFilePath, type StackFile } from './context';
 import { runDemo } from './demo';
 
@@ -192,37 +190,17 @@ async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
   const backends = await openBackends(config, { log: (m) => logger.info(m) });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
-    const common = { connection, namespace: config.temporal.namespace, shutdownGraceSeconds: config.shutdownGraceSeconds };
-    const workers = [];
-    if (queues.includes('cpu')) {
-      workers.push(
-        await createCpuWorker({
-          ...common,
-          deps: {
-            blobs: backends.blobs,
-            registry: backends.registry,
-            specs: backends.specs,
-            gateway: createGatewayClient(config.gateway.url),
-            logger,
-          },
-        }),
-      );
-    }
-    if (queues.includes('gpu')) {
-      workers.push(
-        await createGpuWorker({
-          ...common,
-          slots: config.gpuSlots,
-          deps: {
-            blobs: backends.blobs,
-            specs: backends.specs,
-            trainer: createLocalTrainer(),
-            workDir: path.join(config.home, 'gpu-work'),
-            logger,
-          },
-        }),
-      );
-    }
+    const workers = await createPipelineWorkers({
+      queues,
+      connection,
+      namespace: config.temporal.namespace,
+      shutdownGraceSeconds: config.shutdownGraceSeconds,
+      backends,
+      gatewayUrl: config.gateway.url,
+      home: config.home,
+      gpuSlots: config.gpuSlots,
+      logger,
+    });
     logger.info({ queues, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'workers running');
     // Worker.run() returns after SIGTERM/SIGINT once in-flight tasks finished or the grace time ran out.
     await Promise.all(workers.map((w) => w.run()));

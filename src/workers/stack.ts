@@ -2,20 +2,17 @@
  * The embedded stack (demo and `trainset up`): Temporal dev server, embedded registry, blob folder,
  * both workers and the serving gateway in one process. Production settings start only the workers.
  */
-import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pino from 'pino';
-import { createGatewayClient } from '../serving/http-client';
 import type { Gateway } from '../serving/gateway';
-import { createLocalTrainer } from '../training/local-trainer';
 import { modelNameFor } from '../shared/ids';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
 import { resolveTemporalCli, TemporalCliNotFoundError } from './temporal-binary';
-import { createCpuWorker, createGpuWorker } from './workers';
+import { createPipelineWorkers } from './workers';
 
 /** Options of startStack. */
 export interface StackOptions {
@@ -111,27 +108,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       say(`serving gateway at ${gatewayUrl}`);
     }
 
-    const common = {
+    const workers = await createPipelineWorkers({
+      queues: ['cpu', 'gpu'],
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
-    };
-    const cpu = await createCpuWorker({
-      ...common,
-      deps: { blobs: backends.blobs, registry: backends.registry, specs: backends.specs, gateway: createGatewayClient(gatewayUrl), logger },
+      backends,
+      gatewayUrl,
+      home: config.home,
+      gpuSlots: config.gpuSlots,
+      logger,
     });
-    const gpu = await createGpuWorker({
-      ...common,
-      slots: config.gpuSlots,
-      deps: {
-        blobs: backends.blobs,
-        specs: backends.specs,
-        trainer: createLocalTrainer(),
-        workDir: path.join(config.home, 'gpu-work'),
-        logger,
-      },
-    });
-    const workers: Worker[] = [cpu, gpu];
     const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
     // Stopping the workers first lets in-flight activities finish within the grace time.
     cleanups.push(async () => {

@@ -2,6 +2,10 @@
 import * as path from 'node:path';
 import { type NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
+import type { Logger } from '../activities/deps';
+import { createGatewayClient } from '../serving/http-client';
+import { createLocalTrainer } from '../training/local-trainer';
+import type { Backends } from './backends';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
 
 /** Path of the workflows module (the only workflowsPath): index.ts from source, index.js when compiled. */
@@ -54,4 +58,39 @@ export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityD
     maxConcurrentActivityTaskExecutions: opts.slots ?? 1,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });
+}
+
+/** What createPipelineWorkers builds the workers from. */
+export interface PipelineWorkersOptions extends WorkerOptions {
+  queues: ReadonlyArray<'cpu' | 'gpu'>;
+  backends: Pick<Backends, 'blobs' | 'registry' | 'specs'>;
+  /** Where the canary activity sends traffic. */
+  gatewayUrl: string;
+  /** TRAINSET_HOME: training jobs get their scratch folder under it. */
+  home: string;
+  gpuSlots: number;
+  logger: Logger;
+}
+
+/** The workers of the given task queues over one set of backends (worker processes and the embedded stack). */
+export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<Worker[]> {
+  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceSeconds: o.shutdownGraceSeconds };
+  const { blobs, registry, specs } = o.backends;
+  const workers: Worker[] = [];
+  if (o.queues.includes('cpu')) {
+    workers.push(
+      await createCpuWorker({ ...common, deps: { blobs, registry, specs, gateway: createGatewayClient(o.gatewayUrl), logger: o.logger } }),
+    );
+  }
+  if (o.queues.includes('gpu')) {
+    const workDir = path.join(o.home, 'gpu-work');
+    workers.push(
+      await createGpuWorker({
+        ...common,
+        slots: o.gpuSlots,
+        deps: { blobs, specs, trainer: createLocalTrainer(), workDir, logger: o.logger },
+      }),
+    );
+  }
+  return workers;
 }
