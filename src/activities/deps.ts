@@ -19,6 +19,8 @@ export interface CpuActivityDeps {
   specs: SpecSource;
   gateway: GatewayClient;
   logger: Logger;
+  /** Key of the PII `tokenize` action (keyed HMAC); a spec that tokenizes without one fails the run. */
+  piiTokenKey?: Buffer;
 }
 
 /** Dependencies of the GPU (training) activities. */

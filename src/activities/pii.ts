@@ -1,6 +1,9 @@
-/** PII stage: redact (or drop, or fail on) every finding; the raw-PII work file is deleted afterwards. */
+/**
+ * PII stage: redact, mask or tokenize every finding (or drop the record, or fail the run); a record whose
+ * scan cannot finish is quarantined (fail closed). The raw-PII work file is deleted afterwards.
+ */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { scanRecord } from '../pii/engine';
+import { PiiConfigError, scanRecord } from '../pii/engine';
 import { ErrorType } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
@@ -9,7 +12,7 @@ import type { PartitionInput } from './ingest';
 import { JsonlWriter, keyHash, readJsonIfExists, readJsonl, workKey } from './work-files';
 
 /** PII activities. */
-export function createPiiActivities({ blobs, specs, logger }: CpuActivityDeps) {
+export function createPiiActivities({ blobs, specs, logger, piiTokenKey }: CpuActivityDeps) {
   return {
     /** Scan every string of every record; no raw PII leaves this step (only counts by type and field). */
     async scanPii(input: PartitionInput & { stagedKey: string }): Promise<PiiResult> {
@@ -21,12 +24,28 @@ export function createPiiActivities({ blobs, specs, logger }: CpuActivityDeps) {
       if (done) return done;
 
       const out = new JsonlWriter();
+      const quarantine = new JsonlWriter();
+      const quarantineByReason: Record<string, number> = {};
       const findings: Partial<Record<PiiEntity, number>> = {};
       const findingsByField: Record<string, number> = {};
       let dropped = 0;
       let seen = 0;
+      const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
       for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey)) {
-        const r = scanRecord(record, spec.pii, { skipFields: [spec.schema.idField, spec.schema.timeField, spec.schema.labelField] });
+        let r;
+        try {
+          r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
+        } catch (err) {
+          if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
+          throw err;
+        }
+        if (r.action === 'quarantine') {
+          // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
+          const reason = r.reason ?? 'pii_scan_error';
+          quarantineByReason[reason] = (quarantineByReason[reason] ?? 0) + 1;
+          quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
+          continue;
+        }
         for (const f of r.findings) {
           findings[f.entity] = (findings[f.entity] ?? 0) + 1;
           const k = `${f.field}:${f.entity}`;
@@ -45,7 +64,21 @@ export function createPiiActivities({ blobs, specs, logger }: CpuActivityDeps) {
         if (++seen % 1000 === 0) Context.current().heartbeat({ records: seen });
       }
       await blobs.put(cleanKey, out.content());
-      const result: PiiResult = { records: out.count, droppedRecords: dropped, findings, findingsByField, cleanKey };
+      let quarantineKey: string | undefined;
+      if (quarantine.count > 0) {
+        quarantineKey = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
+        await blobs.put(quarantineKey, quarantine.content());
+      }
+      const result: PiiResult = {
+        records: out.count,
+        droppedRecords: dropped,
+        quarantined: quarantine.count,
+        quarantineByReason,
+        quarantineKey,
+        findings,
+        findingsByField,
+        cleanKey,
+      };
       await blobs.put(summaryKey, JSON.stringify(result));
       // The ingested file holds raw PII; once the clean copy and its summary exist it is no longer needed.
       await blobs.delete(input.stagedKey);

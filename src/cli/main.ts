@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { ConfigError } from '../workers/config';
 import { isLogicalDate } from '../shared/ids';
 import { registerOperatorCommands } from './operator-commands';
+import { registerPiiCommands } from './pii-command';
 import { registerStackCommands } from './stack-commands';
 
 // The AWS SDK warns on every client about Node 20 support; the pinned version supports it.
@@ -23,6 +24,7 @@ const program = new Command()
 
 registerStackCommands(program);
 registerOperatorCommands(program);
+registerPiiCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(err.message);

@@ -200,6 +200,7 @@ async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
       home: config.home,
       gpuSlots: config.gpuSlots,
       logger,
+      piiTokenKey: config.piiTokenKey,
     });
     logger.info({ queues, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'workers running');
     // Worker.run() returns after SIGTERM/SIGINT once in-flight tasks finished or the grace time ran out.

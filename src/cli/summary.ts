@@ -42,7 +42,8 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
       Object.entries(s.pii.findings)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ') || 'none';
-    out.push(`  PII findings       ${f}${s.pii.droppedRecords ? `; ${s.pii.droppedRecords} records dropped` : ''}`);
+    const q = s.pii.quarantined ? `; ${s.pii.quarantined} quarantined (scan could not finish)` : '';
+    out.push(`  PII findings       ${f}${s.pii.droppedRecords ? `; ${s.pii.droppedRecords} records dropped` : ''}${q}`);
   }
   if (s.dedupe) out.push(`  duplicates         ${s.dedupe.duplicates} dropped`);
   if (s.labeling) out.push(`  labels             ${s.labeling.labeled}/${s.labeling.total}`);

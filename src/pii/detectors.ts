@@ -1,5 +1,8 @@
 import { findPhoneNumbersInText } from 'libphonenumber-js/max';
 import type { PiiEntity } from '../shared/spec';
+import { ibanDetector, ssnDetector } from './detectors-ids';
+import { ipDetector } from './detectors-net';
+import { secretDetector } from './detectors-secret';
 import { isCreditCardNumber, isEmailAddress } from './validators';
 
 /** A detected PII span in a text: [start, end) offsets, never the matched value. */
@@ -12,6 +15,8 @@ export interface PiiSpan {
 /** Cheap facts about a text, computed once and shared by every detector's precheck. */
 export interface TextFacts {
   hasAt: boolean;
+  hasColon: boolean;
+  hasDot: boolean;
   /** Digits counted, capped at 13 (the most any precheck needs). */
   digits: number;
 }
@@ -54,13 +59,26 @@ export const phoneDetector: PiiDetector = {
   entity: 'PHONE_NUMBER',
   precheck: (facts) => facts.digits >= 7,
   find(text) {
-    return findPhoneNumbersInText(text, { defaultCountry: 'US' }).map((m) => ({
-      start: m.startsAt,
-      end: m.number.ext ? endWithoutCommaExtension(text, m.startsAt, m.endsAt, m.number.ext) : m.endsAt,
-      entity: 'PHONE_NUMBER' as const,
-    }));
+    return findPhoneNumbersInText(text, { defaultCountry: 'US' })
+      .filter((m) => !isDottedQuadRun(text, m.startsAt, m.endsAt))
+      .map((m) => ({
+        start: m.startsAt,
+        end: m.number.ext ? endWithoutCommaExtension(text, m.startsAt, m.endsAt, m.number.ext) : m.endsAt,
+        entity: 'PHONE_NUMBER' as const,
+      }));
   },
 };
+
+/** libphonenumber accepts "218.90.139.84" as a number; digit groups joined by three or more dots are addresses or versions. */
+function isDottedQuadRun(text: string, start: number, end: number): boolean {
+  let from = start;
+  while (from > 0 && /[\d.]/.test(text.charAt(from - 1))) from -= 1;
+  let to = end;
+  while (to < text.length && /[\d.]/.test(text.charAt(to))) to += 1;
+  const run = text.slice(from, to).replace(/^\D+|\D+$/g, '');
+  const inside = text.slice(start, end).replace(/^[[(]/, '');
+  return /^\d{1,3}(?:\.\d{1,3}){3,}$/.test(run) || /^\d{1,3}(?:\.\d{1,3}){3,}$/.test(inside);
+}
 
 const EXTENSION_MARKER = /(?:ext|extension|x|#)\.?\s*$/i;
 
@@ -90,15 +108,25 @@ export const creditCardDetector: PiiDetector = {
       const run = m[0];
       const base = m.index ?? 0;
       if (run.length < 13) continue;
-      const hit = bestCardWindow(run);
+      const hit = cardInRun(run);
       if (hit) spans.push({ start: base + hit.start, end: base + hit.end, entity: 'CREDIT_CARD' });
     }
     return spans;
   },
 };
 
-// Issuer networks start with 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard), 6 (Discover, UnionPay).
-const CARD_PREFIX = /^[2-6]/;
+/**
+ * A run that as a whole has a card's length (13–19 digits) is judged as a whole: a Luhn-failing 19-digit
+ * order number must not yield a "card" from its first 16 digits. Longer runs are searched for a card window.
+ */
+function cardInRun(run: string): { start: number; end: number } | undefined {
+  const all = run.replace(/[ -]/g, '');
+  if (all.length <= 19) {
+    const groupsOk = run.split(/[ -]/).every((g) => g.length >= 3 && g.length <= 6) || !/[ -]/.test(run);
+    return groupsOk && isCreditCardNumber(all) ? { start: 0, end: run.length } : undefined;
+  }
+  return bestCardWindow(run);
+}
 
 /**
  * The longest window of whole digit groups in a run that is a valid card number. A run can hold a
@@ -119,7 +147,7 @@ function bestCardWindow(run: string): { start: number; end: number } | undefined
       if (j > i && !groups.slice(i, j + 1).every((g) => g.end - g.start >= 3 && g.end - g.start <= 6)) continue;
       const start = (groups[i] as { start: number }).start;
       const number = run.slice(start, gj.end).replace(/[ -]/g, '');
-      if (CARD_PREFIX.test(number) && isCreditCardNumber(number)) best = { start, end: gj.end, digits };
+      if (isCreditCardNumber(number)) best = { start, end: gj.end, digits };
     }
   }
   return best && { start: best.start, end: best.end };
@@ -130,4 +158,8 @@ export const DETECTORS: Readonly<Record<PiiEntity, PiiDetector>> = {
   EMAIL_ADDRESS: emailDetector,
   PHONE_NUMBER: phoneDetector,
   CREDIT_CARD: creditCardDetector,
+  US_SSN: ssnDetector,
+  IBAN_CODE: ibanDetector,
+  IP_ADDRESS: ipDetector,
+  SECRET: secretDetector,
 };

@@ -1,40 +1,85 @@
+import { performance } from 'node:perf_hooks';
 import type { DatasetSpec, PiiAction, PiiEntity } from '../shared/spec';
-import { DETECTORS, type PiiSpan, type TextFacts } from './detectors';
+import { DETECTORS, type PiiDetector, type PiiSpan, type TextFacts } from './detectors';
+import { ibanShapes } from './detectors-ids';
+import { PiiConfigError, rewriteText, type Rewrite } from './transforms';
 import { countDigits } from './validators';
 
-/** The PII part of a dataset spec: which entities to find and what to do per field. */
-export type PiiPolicy = DatasetSpec['pii'];
+export { PiiConfigError } from './transforms';
+
+/** The PII part of a dataset spec: which entities to find and what to do per field (allow-list and time budget optional). */
+export type PiiPolicy = Pick<DatasetSpec['pii'], 'entities' | 'defaultAction' | 'fields'> &
+  Partial<Pick<DatasetSpec['pii'], 'allowList' | 'scanTimeoutMs'>>;
 
 /** One finding: where and what, never the matched value. */
 export interface PiiFinding {
-  /** Path of the string value, e.g. `body`, `meta.contact`, `notes[2]`. */
+  /** Path of the string value: dotted for nested values, array indexes as numbers (`meta.contact`, `tags.0`). */
   field: string;
   entity: PiiEntity;
+  /** Offsets in JavaScript string units into the original value: [start, end). */
+  start: number;
+  end: number;
 }
 
-/** What a record scan decided: the redacted record, its findings and the policy outcome. */
+/** Why a scan could not finish; the record is quarantined (fail closed), never passed through. */
+export type ScanFailureReason = 'pii_scan_timeout' | 'pii_scan_error';
+
+/** What a record scan decided: the rewritten record, its findings and the policy outcome. */
 export interface ScanResult {
-  /** A copy of the record with every finding replaced by `<ENTITY_TYPE>`. */
+  /** A copy of the record with every finding rewritten per its field's action; `{}` when quarantined. */
   record: Record<string, unknown>;
+  /** Every finding (none when quarantined: a partial scan's counts would mislead). */
   findings: PiiFinding[];
-  /** `keep` unless a finding sits in a field whose action is drop_record or fail (fail wins). */
-  action: 'keep' | 'drop_record' | 'fail';
+  /**
+   * `keep` unless a finding sits in a field whose action is drop_record or fail (fail wins);
+   * `quarantine` when the scan could not finish (time budget exceeded, detector error).
+   */
+  action: 'keep' | 'drop_record' | 'fail' | 'quarantine';
+  /** Set with `quarantine`. */
+  reason?: ScanFailureReason;
 }
 
 /** Options for `scanRecord`. */
 export interface ScanOptions {
   /** Top-level fields left unscanned (e.g. the id and time fields, which are not free text). */
   skipFields?: readonly string[];
+  /** HMAC key for the tokenize action; required when the policy tokenizes anything. */
+  tokenKey?: Buffer;
+  /** Time budget for one record, checked between values; default the policy's scanTimeoutMs, else 1000. */
+  timeoutMs?: number;
+  /** Clock in milliseconds (tests inject one). */
+  now?: () => number;
+  /** Replacement detectors by type (tests inject failing ones). */
+  detectors?: Partial<Record<PiiEntity, PiiDetector>>;
 }
 
-/** Find PII spans in a text; overlaps resolve to the longest span, so each character is redacted once. */
-export function findPii(text: string, entities: readonly PiiEntity[]): PiiSpan[] {
+const DEFAULT_TIMEOUT_MS = 1000;
+// Entities made of digits that also occur inside IBANs: such digits belong to the IBAN (or its look-alike).
+const NUMBER_ENTITIES: ReadonlySet<PiiEntity> = new Set(['PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN']);
+
+/** Find PII spans in a text; overlaps resolve to the longest span, so each character is rewritten once. */
+export function findPii(
+  text: string,
+  entities: readonly PiiEntity[],
+  detectors: Partial<Record<PiiEntity, PiiDetector>> = DETECTORS,
+): PiiSpan[] {
   if (text.length < 5) return [];
-  const facts: TextFacts = { hasAt: text.includes('@'), digits: countDigits(text, 13) };
-  const found: PiiSpan[] = [];
+  const facts: TextFacts = {
+    hasAt: text.includes('@'),
+    hasColon: text.includes(':'),
+    hasDot: text.includes('.'),
+    digits: countDigits(text, 13),
+  };
+  let found: PiiSpan[] = [];
   for (const entity of entities) {
-    const detector = DETECTORS[entity];
+    const detector = detectors[entity] ?? DETECTORS[entity];
     if (detector.precheck(facts)) found.push(...detector.find(text));
+  }
+  if (found.some((s) => NUMBER_ENTITIES.has(s.entity))) {
+    const shapes = ibanShapes(text);
+    if (shapes.length > 0) {
+      found = found.filter((s) => !NUMBER_ENTITIES.has(s.entity) || shapes.every((r) => s.end <= r.start || s.start >= r.end));
+    }
   }
   if (found.length <= 1) return found;
   found.sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start);
@@ -47,58 +92,95 @@ export function findPii(text: string, entities: readonly PiiEntity[]): PiiSpan[]
 
 /** Replace each span with `<ENTITY_TYPE>`; spans must not overlap (as `findPii` returns them). */
 export function redactText(text: string, spans: readonly PiiSpan[]): string {
-  if (spans.length === 0) return text;
-  let out = '';
-  let pos = 0;
-  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
-    out += `${text.slice(pos, s.start)}<${s.entity}>`;
-    pos = s.end;
-  }
-  return out + text.slice(pos);
+  return rewriteText(text, spans, 'redact');
 }
 
-const ACTION_RANK: Record<PiiAction, number> = { redact: 0, drop_record: 1, fail: 2 };
+const ACTION_RANK: Record<PiiAction, number> = { redact: 0, mask: 0, tokenize: 0, drop_record: 1, fail: 2 };
 
-/** Scan every string value of a record (nested objects and arrays too), redact it, and apply the policy. */
+class ScanTimeout extends Error {}
+
+/**
+ * Scan every string value of a record (nested objects and arrays too), rewrite findings per field action
+ * and apply the policy. Fails closed: a scan over its time budget or a detector error quarantines the record.
+ * Throws `PiiConfigError` when the policy tokenizes but no key was given.
+ */
 export function scanRecord(record: Record<string, unknown>, policy: PiiPolicy, options: ScanOptions = {}): ScanResult {
-  const findings: PiiFinding[] = [];
+  const tokenizes = policy.defaultAction === 'tokenize' || Object.values(policy.fields).includes('tokenize');
+  if (tokenizes && !options.tokenKey) {
+    throw new PiiConfigError('the PII policy tokenizes values but no token key was configured (ScanOptions.tokenKey)');
+  }
+  const now = options.now ?? (() => performance.now());
+  const ctx: WalkContext = {
+    policy,
+    options,
+    detectors: { ...DETECTORS, ...options.detectors },
+    findings: [],
+    worst: 'redact',
+    deadline: now() + (options.timeoutMs ?? policy.scanTimeoutMs ?? DEFAULT_TIMEOUT_MS),
+    now,
+  };
   const skip = new Set(options.skipFields ?? []);
-  let worst: PiiAction = 'redact';
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(record)) {
-    if (skip.has(key)) {
-      setOwn(out, key, value);
-      continue;
+  try {
+    for (const [key, value] of Object.entries(record)) {
+      setOwn(out, key, skip.has(key) ? value : walk(value, key, ctx));
     }
-    const before = findings.length;
-    setOwn(out, key, walk(value, key, policy.entities, findings));
-    if (findings.length > before) {
-      for (let i = before; i < findings.length; i += 1) {
-        const action = actionFor((findings[i] as PiiFinding).field, key, policy);
-        if (ACTION_RANK[action] > ACTION_RANK[worst]) worst = action;
-      }
-    }
+  } catch (err) {
+    if (err instanceof PiiConfigError) throw err;
+    return { record: {}, findings: [], action: 'quarantine', reason: err instanceof ScanTimeout ? 'pii_scan_timeout' : 'pii_scan_error' };
   }
-  return { record: out, findings, action: worst === 'redact' ? 'keep' : worst };
+  const worst = ctx.worst;
+  return { record: out, findings: ctx.findings, action: worst === 'drop_record' || worst === 'fail' ? worst : 'keep' };
 }
 
-function actionFor(path: string, topLevel: string, policy: PiiPolicy): PiiAction {
-  return policy.fields[path] ?? policy.fields[topLevel] ?? policy.defaultAction;
+interface WalkContext {
+  policy: PiiPolicy;
+  options: ScanOptions;
+  detectors: Record<PiiEntity, PiiDetector>;
+  findings: PiiFinding[];
+  worst: PiiAction;
+  deadline: number;
+  now: () => number;
 }
 
-function walk(value: unknown, path: string, entities: readonly PiiEntity[], findings: PiiFinding[]): unknown {
+function walk(value: unknown, path: string, ctx: WalkContext): unknown {
   if (typeof value === 'string') {
-    const spans = findPii(value, entities);
-    for (const s of spans) findings.push({ field: path, entity: s.entity });
-    return redactText(value, spans);
+    const result = scanString(value, path, ctx);
+    if (ctx.now() > ctx.deadline) throw new ScanTimeout();
+    return result;
   }
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}[${i}]`, entities, findings));
+  if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}.${i}`, ctx));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, k, walk(v, `${path}.${k}`, entities, findings));
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, walk(v, `${path}.${k}`, ctx));
     return out;
   }
   return value;
+}
+
+function scanString(value: string, path: string, ctx: WalkContext): string {
+  let spans = findPii(value, ctx.policy.entities, ctx.detectors);
+  if (spans.length === 0) return value;
+  const allowed = lookup(ctx.policy.allowList, path);
+  if (allowed) spans = spans.filter((s) => !allowed.includes(value.slice(s.start, s.end)));
+  if (spans.length === 0) return value;
+  const action = lookup(ctx.policy.fields, path) ?? ctx.policy.defaultAction;
+  if (ACTION_RANK[action] > ACTION_RANK[ctx.worst]) ctx.worst = action;
+  for (const s of spans) ctx.findings.push({ field: path, entity: s.entity, start: s.start, end: s.end });
+  const how: Rewrite = action === 'mask' || action === 'tokenize' ? action : 'redact';
+  return rewriteText(value, spans, how, ctx.options.tokenKey);
+}
+
+/** The entry for a path or, failing that, its nearest ancestor: a policy on `meta` covers `meta.contact.0`. */
+function lookup<T>(table: Record<string, T> | undefined, path: string): T | undefined {
+  if (!table) return undefined;
+  let p = path;
+  for (;;) {
+    if (Object.hasOwn(table, p)) return table[p];
+    const dot = p.lastIndexOf('.');
+    if (dot === -1) return undefined;
+    p = p.slice(0, dot);
+  }
 }
 
 // Plain assignment of "__proto__" would replace the copy's prototype instead of adding a field.
@@ -123,8 +205,8 @@ export function summarizeFindings(findings: readonly PiiFinding[], into?: Findin
   for (const f of findings) {
     s.total += 1;
     s.byEntity[f.entity] = (s.byEntity[f.entity] ?? 0) + 1;
-    // Array indexes are folded so the summary's keys stay few and stable.
-    const field = f.field.replace(/\[\d+\]/g, '[]');
+    // Array indexes are folded to `*` so the summary's keys stay few and stable.
+    const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
     s.byField[field] = (s.byField[field] ?? 0) + 1;
   }
   return s;

@@ -1,3 +1,6 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { getCountrySpecifications, isValidIBAN } from 'ibantools';
+
 /** True when a digit string passes the Luhn (mod 10) checksum. */
 export function luhnValid(digits: string): boolean {
   if (!/^\d+$/.test(digits)) return false;
@@ -23,14 +26,56 @@ export function luhnCheckDigit(payload: string): string {
   throw new Error('luhnCheckDigit: payload must be digits');
 }
 
+// Issuer ranges (IIN prefixes) and the lengths each network issues; a Luhn-valid number outside them is not a card.
+const CARD_NETWORKS: ReadonlyArray<{ prefix: RegExp; lengths: readonly number[] }> = [
+  { prefix: /^4/, lengths: [13, 16, 19] }, // Visa
+  { prefix: /^(?:5[1-5]|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720)/, lengths: [16] }, // Mastercard, 2-series included
+  { prefix: /^3[47]/, lengths: [15] }, // Amex
+  { prefix: /^(?:6011|64[4-9]|65)/, lengths: [16, 17, 18, 19] }, // Discover
+  { prefix: /^62/, lengths: [16, 17, 18, 19] }, // UnionPay (co-branded with Discover)
+  { prefix: /^35(?:2[89]|[3-8]\d)/, lengths: [16, 17, 18, 19] }, // JCB
+  { prefix: /^(?:30[0-5]|3095|36|3[89])/, lengths: [14, 15, 16, 17, 18, 19] }, // Diners Club
+];
+
 /**
- * True when a digit string is a plausible payment card number: 13–19 digits, Luhn-valid,
- * and not a single repeated digit (0000… passes Luhn but is never a card).
+ * True when a digit string is a plausible payment card number: 13–19 digits in a known issuer range
+ * with a length that network issues, Luhn-valid, and not a single repeated digit.
  */
 export function isCreditCardNumber(digits: string): boolean {
   if (digits.length < 13 || digits.length > 19) return false;
   if (/^(\d)\1+$/.test(digits)) return false;
+  if (!CARD_NETWORKS.some((n) => n.prefix.test(digits) && n.lengths.includes(digits.length))) return false;
   return luhnValid(digits);
+}
+
+/** True when area/group/serial form a US SSN the SSA could issue: no 000, 666 or 9xx area, no 00 group, no 0000 serial. */
+export function isUsSsn(area: string, group: string, serial: string): boolean {
+  if (!/^\d{3}$/.test(area) || !/^\d{2}$/.test(group) || !/^\d{4}$/.test(serial)) return false;
+  if (area === '000' || area === '666' || area.startsWith('9')) return false;
+  return group !== '00' && serial !== '0000';
+}
+
+const IBAN_SPECS = getCountrySpecifications();
+
+/** The full IBAN length for a country code, or undefined when the country issues no IBANs. */
+export function ibanLength(countryCode: string): number | undefined {
+  const spec = IBAN_SPECS[countryCode];
+  return spec?.chars ?? undefined;
+}
+
+/** True when an IBAN (electronic form: no spaces, upper case) has its country's length, BBAN format and a valid mod-97 checksum. */
+export function isIban(compact: string): boolean {
+  return isValidIBAN(compact);
+}
+
+/** True for a dotted-quad IPv4 address with every octet 0–255 (no leading zeros). */
+export function isIpv4Address(candidate: string): boolean {
+  return isIPv4(candidate);
+}
+
+/** True for an IPv6 address in any textual form: full, compressed (`::`) or with an embedded IPv4 tail. */
+export function isIpv6Address(candidate: string): boolean {
+  return isIPv6(candidate);
 }
 
 const DOMAIN_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;

@@ -1,26 +1,65 @@
 import { z } from 'zod';
 
 /** Type of one field in a dataset's record contract. */
-export const FieldTypeSchema = z.enum(['string', 'integer', 'number', 'boolean', 'timestamp', 'enum']);
+export const FieldTypeSchema = z.enum(['string', 'integer', 'number', 'boolean', 'timestamp', 'enum', 'list', 'object']);
+
+/** A field of the record contract as written in a spec (lists and objects nest further field specs). */
+export interface FieldSpecInput {
+  type: z.infer<typeof FieldTypeSchema>;
+  required?: boolean;
+  values?: string[];
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  items?: FieldSpecInput;
+  fields?: Record<string, FieldSpecInput>;
+}
+
+/** A validated field of the record contract (defaults applied). */
+export interface FieldSpec {
+  type: z.infer<typeof FieldTypeSchema>;
+  required: boolean;
+  /** Allowed values for `enum` fields. */
+  values?: string[];
+  /** String length bounds (characters). */
+  minLength?: number;
+  maxLength?: number;
+  /** Inclusive numeric range of integer and number fields. */
+  minimum?: number;
+  maximum?: number;
+  /** Element type of a `list` field. */
+  items?: FieldSpec;
+  /** Nested fields of an `object` field. */
+  fields?: Record<string, FieldSpec>;
+}
 
 /** One field of the record contract. */
-export const FieldSpecSchema = z
-  .object({
-    type: FieldTypeSchema,
-    required: z.boolean().default(true),
-    /** Allowed values for `enum` fields. */
-    values: z.array(z.string()).optional(),
-    maxLength: z.number().int().positive().optional(),
-  })
-  .refine((f) => f.type !== 'enum' || (f.values?.length ?? 0) > 0, {
-    message: 'enum fields need a non-empty "values" list',
-  });
+export const FieldSpecSchema: z.ZodType<FieldSpec, FieldSpecInput> = z.lazy(() =>
+  z
+    .object({
+      type: FieldTypeSchema,
+      required: z.boolean().default(true),
+      values: z.array(z.string()).optional(),
+      minLength: z.number().int().min(0).optional(),
+      maxLength: z.number().int().positive().optional(),
+      minimum: z.number().optional(),
+      maximum: z.number().optional(),
+      items: FieldSpecSchema.optional(),
+      fields: z.record(z.string(), FieldSpecSchema).optional(),
+    })
+    .refine((f) => f.type !== 'enum' || (f.values?.length ?? 0) > 0, { message: 'enum fields need a non-empty "values" list' })
+    .refine((f) => f.type !== 'list' || f.items !== undefined, { message: 'list fields need an "items" field spec' })
+    .refine((f) => f.minimum === undefined || f.maximum === undefined || f.minimum <= f.maximum, {
+      message: 'minimum must not exceed maximum',
+    }),
+);
 
-/** What to do with PII found in a field. */
-export const PiiActionSchema = z.enum(['redact', 'drop_record', 'fail']);
+/** What to do with PII found in a field: `<TYPE>` placeholder, masked characters, a keyed HMAC token, drop the record, or fail the run. */
+export const PiiActionSchema = z.enum(['redact', 'mask', 'tokenize', 'drop_record', 'fail']);
 
-/** PII entity types the engine detects (Presidio names). */
-export const PiiEntitySchema = z.enum(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD']);
+/** PII entity types the engine knows (Presidio names). */
+export const PiiEntitySchema = z.enum(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET']);
 
 /** A dataset spec: the one file that declares a dataset's contract, policies and gates. */
 export const DatasetSpecSchema = z.object({
@@ -53,13 +92,21 @@ export const DatasetSpecSchema = z.object({
     minCoverage: z.number().min(0).max(1).default(0.9),
   }),
   pii: z.object({
-    entities: z.array(PiiEntitySchema).default(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD']),
+    entities: z
+      .array(PiiEntitySchema)
+      .default(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET']),
     /** Default action for every string field. */
     defaultAction: PiiActionSchema.default('redact'),
-    /** Per-field override of the action. */
+    /** Per-field override of the action (field path, dotted for nested values). */
     fields: z.record(z.string(), PiiActionSchema).default({}),
+    /** Per-field values that are never treated as PII (e.g. a support mailbox). */
+    allowList: z.record(z.string(), z.array(z.string())).default({}),
+    /** A record whose scan takes longer is quarantined (fail closed), never passed through. */
+    scanTimeoutMs: z.number().int().positive().default(1000),
   }),
   ingest: z.object({
+    /** Input format; `auto` goes by file extension (.jsonl, .jsonl.gz, .csv, .csv.gz, .parquet). */
+    format: z.enum(['auto', 'jsonl', 'csv', 'parquet']).default('auto'),
     /** Fail the run when more than this share of a partition is quarantined. */
     maxQuarantineRate: z.number().min(0).max(1).default(0.2),
     maxRecordBytes: z
@@ -67,6 +114,14 @@ export const DatasetSpecSchema = z.object({
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Largest decompressed size of one compressed input file (a gzip bomb stops here with a clear error). */
+    maxDecompressedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 ** 3),
+    /** Deepest nesting of objects and arrays a record may have. */
+    maxDepth: z.number().int().min(1).max(1000).default(32),
   }),
   version: z.object({
     /** How many daily partitions (ending at the logical date) a dataset version spans. */
@@ -114,8 +169,6 @@ export const DatasetSpecSchema = z.object({
 
 /** A validated dataset spec. */
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
-/** A field of the record contract. */
-export type FieldSpec = z.infer<typeof FieldSpecSchema>;
 /** A PII action. */
 export type PiiAction = z.infer<typeof PiiActionSchema>;
 /** A PII entity type. */

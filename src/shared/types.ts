@@ -83,6 +83,10 @@ export interface IngestResult {
 export interface PiiResult {
   records: number;
   droppedRecords: number;
+  /** Records whose scan could not finish (timeout, error): quarantined, never passed on. */
+  quarantined?: number;
+  quarantineByReason?: Record<string, number>;
+  quarantineKey?: string;
   findings: Partial<Record<PiiEntity, number>>;
   findingsByField: Record<string, number>;
   cleanKey: string;

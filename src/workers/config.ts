@@ -22,6 +22,7 @@ export const CONFIG_ENV_VARS = [
   'LOG_LEVEL',
   'SHUTDOWN_GRACE_SECONDS',
   'GPU_SLOTS',
+  'PII_TOKEN_KEY',
 ] as const;
 
 /** Variables that must be set when TRAINSET_MODE=production. */
@@ -54,6 +55,8 @@ export interface Config {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceSeconds: number;
   gpuSlots: number;
+  /** Key of the PII tokenize action, if configured. */
+  piiTokenKey?: Buffer;
 }
 
 /** Thrown when configuration is invalid; the message lists one line per bad value. */
@@ -76,7 +79,7 @@ function protocolOf(s: string): string | undefined {
 const urlString = z.string().refine((s) => protocolOf(s) !== undefined, 'must be a URL');
 
 /** Variables whose values are secrets or may hold one: never echoed in an error. */
-const SECRET_VARS = new Set(['DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+const SECRET_VARS = new Set(['DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'PII_TOKEN_KEY']);
 
 const EnvSchema = z.object({
   TRAINSET_MODE: z.enum(['embedded', 'production']).optional(),
@@ -107,6 +110,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   GPU_SLOTS: z.coerce.number().int().min(1).max(64).optional(),
+  PII_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters (a random secret; tokens are HMACs under it)').optional(),
 });
 
 /**
@@ -166,5 +170,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     logLevel: e.LOG_LEVEL ?? 'info',
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 30,
     gpuSlots: e.GPU_SLOTS ?? 1,
+    piiTokenKey: e.PII_TOKEN_KEY ? Buffer.from(e.PII_TOKEN_KEY, 'utf8') : undefined,
   };
 }

@@ -118,6 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       home: config.home,
       gpuSlots: config.gpuSlots,
       logger,
+      piiTokenKey: config.piiTokenKey,
     });
     const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
     // Stopping the workers first lets in-flight activities finish within the grace time.

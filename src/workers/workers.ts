@@ -70,6 +70,7 @@ export interface PipelineWorkersOptions extends WorkerOptions {
   home: string;
   gpuSlots: number;
   logger: Logger;
+  piiTokenKey?: Buffer;
 }
 
 /** The workers of the given task queues over one set of backends (worker processes and the embedded stack). */
@@ -79,7 +80,10 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
   const workers: Worker[] = [];
   if (o.queues.includes('cpu')) {
     workers.push(
-      await createCpuWorker({ ...common, deps: { blobs, registry, specs, gateway: createGatewayClient(o.gatewayUrl), logger: o.logger } }),
+      await createCpuWorker({
+        ...common,
+        deps: { blobs, registry, specs, gateway: createGatewayClient(o.gatewayUrl), logger: o.logger, piiTokenKey: o.piiTokenKey },
+      }),
     );
   }
   if (o.queues.includes('gpu')) {
