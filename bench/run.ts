@@ -7,9 +7,11 @@
  */
 import type { Bench } from './harness';
 import { bench as b1 } from './b1-data-path';
+import { bench as b2 } from './b2-memory';
+import { bench as b3 } from './b3-pii-accuracy';
 
 /** Every benchmark, in id order. */
-const BENCHES: Bench[] = [b1];
+const BENCHES: Bench[] = [b1, b2, b3];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).map((a) => a.toUpperCase());

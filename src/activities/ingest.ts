@@ -1,6 +1,10 @@
-/** Ingest stage: stream a raw partition through the record contract; quarantine what fails, account for every line. */
+/**
+ * Ingest stage: stream a raw partition (JSONL, CSV or Parquet, optionally gzipped) through the record
+ * contract; quarantine what fails, account for every record.
+ */
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import { ingestLines, PartitionAccounting } from '../data/ingest-lines';
+import { PartitionAccounting } from '../data/ingest-lines';
+import { InputFileError, detectFormat, openRecordStream } from '../data/readers';
 import { ErrorType } from '../shared/errors';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { IngestResult } from '../shared/types';
@@ -23,10 +27,12 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       if (specHash !== input.specHash) {
         throw ApplicationFailure.nonRetryable(`spec of ${input.dataset} changed during the run; start a new run`, ErrorType.InvalidSpec);
       }
-      const files = (await blobs.list(rawPartitionPrefix(input.dataset, input.partition))).filter((f) => f.key.endsWith('.jsonl'));
+      const files = (await blobs.list(rawPartitionPrefix(input.dataset, input.partition))).filter(
+        (f) => detectFormat(f.key, spec.ingest.format) !== undefined,
+      );
       if (files.length === 0) {
         throw ApplicationFailure.nonRetryable(
-          `no raw partition at ${blobs.uri}/${rawPartitionPrefix(input.dataset, input.partition)} (expected *.jsonl files)`,
+          `no raw partition at ${blobs.uri}/${rawPartitionPrefix(input.dataset, input.partition)} (expected .jsonl, .csv or .parquet files, optionally .gz)`,
           ErrorType.PartitionNotFound,
         );
       }
@@ -42,7 +48,8 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       const quarantine = new JsonlWriter();
       for (const file of files) {
         const stream = await blobs.getStream(file.key);
-        for await (const item of ingestLines(stream, spec, { accounting })) {
+        const items = openRecordStream(stream, { spec, fileName: file.key, accounting });
+        for await (const item of guardInputFile(items)) {
           if (item.kind === 'accepted') accepted.push(item.record);
           else
             quarantine.push({
@@ -89,4 +96,14 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       return result;
     },
   };
+}
+
+/** A whole unreadable input file (gzip bomb, truncated gzip, corrupt Parquet) fails the partition, naming the file. */
+async function* guardInputFile<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (err) {
+    if (err instanceof InputFileError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InputFileUnreadable);
+    throw err;
+  }
 }

@@ -1,9 +1,10 @@
 import type { DatasetSpec, FieldSpec } from '../shared/spec';
 import { decodeUtf8Strict } from './jsonl';
 
-/** Why a record was quarantined. Fixed strings plus a declared field name; never record content. */
+/** Why a record was quarantined. Fixed strings plus a declared field path (`meta.tags.1`); never record content. */
 export type QuarantineReason =
   | 'invalid_json'
+  | 'invalid_csv'
   | 'not_an_object'
   | 'invalid_utf8'
   | 'forbidden_key'
@@ -14,6 +15,8 @@ export type QuarantineReason =
   | `wrong_type:${string}`
   | `invalid_enum:${string}`
   | `too_long:${string}`
+  | `too_short:${string}`
+  | `out_of_range:${string}`
   | `invalid_timestamp:${string}`
   | `unknown_field:${string}`;
 
@@ -22,14 +25,14 @@ export type CheckResult = { ok: true; record: Record<string, unknown> } | { ok: 
 
 /** Options for `checkRecord`. */
 export interface CheckOptions {
-  /** Deepest nesting of objects/arrays allowed (the record itself is depth 1). */
+  /** Deepest nesting of objects/arrays allowed (the record itself is depth 1); defaults to `spec.ingest.maxDepth`. */
   maxDepth?: number;
 }
 
 /** Keys that could reach an object's prototype when a record is later merged or spread. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Default nesting limit for `checkRecord`. */
+/** Default nesting limit when neither the options nor the spec give one. */
 export const DEFAULT_MAX_DEPTH = 32;
 
 // Unknown field names come from the record, so they only reach a reason when they look like identifiers.
@@ -58,10 +61,14 @@ export function checkRecord(line: string | Buffer, spec: DatasetSpec, options: C
   } catch {
     return fail('invalid_json');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('not_an_object');
-  const shape = checkShape(parsed, 1, options.maxDepth ?? DEFAULT_MAX_DEPTH);
-  if (shape !== undefined) return fail(shape);
+  return checkParsedRecord(parsed, spec, options);
+}
 
+/** Check an already-decoded record (a CSV row after coercion, a Parquet row) against the contract. */
+export function checkParsedRecord(parsed: unknown, spec: DatasetSpec, options: CheckOptions = {}): CheckResult {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('not_an_object');
+  const shape = checkShape(parsed, 1, options.maxDepth ?? spec.ingest.maxDepth ?? DEFAULT_MAX_DEPTH);
+  if (shape !== undefined) return fail(shape);
   return checkFields(parsed as Record<string, unknown>, spec);
 }
 
@@ -89,56 +96,116 @@ function checkShape(value: unknown, depth: number, maxDepth: number): 'forbidden
   return undefined;
 }
 
-function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckResult {
-  const { fields, labelField, unknownFields } = spec.schema;
-  const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(fields)) {
-    const raw = Object.prototype.hasOwnProperty.call(input, name) ? input[name] : undefined;
-    if (raw === undefined || raw === null) {
-      if (field.required && name !== labelField) return fail(`missing_required_field:${name}`);
-      continue;
-    }
-    const checked = checkValue(name, raw, field);
-    if (!checked.ok) return fail(checked.reason);
-    if (name === labelField && !spec.labels.classes.includes(checked.value as string)) {
-      return fail(`invalid_enum:${name}`);
-    }
-    out[name] = checked.value;
-  }
-  for (const key of Object.keys(input)) {
-    if (Object.prototype.hasOwnProperty.call(fields, key)) continue;
-    if (unknownFields === 'reject') return fail(`unknown_field:${SAFE_FIELD_NAME.test(key) ? key : '<unnamed>'}`);
-    if (unknownFields === 'keep') out[key] = input[key];
-  }
-  return { ok: true, record: out };
-}
-
 type ValueCheck = { ok: true; value: unknown } | { ok: false; reason: QuarantineReason };
 
-function checkValue(name: string, raw: unknown, field: FieldSpec): ValueCheck {
+const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckResult {
+  const { fields, labelField } = spec.schema;
+  const r = checkObjectFields(input, fields, spec, '', labelField);
+  if (!r.ok) return r;
+  const record = r.value as Record<string, unknown>;
+  if (hasOwn(record, labelField) && !spec.labels.classes.includes(record[labelField] as string)) {
+    return fail(`invalid_enum:${labelField}`);
+  }
+  return { ok: true, record };
+}
+
+/** Check an object's declared fields, then apply the unknown-field policy to the rest (at every level). */
+function checkObjectFields(
+  input: Record<string, unknown>,
+  fields: Record<string, FieldSpec>,
+  spec: DatasetSpec,
+  prefix: string,
+  optionalField?: string,
+): ValueCheck {
+  const out: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(fields)) {
+    const path = prefix + name;
+    const raw = hasOwn(input, name) ? input[name] : undefined;
+    if (raw === undefined || raw === null) {
+      // The label may be missing: unlabeled records are sent for labeling, not quarantined.
+      if (field.required && name !== optionalField) return { ok: false, reason: `missing_required_field:${path}` };
+      continue;
+    }
+    const checked = checkValue(path, raw, field, spec);
+    if (!checked.ok) return checked;
+    out[name] = checked.value;
+  }
+  const policy = spec.schema.unknownFields;
+  for (const key of Object.keys(input)) {
+    if (hasOwn(fields, key)) continue;
+    if (policy === 'reject')
+      return { ok: false, reason: `unknown_field:${SAFE_FIELD_NAME.test(key) ? prefix + key : `${prefix}<unnamed>`}` };
+    if (policy === 'keep') out[key] = input[key];
+  }
+  return { ok: true, value: out };
+}
+
+function checkLength(path: string, length: number, field: FieldSpec): QuarantineReason | undefined {
+  if (field.maxLength !== undefined && length > field.maxLength) return `too_long:${path}`;
+  if (field.minLength !== undefined && length < field.minLength) return `too_short:${path}`;
+  return undefined;
+}
+
+function checkRange(path: string, value: number, field: FieldSpec): ValueCheck {
+  if ((field.minimum !== undefined && value < field.minimum) || (field.maximum !== undefined && value > field.maximum)) {
+    return { ok: false, reason: `out_of_range:${path}` };
+  }
+  return { ok: true, value };
+}
+
+function checkValue(path: string, raw: unknown, field: FieldSpec, spec: DatasetSpec): ValueCheck {
+  const wrongType: ValueCheck = { ok: false, reason: `wrong_type:${path}` };
   switch (field.type) {
-    case 'string':
-      if (typeof raw !== 'string') return { ok: false, reason: `wrong_type:${name}` };
-      if (field.maxLength !== undefined && raw.length > field.maxLength) return { ok: false, reason: `too_long:${name}` };
-      return { ok: true, value: raw };
+    case 'string': {
+      if (typeof raw !== 'string') return wrongType;
+      const bad = checkLength(path, raw.length, field);
+      return bad === undefined ? { ok: true, value: raw } : { ok: false, reason: bad };
+    }
     case 'integer':
-      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) return { ok: false, reason: `wrong_type:${name}` };
-      return { ok: true, value: raw };
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) return wrongType;
+      return checkRange(path, raw, field);
     case 'number':
-      if (typeof raw !== 'number' || !Number.isFinite(raw)) return { ok: false, reason: `wrong_type:${name}` };
-      return { ok: true, value: raw };
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) return wrongType;
+      return checkRange(path, raw, field);
     case 'boolean':
-      if (typeof raw !== 'boolean') return { ok: false, reason: `wrong_type:${name}` };
+      if (typeof raw !== 'boolean') return wrongType;
       return { ok: true, value: raw };
     case 'enum':
-      if (typeof raw !== 'string') return { ok: false, reason: `wrong_type:${name}` };
-      if (!(field.values ?? []).includes(raw)) return { ok: false, reason: `invalid_enum:${name}` };
+      if (typeof raw !== 'string') return wrongType;
+      if (!(field.values ?? []).includes(raw)) return { ok: false, reason: `invalid_enum:${path}` };
       return { ok: true, value: raw };
     case 'timestamp': {
-      if (typeof raw !== 'string') return { ok: false, reason: `wrong_type:${name}` };
+      if (typeof raw !== 'string') return wrongType;
       const iso = normalizeTimestamp(raw);
-      if (iso === undefined) return { ok: false, reason: `invalid_timestamp:${name}` };
+      if (iso === undefined) return { ok: false, reason: `invalid_timestamp:${path}` };
       return { ok: true, value: iso };
+    }
+    case 'list': {
+      if (!Array.isArray(raw)) return wrongType;
+      const bad = checkLength(path, raw.length, field);
+      if (bad !== undefined) return { ok: false, reason: bad };
+      const items = field.items;
+      if (items === undefined) return { ok: true, value: raw };
+      const out: unknown[] = [];
+      for (let i = 0; i < raw.length; i++) {
+        const v: unknown = raw[i];
+        if (v === undefined || v === null) {
+          if (items.required) return { ok: false, reason: `missing_required_field:${path}.${i}` };
+          out.push(null);
+          continue;
+        }
+        const r = checkValue(`${path}.${i}`, v, items, spec);
+        if (!r.ok) return r;
+        out.push(r.value);
+      }
+      return { ok: true, value: out };
+    }
+    case 'object': {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return wrongType;
+      if (field.fields === undefined) return { ok: true, value: raw };
+      return checkObjectFields(raw as Record<string, unknown>, field.fields, spec, `${path}.`);
     }
   }
 }
@@ -157,14 +224,29 @@ export function normalizeTimestamp(value: string): string | undefined {
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
-  const ms = frac === '' ? '' : `.${frac.slice(1, 4).padEnd(3, '0')}`;
-  const offset = zone.toUpperCase() === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
-  const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${ms}${offset}`);
-  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = frac === '' ? 0 : Number(frac.slice(1, 4).padEnd(3, '0'));
+  let offsetMinutes = 0;
+  if (zone.toUpperCase() !== 'Z') {
+    const oh = Number(zone.slice(1, 3));
+    const om = Number(zone.slice(zone.length - 2));
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // Arithmetic on the parts instead of Date.parse of a rebuilt string: this runs once per record.
+  const local = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  // Date.UTC reads years 0-99 as 1900-1999.
+  if (year < 100) local.setUTCFullYear(year);
+  return new Date(local.getTime() - offsetMinutes * 60_000).toISOString();
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number);
 }

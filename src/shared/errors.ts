@@ -6,6 +6,8 @@ export const ErrorType = {
   InvalidInput: 'InvalidInput',
   /** The raw partition does not exist in the blob store. */
   PartitionNotFound: 'PartitionNotFound',
+  /** An input file cannot be read as a whole (gzip bomb, truncated gzip, corrupt Parquet, unknown format). */
+  InputFileUnreadable: 'InputFileUnreadable',
   /** Too many records were quarantined (likely an upstream schema change). */
   QuarantineRateExceeded: 'QuarantineRateExceeded',
   /** The spec's PII policy says a finding must fail the run. */

@@ -1,4 +1,5 @@
 /** ingestPartition in MockActivityEnvironment over an in-memory blob store and the real tickets spec. */
+import { gzipSync } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +118,41 @@ describe('ingestPartition', () => {
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe(ErrorType.InvalidSpec);
     expect(err.nonRetryable).toBe(true);
+  });
+
+  it('reads gzipped JSONL and CSV files of one partition through the same contract', async () => {
+    const lines = generateTicketLines({ date: partition, count: 100, seed: 5, badLineFraction: 0 }).map((l) => l.line);
+    const blobs = new MemoryBlobStore();
+    await blobs.put(`raw/tickets/${partition}/part-0000.jsonl.gz`, gzipSync(`${lines.slice(0, 60).join('\n')}\n`));
+    const header = 'id,created_at,channel,subject,body,queue';
+    const csvRows = lines.slice(60).map((l) => {
+      const r = JSON.parse(l) as Record<string, string | undefined>;
+      const cell = (v: string | undefined): string => `"${String(v ?? '').replace(/"/g, '""')}"`;
+      return [r.id, r.created_at, r.channel, r.subject, r.body, r.queue].map(cell).join(',');
+    });
+    await blobs.put(`raw/tickets/${partition}/part-0001.csv`, `${header}\n${csvRows.join('\n')}\n`);
+    await blobs.put(`raw/tickets/${partition}/_SUCCESS`, '');
+    const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
+    const r: IngestResult = await new MockActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
+    expect(r).toMatchObject({ files: 2, recordsIn: 100, quarantined: 0, accepted: 100 });
+  });
+
+  it('fails the partition non-retryably, naming the file, when a gzip input decompresses past the cap', async () => {
+    const blobs = new MemoryBlobStore();
+    // 64 MiB of zeros compresses to ~64 KiB; the spec's cap is lowered below to keep the test small.
+    await blobs.put(`raw/tickets/${partition}/bomb.jsonl.gz`, gzipSync(Buffer.alloc(64 * 1024 * 1024)));
+    const deps = cpuDeps(blobs);
+    const loaded = await deps.specs.load('tickets');
+    deps.specs = {
+      load: async () => ({ ...loaded, spec: { ...loaded.spec, ingest: { ...loaded.spec.ingest, maxDecompressedBytes: 1024 * 1024 } } }),
+    };
+    const { ingestPartition } = createIngestActivities(deps);
+    const err = await new MockActivityEnvironment()
+      .run(ingestPartition, { dataset: 'tickets', partition, specHash })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe(ErrorType.InputFileUnreadable);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).message).toContain('bomb.jsonl.gz');
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkRecord, normalizeTimestamp } from '../../src/data/contract';
 import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
+import { richSpec } from './data-fixtures';
 
 const spec = parseDatasetSpec(parse(readFileSync(join(__dirname, '../../specs/tickets.yaml'), 'utf8')), 'tickets.yaml');
 const withSchema = (patch: Partial<DatasetSpec['schema']>): DatasetSpec => ({ ...spec, schema: { ...spec.schema, ...patch } });
@@ -103,5 +104,74 @@ describe('normalizeTimestamp', () => {
 
   it.each(['03/01/2024', '2024-13-01', '2024-03-01T25:00:00Z', '1709287200', ''])('rejects %s', (input) => {
     expect(normalizeTimestamp(input)).toBeUndefined();
+  });
+});
+
+describe('checkRecord on nested and ranged fields', () => {
+  const rich = richSpec();
+  const withRich = (patch: Record<string, unknown>): string => JSON.stringify({ ...good, ...patch });
+
+  it('accepts lists, nested objects, integers, numbers and booleans within their bounds, normalizing nested timestamps', () => {
+    const r = checkRecord(
+      withRich({ priority: 3, score: 0.5, vip: false, tags: ['ab', 'cd'], meta: { source: 'web', seen: '2024-03-01T10:00:00+01:00' } }),
+      rich,
+    );
+    expect(r).toEqual({
+      ok: true,
+      record: {
+        ...good,
+        created_at: '2024-03-01T10:00:00.000Z',
+        priority: 3,
+        score: 0.5,
+        vip: false,
+        tags: ['ab', 'cd'],
+        meta: { source: 'web', seen: '2024-03-01T09:00:00.000Z' },
+      },
+    });
+  });
+
+  it.each([
+    ['a float where an integer belongs', { priority: 2.5 }, 'wrong_type:priority'],
+    ['an integer beyond 2^53', { priority: 2 ** 60 }, 'wrong_type:priority'],
+    ['an integer below the minimum', { priority: 0 }, 'out_of_range:priority'],
+    ['a number above the maximum', { score: 1.5 }, 'out_of_range:score'],
+    ['a string where a boolean belongs', { vip: 'yes' }, 'wrong_type:vip'],
+    ['an object where a list belongs', { tags: { a: 1 } }, 'wrong_type:tags'],
+    ['a wrongly typed list element, named by index', { tags: ['ab', 7] }, 'wrong_type:tags.1'],
+    ['a list element shorter than minLength', { tags: ['ab', 'c'] }, 'too_short:tags.1'],
+    ['a list longer than maxLength', { tags: ['aa', 'bb', 'cc', 'dd'] }, 'too_long:tags'],
+    ['a list where an object belongs', { meta: [] }, 'wrong_type:meta'],
+    ['a nested required field missing', { meta: { ip: '1.2.3.4' } }, 'missing_required_field:meta.source'],
+    ['a nested enum value outside its values', { meta: { source: 'fax' } }, 'invalid_enum:meta.source'],
+    ['a nested bad timestamp', { meta: { source: 'web', seen: 'later' } }, 'invalid_timestamp:meta.seen'],
+  ])('quarantines %s', (_name, patch, reason) => {
+    expect(checkRecord(withRich(patch), rich)).toEqual({ ok: false, reason });
+  });
+
+  it('applies the unknown-field policy inside nested objects too', () => {
+    const line = withRich({ meta: { source: 'api', extra: 1 } });
+    const dropped = checkRecord(line, richSpec({ unknownFields: 'drop' }));
+    expect(dropped.ok && dropped.record.meta).toEqual({ source: 'api' });
+    const kept = checkRecord(line, richSpec({ unknownFields: 'keep' }));
+    expect(kept.ok && kept.record.meta).toEqual({ source: 'api', extra: 1 });
+    expect(checkRecord(line, richSpec({ unknownFields: 'reject' }))).toEqual({ ok: false, reason: 'unknown_field:meta.extra' });
+  });
+
+  it('takes the nesting limit from spec.ingest.maxDepth', () => {
+    const nested = withRich({ extra: [[[1]]] });
+    expect(checkRecord(nested, richSpec({ maxDepth: 3 }))).toEqual({ ok: false, reason: 'too_deep' });
+    expect(checkRecord(nested, richSpec({ maxDepth: 4 })).ok).toBe(true);
+  });
+
+  it('survives very deep nesting without a stack overflow', () => {
+    const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect(checkRecord(deep, spec)).toEqual({ ok: false, reason: 'too_deep' });
+  });
+
+  it('handles timestamps across offsets, leap days and years below 100', () => {
+    expect(normalizeTimestamp('2023-03-01T00:30:00+01:00')).toBe('2023-02-28T23:30:00.000Z');
+    expect(normalizeTimestamp('2024-02-29T23:30:00-01:00')).toBe('2024-03-01T00:30:00.000Z');
+    expect(normalizeTimestamp('2023-02-29')).toBeUndefined();
+    expect(normalizeTimestamp('0050-01-01')).toBe('0050-01-01T00:00:00.000Z');
   });
 });
