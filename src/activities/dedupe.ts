@@ -28,7 +28,8 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
         const manifest = await readManifest(blobs, input.dataset, prev.id);
         for (const p of manifest.partitions) {
           if (p.partition >= oldest && p.partition < input.partition) {
-            for (const row of await readObjectRows(blobs, input.dataset, p.object)) known.push(String(row[HASH_FIELD]));
+            for (const row of await readObjectRows(blobs, spec, input.dataset, p.object, manifest.format))
+              known.push(String(row[HASH_FIELD]));
           }
         }
       }

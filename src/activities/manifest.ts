@@ -1,11 +1,15 @@
 /** Dataset version manifests and reading a version's records back (used by quality, training, evaluation, canary). */
 import { createHash } from 'node:crypto';
+import { parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { EXTRA_COLUMN, HASH_COLUMN } from '../data/parquet';
+import { parquetValueToJson } from '../data/readers';
+import { splitByTime, type TimeSplit } from '../data/split';
 import type { BlobStore } from '../storage/blob-store';
 import type { DatasetSpec } from '../shared/spec';
-import { splitByTime, type TimeSplit } from '../data/split';
 
 /** Field added to each stored row: the record's normalized content hash (labels and dedupe key by it). */
-export const HASH_FIELD = '_trainset_hash';
+export const HASH_FIELD = HASH_COLUMN;
 
 /** One partition's content-addressed object in a version. */
 export interface ManifestPartition {
@@ -15,9 +19,12 @@ export interface ManifestPartition {
   bytes: number;
 }
 
-/** An immutable dataset version manifest. Its id is a hash of the spec and the objects, nothing else. */
+/**
+ * An immutable dataset version manifest. Its id is a hash of the spec and the objects, nothing else.
+ * v2 objects are Parquet (`objects/<sha256>.parquet`); v1 objects were JSONL (`objects/<sha256>`).
+ */
 export interface Manifest {
-  format: 'trainset-manifest-v1';
+  format: 'trainset-manifest-v1' | 'trainset-manifest-v2';
   versionId: string;
   dataset: string;
   specHash: string;
@@ -27,8 +34,10 @@ export interface Manifest {
   labelDistribution: Record<string, number>;
 }
 
-/** Key of a content-addressed object. */
-export const objectKey = (dataset: string, hash: string): string => `datasets/${dataset}/objects/${hash}`;
+/** Key of a content-addressed Parquet object (v2 manifests). */
+export const objectKey = (dataset: string, hash: string): string => `datasets/${dataset}/objects/${hash}.parquet`;
+/** Key of a content-addressed JSONL object (v1 manifests, still readable). */
+const jsonlObjectKey = (dataset: string, hash: string): string => `datasets/${dataset}/objects/${hash}`;
 /** Key of a manifest. */
 export const manifestKey = (dataset: string, versionId: string): string => `datasets/${dataset}/manifests/${versionId}.json`;
 
@@ -47,18 +56,41 @@ export async function readManifest(blobs: BlobStore, dataset: string, versionId:
   return JSON.parse((await blobs.get(manifestKey(dataset, versionId))).toString('utf8')) as Manifest;
 }
 
-/** Every row of an object (JSONL). */
-export async function readObjectRows(blobs: BlobStore, dataset: string, hash: string): Promise<Array<Record<string, unknown>>> {
-  const text = (await blobs.get(objectKey(dataset, hash))).toString('utf8');
-  const rows: Array<Record<string, unknown>> = [];
-  for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as Record<string, unknown>);
-  return rows;
+/** Every row of a Parquet object as the record it was written from (label and hash included). */
+export async function readObjectRows(
+  blobs: BlobStore,
+  spec: DatasetSpec,
+  dataset: string,
+  hash: string,
+  format: Manifest['format'] = 'trainset-manifest-v2',
+): Promise<Array<Record<string, unknown>>> {
+  if (format === 'trainset-manifest-v1') {
+    const text = (await blobs.get(jsonlObjectKey(dataset, hash))).toString('utf8');
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+  const buf = await blobs.get(objectKey(dataset, hash));
+  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+  const nested = Object.entries(spec.schema.fields)
+    .filter(([, f]) => f.type === 'list' || f.type === 'object')
+    .map(([name]) => name);
+  const rows = await parquetReadObjects({ file, compressors });
+  return rows.map((raw) => {
+    const row = parquetValueToJson(raw) as Record<string, unknown>;
+    // Nested values and kept unknown fields are stored as JSON text (see src/data/parquet.ts).
+    for (const name of nested) if (typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string);
+    const extra = row[EXTRA_COLUMN];
+    delete row[EXTRA_COLUMN];
+    return typeof extra === 'string' ? { ...(JSON.parse(extra) as Record<string, unknown>), ...row } : row;
+  });
 }
 
 /** Every row of a version, in manifest order. */
-export async function readVersionRows(blobs: BlobStore, manifest: Manifest): Promise<Array<Record<string, unknown>>> {
+export async function readVersionRows(blobs: BlobStore, spec: DatasetSpec, manifest: Manifest): Promise<Array<Record<string, unknown>>> {
   const all: Array<Record<string, unknown>> = [];
-  for (const p of manifest.partitions) all.push(...(await readObjectRows(blobs, manifest.dataset, p.object)));
+  for (const p of manifest.partitions) all.push(...(await readObjectRows(blobs, spec, manifest.dataset, p.object, manifest.format)));
   return all;
 }
 
@@ -70,5 +102,5 @@ export async function readVersionSplit(
   versionId: string,
 ): Promise<TimeSplit<Record<string, unknown>>> {
   const manifest = await readManifest(blobs, dataset, versionId);
-  return splitByTime(await readVersionRows(blobs, manifest), spec);
+  return splitByTime(await readVersionRows(blobs, spec, manifest), spec);
 }

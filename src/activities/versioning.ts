@@ -1,6 +1,6 @@
 /** Version and quality stages: content-addressed objects, immutable manifest, registry rows, lineage, tags, split checks. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { canonicalJson } from '../data/jsonl';
+import { writeRecordsParquet } from '../data/parquet';
 import { checkLeakage, splitByTime } from '../data/split';
 import { ErrorType } from '../shared/errors';
 import { shiftDate } from '../shared/ids';
@@ -45,7 +45,14 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const t = (r: Record<string, unknown>): string => String(r[timeField] ?? '');
       const id = (r: Record<string, unknown>): string => String(r[idField] ?? '');
       rows.sort((a, b) => (t(a) < t(b) ? -1 : t(a) > t(b) ? 1 : id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
-      const content = rows.map((r) => `${canonicalJson(r)}\n`).join('');
+      // Parquet (readable by DuckDB, pyarrow, pandas); the writer is deterministic, so the bytes' hash is a content address.
+      const content = writeRecordsParquet(
+        rows.map((r) => {
+          const { [HASH_FIELD]: h, ...record } = r;
+          return { record, hash: String(h) };
+        }),
+        spec,
+      );
       const hash = sha256(content);
       let objectsWritten = (await blobs.putIfAbsent(objectKey(input.dataset, hash), content)) ? 1 : 0;
 
@@ -54,13 +61,18 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       if (prev) {
         const oldest = shiftDate(input.partition, spec.version.windowDays - 1);
         const prevManifest = await readManifest(blobs, input.dataset, prev.id);
-        partitions.push(...prevManifest.partitions.filter((p) => p.partition >= oldest && p.partition < input.partition));
+        if (prevManifest.format !== 'trainset-manifest-v2') {
+          // Objects of a JSONL-era version are not carried over: the window restarts with Parquet objects.
+          logger.warn({ dataset: input.dataset, previous: prev.id }, 'previous version has JSONL objects; not carried into the window');
+        } else {
+          partitions.push(...prevManifest.partitions.filter((p) => p.partition >= oldest && p.partition < input.partition));
+        }
       }
-      partitions.push({ partition: input.partition, object: hash, rows: rows.length, bytes: Buffer.byteLength(content) });
+      partitions.push({ partition: input.partition, object: hash, rows: rows.length, bytes: content.length });
       const versionId = versionIdOf(specHash, input.partition, partitions);
       const labelDistribution: Record<string, number> = {};
       const manifest: Manifest = {
-        format: 'trainset-manifest-v1',
+        format: 'trainset-manifest-v2',
         versionId,
         dataset: input.dataset,
         specHash,
@@ -69,7 +81,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         rows: partitions.reduce((s, p) => s + p.rows, 0),
         labelDistribution,
       };
-      for (const r of await readVersionRows(blobs, { ...manifest, partitions: partitions.slice(0, -1) })) {
+      for (const r of await readVersionRows(blobs, spec, { ...manifest, partitions: partitions.slice(0, -1) })) {
         const l = String(r[labelField]);
         labelDistribution[l] = (labelDistribution[l] ?? 0) + 1;
       }
@@ -132,7 +144,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
     async checkQuality(input: { dataset: string; versionId: string }): Promise<QualityResult> {
       const { spec } = await specs.load(input.dataset);
       const manifest = await readManifest(blobs, input.dataset, input.versionId);
-      const rows = await readVersionRows(blobs, manifest);
+      const rows = await readVersionRows(blobs, spec, manifest);
       const split = splitByTime(rows, spec);
       const problems: string[] = [];
       const leak = checkLeakage(split, spec);

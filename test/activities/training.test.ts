@@ -12,12 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HASH_FIELD, manifestKey, objectKey, sha256, type Manifest } from '../../src/activities/manifest';
 import { artifactKeyFor, createTrainingActivities } from '../../src/activities/training';
 import { canonicalJson } from '../../src/data/jsonl';
+import { writeRecordsParquet } from '../../src/data/parquet';
+import { createDirSpecSource } from '../../src/data/spec-source';
 import { generateTicketLines } from '../../src/data/sample-tickets';
 import { ErrorType } from '../../src/shared/errors';
 import type { TrainResult } from '../../src/shared/types';
 import { createLocalTrainer, type TrainerBackend } from '../../src/training/local-trainer';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { gpuDeps, specsWith } from './activity-fixtures';
+import { SPECS_DIR, gpuDeps, specsWith } from './activity-fixtures';
 
 const versionId = 'dv-test-training';
 let workDir: string;
@@ -39,16 +41,20 @@ async function storeVersion(
   const rows = generateTicketLines({ date: '2024-03-01', count, seed: 21, badLineFraction: 0, duplicateFraction: 0 })
     .map((g, i) => ({ ...(JSON.parse(g.line) as Record<string, unknown>), queue: labelOf(i, g.trueQueue) }))
     .map((r) => ({ ...r, [HASH_FIELD]: sha256(canonicalJson(r)) }));
-  const content = rows.map((r) => `${canonicalJson(r)}\n`).join('');
+  const { spec } = await createDirSpecSource(SPECS_DIR).load('tickets');
+  const content = writeRecordsParquet(
+    rows.map(({ [HASH_FIELD]: h, ...record }) => ({ record, hash: h })),
+    spec,
+  );
   const hash = sha256(content);
   await blobs.put(objectKey('tickets', hash), content);
   const manifest: Manifest = {
-    format: 'trainset-manifest-v1',
+    format: 'trainset-manifest-v2',
     versionId,
     dataset: 'tickets',
     specHash: 'test',
     logicalDate: '2024-03-01',
-    partitions: [{ partition: '2024-03-01', object: hash, rows: rows.length, bytes: Buffer.byteLength(content) }],
+    partitions: [{ partition: '2024-03-01', object: hash, rows: rows.length, bytes: content.length }],
     rows: rows.length,
     labelDistribution: {},
   };

@@ -2,8 +2,10 @@
  * End to end through real workers on the production adapters (real PostgreSQL, real S3 server, Temporal
  * dev server): a promotion, an automatic rollback of a bad model, a rollback by signal, and an unchanged re-run.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retrainPipelineWorkflow } from '../../src/workflows';
@@ -76,6 +78,27 @@ describe('retrainPipelineWorkflow end to end', () => {
     expect(models.map((e) => e.toId)).toContain(day2.modelVersionId);
 
     await recordHistory('retrain-promoted.json', await expectNoPiiInHistory('e2e-day2'));
+
+    // The version's objects are Parquet that an independent reader (DuckDB) reads: every row, labeled.
+    const manifest = JSON.parse((await stack.blobs.get(day2.status.datasetVersion!.manifestKey)).toString('utf8')) as {
+      partitions: Array<{ object: string; rows: number }>;
+    };
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'trainset-parquet-'));
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    try {
+      for (const p of manifest.partitions) {
+        const file = path.join(dir, `${p.object}.parquet`);
+        await writeFile(file, await stack.blobs.get(`datasets/tickets/objects/${p.object}.parquet`));
+        const reader = await conn.runAndReadAll(
+          `SELECT count(*) AS n, count(queue) AS labeled, count(DISTINCT _trainset_hash) AS hashes FROM read_parquet('${file}')`,
+        );
+        expect(reader.getRowObjectsJS()[0]).toEqual({ n: BigInt(p.rows), labeled: BigInt(p.rows), hashes: BigInt(p.rows) });
+      }
+    } finally {
+      conn.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('re-running a processed day gives the same dataset version, stores nothing new, and changes nothing', async () => {
