@@ -12,7 +12,7 @@ import type { PartitionInput } from './ingest';
 import { JsonlWriter, keyHash, readJsonIfExists, readJsonl, workKey } from './work-files';
 
 /** PII activities. */
-export function createPiiActivities({ blobs, specs, logger, piiTokenKey }: CpuActivityDeps) {
+export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKey }: CpuActivityDeps) {
   return {
     /** Scan every string of every record; no raw PII leaves this step (only counts by type and field). */
     async scanPii(input: PartitionInput & { stagedKey: string }): Promise<PiiResult> {
@@ -28,6 +28,7 @@ export function createPiiActivities({ blobs, specs, logger, piiTokenKey }: CpuAc
       const quarantineByReason: Record<string, number> = {};
       const findings: Partial<Record<PiiEntity, number>> = {};
       const findingsByField: Record<string, number> = {};
+      const perField = new Map<string, { field: string; entity: string; count: number }>();
       let dropped = 0;
       let seen = 0;
       const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
@@ -48,8 +49,13 @@ export function createPiiActivities({ blobs, specs, logger, piiTokenKey }: CpuAc
         }
         for (const f of r.findings) {
           findings[f.entity] = (findings[f.entity] ?? 0) + 1;
-          const k = `${f.field}:${f.entity}`;
+          // Array indexes fold to `*` so the keys stay few and stable.
+          const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
+          const k = `${field}:${f.entity}`;
           findingsByField[k] = (findingsByField[k] ?? 0) + 1;
+          const row = perField.get(k) ?? { field, entity: f.entity, count: 0 };
+          row.count += 1;
+          perField.set(k, row);
         }
         if (r.action === 'fail') {
           // The message names the field and type only, never the value.
@@ -79,6 +85,7 @@ export function createPiiActivities({ blobs, specs, logger, piiTokenKey }: CpuAc
         findingsByField,
         cleanKey,
       };
+      await registry.piiFindings.replaceForPartition(input.dataset, input.partition, [...perField.values()]);
       await blobs.put(summaryKey, JSON.stringify(result));
       // The ingested file holds raw PII; once the clean copy and its summary exist it is no longer needed.
       await blobs.delete(input.stagedKey);

@@ -4,6 +4,7 @@ import { createDatasetRepo } from './datasets';
 import { createDeploymentRepo } from './deployments';
 import { createLabelRepo } from './labels';
 import { createModelRepo } from './models';
+import { createPiiFindingRepo } from './pii-findings';
 import { createPredictionRepo } from './predictions';
 
 export * from './audit';
@@ -14,6 +15,7 @@ export * from './errors';
 export * from './labels';
 export * from './migrate';
 export * from './models';
+export * from './pii-findings';
 export * from './predictions';
 
 /** The registry: one repository per aggregate, all over the same pool. */
@@ -24,6 +26,7 @@ export function createRegistry(pool: pg.Pool) {
     models: createModelRepo(pool),
     deployments: createDeploymentRepo(pool),
     predictions: createPredictionRepo(pool),
+    piiFindings: createPiiFindingRepo(pool),
     audit: createAuditRepo(pool),
   };
 }

@@ -38,6 +38,9 @@ beforeAll(async () => {
   specHash = (await createDirSpecSource(SPECS_DIR).load('tickets')).specHash;
 });
 
+/** A registry fake that accepts the findings counts and keeps nothing. */
+const noopRegistry = { piiFindings: { replaceForPartition: async () => undefined } };
+
 async function stagedStore(): Promise<MemoryBlobStore> {
   const blobs = new MemoryBlobStore();
   await blobs.put(stagedKey, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -45,10 +48,24 @@ async function stagedStore(): Promise<MemoryBlobStore> {
 }
 
 describe('scanPii', () => {
-  it('redacts every finding, counts them by type and field, and deletes the ingested file', async () => {
+  it('redacts every finding, counts them by type and field (also in the registry), and deletes the ingested file', async () => {
     const blobs = await stagedStore();
-    const { scanPii } = createPiiActivities(cpuDeps(blobs));
+    const recorded: unknown[] = [];
+    const registry = { piiFindings: { replaceForPartition: async (...args: unknown[]) => void recorded.push(args) } };
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry }));
     const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+    expect(recorded).toEqual([
+      [
+        'tickets',
+        partition,
+        expect.arrayContaining([
+          { field: 'body', entity: 'EMAIL_ADDRESS', count: 1 },
+          { field: 'body', entity: 'PHONE_NUMBER', count: 1 },
+          { field: 'body', entity: 'CREDIT_CARD', count: 1 },
+          { field: 'customer_email', entity: 'EMAIL_ADDRESS', count: 1 },
+        ]),
+      ],
+    ]);
 
     expect(r.records).toBe(2);
     expect(r.droppedRecords).toBe(0);
@@ -77,7 +94,7 @@ describe('scanPii', () => {
 
   it('returns the stored result on a retry after the ingested file is already deleted', async () => {
     const blobs = await stagedStore();
-    const { scanPii } = createPiiActivities(cpuDeps(blobs));
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry: noopRegistry }));
     const input = { dataset: 'tickets', partition, specHash, stagedKey };
     const first = await new MockActivityEnvironment().run(scanPii, input);
     const again = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, input);
@@ -87,7 +104,7 @@ describe('scanPii', () => {
   it("drops records under a field's drop_record policy and counts them", async () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, fields: { body: 'drop_record' } } }));
-    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs }));
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs, registry: noopRegistry }));
     const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
     expect(r).toMatchObject({ records: 1, droppedRecords: 1 });
     expect(blobs.text(r.cleanKey)).toContain('"T-2"');
@@ -97,7 +114,7 @@ describe('scanPii', () => {
   it("fails non-retryably with PiiPolicyViolation under the 'fail' policy, naming type and field but no value", async () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, defaultAction: 'fail' } }));
-    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs }));
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs, registry: noopRegistry }));
     const err = (await new MockActivityEnvironment()
       .run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey })
       .catch((e: unknown) => e)) as ApplicationFailure;

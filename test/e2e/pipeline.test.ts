@@ -56,6 +56,10 @@ describe('retrainPipelineWorkflow end to end', () => {
     expect(day1.outcome).toBe('first_champion');
     expect(day1.status.ingest!.recordsIn).toBe(day1.status.ingest!.accepted + day1.status.ingest!.quarantined);
     expect(day1.status.pii!.findings.EMAIL_ADDRESS).toBeGreaterThan(0);
+    // The registry holds the same counts by field and type (never values).
+    const stored = await stack.registry.piiFindings.forPartition('tickets', DAYS[0]!);
+    const emails = stored.filter((f) => f.entity === 'EMAIL_ADDRESS').reduce((n, f) => n + f.count, 0);
+    expect(emails).toBe(day1.status.pii!.findings.EMAIL_ADDRESS);
 
     const day2 = await run('e2e-day2', { dataset: 'tickets', logicalDate: DAYS[1] });
     expect(day2.outcome).toBe('promoted');
