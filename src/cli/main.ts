@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { ConfigError } from '../workers/config';
 import { isLogicalDate } from '../shared/ids';
 import { registerOperatorCommands } from './operator-commands';
+import { registerIngestCommand } from './ingest-command';
 import { registerPiiCommands } from './pii-command';
 import { registerStackCommands } from './stack-commands';
 
@@ -25,6 +26,7 @@ const program = new Command()
 registerStackCommands(program);
 registerOperatorCommands(program);
 registerPiiCommands(program);
+registerIngestCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(err.message);

@@ -8,6 +8,7 @@ import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/me
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
+import { createBlobStore } from '../storage';
 import { openBackends } from '../workers/backends';
 import { readJsonl, type HashedRecord } from '../activities/work-files';
 import { connectClient, resolveConfig } from './context';
@@ -213,10 +214,11 @@ export function registerOperatorCommands(program: Command): void {
     .option('--days <n>', 'how many days', posInt, 3)
     .option('--count <n>', 'lines per day', posInt, 600)
     .action(async (dataset, opts) => {
-      await withBackends(async (b) => {
-        const keys = await writeSamplePartitions(b.blobs, { dataset, dates: dateRange(opts.from, opts.days), count: opts.count });
-        keys.forEach((k) => console.log(`${b.blobs.uri}/${k}`));
-      });
+      // Only the blob store is needed: this works without a registry (and without `trainset up`).
+      const config = resolveConfig();
+      const blobs = createBlobStore(config.blob.kind === 'fs' ? { kind: 'fs', dir: config.blob.dir } : { ...config.blob });
+      const keys = await writeSamplePartitions(blobs, { dataset, dates: dateRange(opts.from, opts.days), count: opts.count });
+      keys.forEach((k) => console.log(`${blobs.uri}/${k}`));
     });
 
   const models = program.command('models').description('The model registry');

@@ -5,6 +5,7 @@ import { createDeploymentRepo } from './deployments';
 import { createLabelRepo } from './labels';
 import { createModelRepo } from './models';
 import { createPiiFindingRepo } from './pii-findings';
+import { createRecordHashRepo } from './record-hashes';
 import { createPredictionRepo } from './predictions';
 
 export * from './audit';
@@ -16,6 +17,7 @@ export * from './labels';
 export * from './migrate';
 export * from './models';
 export * from './pii-findings';
+export * from './record-hashes';
 export * from './predictions';
 
 /** The registry: one repository per aggregate, all over the same pool. */
@@ -27,6 +29,7 @@ export function createRegistry(pool: pg.Pool) {
     deployments: createDeploymentRepo(pool),
     predictions: createPredictionRepo(pool),
     piiFindings: createPiiFindingRepo(pool),
+    recordHashes: createRecordHashRepo(pool),
     audit: createAuditRepo(pool),
   };
 }

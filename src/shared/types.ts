@@ -95,7 +95,10 @@ export interface PiiResult {
 /** Result of dedupe. */
 export interface DedupeResult {
   records: number;
+  /** Every dropped duplicate, within the partition and of earlier partitions. */
   duplicates: number;
+  /** Of those, copies of records an earlier partition already kept. */
+  crossPartitionDuplicates?: number;
   dedupedKey: string;
 }
 
