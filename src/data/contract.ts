@@ -100,6 +100,18 @@ type ValueCheck = { ok: true; value: unknown } | { ok: false; reason: Quarantine
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
+const entriesCache = new WeakMap<Record<string, FieldSpec>, Array<[string, FieldSpec]>>();
+
+// A spec's field table is fixed once parsed; its entries are listed once instead of per record.
+function fieldEntries(fields: Record<string, FieldSpec>): Array<[string, FieldSpec]> {
+  let entries = entriesCache.get(fields);
+  if (entries === undefined) {
+    entries = Object.entries(fields);
+    entriesCache.set(fields, entries);
+  }
+  return entries;
+}
+
 function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckResult {
   const { fields, labelField } = spec.schema;
   const r = checkObjectFields(input, fields, spec, '', labelField);
@@ -120,7 +132,7 @@ function checkObjectFields(
   optionalField?: string,
 ): ValueCheck {
   const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(fields)) {
+  for (const [name, field] of fieldEntries(fields)) {
     const path = prefix + name;
     const raw = hasOwn(input, name) ? input[name] : undefined;
     if (raw === undefined || raw === null) {
@@ -218,6 +230,7 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d
  * calendar dates (Feb 30) are rejected rather than rolled over.
  */
 export function normalizeTimestamp(value: string): string | undefined {
+  if (isCanonicalTimestamp(value)) return value;
   const m = ISO_8601.exec(value.trim());
   if (!m) return undefined;
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
@@ -249,4 +262,39 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 function daysInMonth(year: number, month: number): number {
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+}
+
+function digitAt(s: string, i: number): number {
+  const c = s.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : -1;
+}
+
+function twoDigits(s: string, i: number): number {
+  const a = digitAt(s, i);
+  const b = digitAt(s, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
+/**
+ * True when the value already is `toISOString()` output for a valid instant (`2026-01-31T23:59:59.123Z`,
+ * years 0000–9999): the common case, which then needs no Date at all. Anything else takes the full parse.
+ */
+function isCanonicalTimestamp(v: string): boolean {
+  if (v.length !== 24) return false;
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84 || v.charCodeAt(13) !== 58) return false;
+  if (v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 46 || v.charCodeAt(23) !== 90) return false;
+  let year = 0;
+  for (let i = 0; i < 4; i++) {
+    const d = digitAt(v, i);
+    if (d < 0) return false;
+    year = year * 10 + d;
+  }
+  const month = twoDigits(v, 5);
+  const day = twoDigits(v, 8);
+  const hour = twoDigits(v, 11);
+  const minute = twoDigits(v, 14);
+  const second = twoDigits(v, 17);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  return digitAt(v, 20) >= 0 && digitAt(v, 21) >= 0 && digitAt(v, 22) >= 0;
 }

@@ -15,7 +15,12 @@ interface Column {
   name: string;
   element: SchemaElement;
   toCell: ToCell;
+  /** Per-column writer overrides (see `HASH_WRITE_OPTIONS`). */
+  write?: { codec?: 'UNCOMPRESSED'; encoding?: 'PLAIN'; statistics?: boolean };
 }
+
+// Hashes are distinct hex strings: a dictionary never pays, Snappy barely shrinks them, min/max prune nothing.
+const HASH_WRITE_OPTIONS = { codec: 'UNCOMPRESSED', encoding: 'PLAIN', statistics: false } as const;
 
 const asIs: ToCell = (v) => v;
 const toBigInt: ToCell = (v) => (typeof v === 'number' ? BigInt(v) : v);
@@ -64,6 +69,7 @@ function buildColumns(spec: DatasetSpec): Column[] {
     name: HASH_COLUMN,
     element: { name: HASH_COLUMN, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
     toCell: asIs,
+    write: HASH_WRITE_OPTIONS,
   });
   if (spec.schema.unknownFields === 'keep') {
     cols.push({
@@ -156,7 +162,7 @@ export class ParquetRecordWriter {
 
   private flushGroup(): void {
     if ((this.rows[0] as unknown[]).length === 0) return;
-    const columnData = this.columns.map((c, i) => ({ name: c.name, data: this.rows[i] as unknown[] }));
+    const columnData = this.columns.map((c, i) => ({ name: c.name, data: this.rows[i] as unknown[], ...c.write }));
     void this.writer.write({ columnData, rowGroupSize: this.rowGroupSize });
     this.rows = this.columns.map(() => []);
   }

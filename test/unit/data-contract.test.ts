@@ -175,3 +175,31 @@ describe('checkRecord on nested and ranged fields', () => {
     expect(normalizeTimestamp('0050-01-01')).toBe('0050-01-01T00:00:00.000Z');
   });
 });
+
+describe('normalizeTimestamp canonical fast path', () => {
+  it('returns canonical UTC strings unchanged and agrees with Date for them', () => {
+    for (const ts of ['2026-01-31T23:59:59.123Z', '2024-02-29T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']) {
+      expect(normalizeTimestamp(ts)).toBe(ts);
+    }
+    expect(normalizeTimestamp('2026-01-31T23:59:59.123Z')).toBe(new Date('2026-01-31T23:59:59.123Z').toISOString());
+  });
+
+  it('still rejects impossible values written in the canonical shape', () => {
+    for (const ts of [
+      '2023-02-29T00:00:00.000Z',
+      '2026-13-01T00:00:00.000Z',
+      '2026-01-01T24:00:00.000Z',
+      '2026-01-01T00:60:00.000Z',
+      '2026-01-01T00:00:60.000Z',
+      '2026-01-00T00:00:00.000Z',
+      '2026-01-01T00:00:00.0a0Z',
+    ]) {
+      expect(normalizeTimestamp(ts)).toBeUndefined();
+    }
+  });
+
+  it('normalizes near-canonical forms through the full parser', () => {
+    expect(normalizeTimestamp('2026-01-31t23:59:59.123z')).toBe('2026-01-31T23:59:59.123Z');
+    expect(normalizeTimestamp('2026-01-31 23:59:59.123Z')).toBe('2026-01-31T23:59:59.123Z');
+  });
+});

@@ -54,3 +54,45 @@ describe('Deduper', () => {
     expect(second.check({ ...base, id: 'T-3' })).toEqual({ hash, duplicate: true });
   });
 });
+
+describe('Deduper compact store', () => {
+  const rec = (i: number) => ({ ...base, id: `T-${i}`, body: `message number ${i}` });
+
+  it('keeps every distinct record through many table growths and flags every repeat', () => {
+    const d = new Deduper(spec);
+    const hashes: string[] = [];
+    let flagged = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const r = d.check(rec(i));
+      if (r.duplicate) flagged += 1;
+      hashes.push(r.hash);
+    }
+    expect(flagged).toBe(0);
+    const repeats: number[] = [];
+    for (let i = 0; i < 20_000; i += 7) {
+      const r = d.check({ ...rec(i), id: 'again' });
+      if (r.duplicate && r.hash === hashes[i]) repeats.push(i);
+    }
+    expect(repeats.length).toBe(Math.ceil(20_000 / 7));
+    expect(d.size).toBe(20_000);
+    expect(hashes.every((h) => /^[0-9a-f]{64}$/.test(h) && d.has(h))).toBe(true);
+    expect(d.has(recordHash({ ...base, body: 'never sent' }, spec))).toBe(false);
+  });
+
+  it('returns the full SHA-256 hex from check, and 128-bit prefixes in first-seen order from hashes()', () => {
+    const d = new Deduper(spec);
+    const a = d.check(rec(1)).hash;
+    const b = d.check(rec(2)).hash;
+    d.check(rec(1));
+    expect(a).toBe(recordHash(rec(1), spec));
+    expect([...d.hashes()]).toEqual([a.slice(0, 32), b.slice(0, 32)]);
+  });
+
+  it('accepts seed hashes that are not hex digests without mixing them up', () => {
+    const d = new Deduper(spec, ['h1', 'h2', 'h1']);
+    expect(d.size).toBe(2);
+    expect(d.has('h1')).toBe(true);
+    expect(d.has('h3')).toBe(false);
+    expect(d.check(base).duplicate).toBe(false);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, splitLines, type SplitItem } from '../../src/data/jsonl';
+import { canonicalJson, decodeUtf8Strict, splitLines, type SplitItem } from '../../src/data/jsonl';
 
 async function collect(chunks: Array<Buffer | string>, maxLineBytes = 1024): Promise<SplitItem[]> {
   const out: SplitItem[] = [];
@@ -68,5 +68,17 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ u: undefined, n: Number.NaN, arr: [undefined], d: new Date(0) })).toBe(
       '{"arr":[null],"d":"1970-01-01T00:00:00.000Z","n":null}',
     );
+  });
+});
+
+describe('decodeUtf8Strict', () => {
+  it('decodes ASCII and multi-byte UTF-8, keeps a BOM, and refuses invalid or overlong bytes', () => {
+    expect(decodeUtf8Strict(Buffer.from('{"a":"plain"}'))).toBe('{"a":"plain"}');
+    expect(decodeUtf8Strict(Buffer.from('{"a":"café ✓ 😀"}'))).toBe('{"a":"café ✓ 😀"}');
+    expect(decodeUtf8Strict(Buffer.from([0xef, 0xbb, 0xbf, 0x41]))).toBe('\uFEFFA');
+    expect(decodeUtf8Strict(Buffer.from([0x41, 0xff, 0x42]))).toBeUndefined();
+    expect(decodeUtf8Strict(Buffer.from([0xc0, 0xaf]))).toBeUndefined();
+    expect(decodeUtf8Strict(Buffer.from([0xed, 0xa0, 0x80]))).toBeUndefined();
+    expect(decodeUtf8Strict(Buffer.from([0xe2, 0x82]))).toBeUndefined();
   });
 });
