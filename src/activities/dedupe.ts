@@ -7,7 +7,7 @@ import { Deduper } from '../data/dedupe';
 import type { DedupeResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { JsonlWriter, keyHash, readJsonIfExists, readJsonl, workKey, type HashedRecord } from './work-files';
+import { type JsonlSink, keyHash, readJsonIfExists, readJsonl, withJsonlSink, workKey, type HashedRecord } from './work-files';
 
 const BATCH = 1000;
 
@@ -23,12 +23,11 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
       if (done) return done;
 
       const deduper = new Deduper(spec);
-      const out = new JsonlWriter();
       let duplicates = 0;
       let crossPartition = 0;
       let seen = 0;
       let batch: HashedRecord[] = [];
-      const flush = async (): Promise<void> => {
+      const flush = async (out: JsonlSink): Promise<void> => {
         const earlier = await registry.recordHashes.seenBefore(
           input.dataset,
           input.partition,
@@ -36,7 +35,7 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
         );
         const kept = batch.filter((b) => !earlier.has(b.hash));
         crossPartition += batch.length - kept.length;
-        for (const k of kept) out.push(k);
+        for (const k of kept) await out.push(k);
         // Recorded as we go: a retry finds its own partition's rows, which never count as earlier ones.
         await registry.recordHashes.record(
           input.dataset,
@@ -46,17 +45,19 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
         batch = [];
         Context.current().heartbeat({ records: seen });
       };
-      for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey)) {
-        seen += 1;
-        const { hash, duplicate } = deduper.check(record);
-        if (duplicate) duplicates += 1;
-        else batch.push({ hash, record });
-        if (batch.length >= BATCH) await flush();
-      }
-      if (batch.length > 0) await flush();
-      await blobs.put(dedupedKey, out.content());
+      const records = await withJsonlSink(blobs, dedupedKey, async (out) => {
+        for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey)) {
+          seen += 1;
+          const { hash, duplicate } = deduper.check(record);
+          if (duplicate) duplicates += 1;
+          else batch.push({ hash, record });
+          if (batch.length >= BATCH) await flush(out);
+        }
+        if (batch.length > 0) await flush(out);
+        return out.count;
+      });
       const result: DedupeResult = {
-        records: out.count,
+        records,
         duplicates: duplicates + crossPartition,
         crossPartitionDuplicates: crossPartition,
         dedupedKey,

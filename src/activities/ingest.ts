@@ -9,7 +9,7 @@ import { ErrorType } from '../shared/errors';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { IngestResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
-import { JsonlWriter, keyHash, readJsonIfExists, workKey } from './work-files';
+import { keyHash, readJsonIfExists, withJsonlSink, workKey } from './work-files';
 
 /** Which partition, under which spec. */
 export interface PartitionInput {
@@ -44,32 +44,41 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       if (done) return done;
 
       const accounting = new PartitionAccounting();
-      const accepted = new JsonlWriter();
-      const quarantine = new JsonlWriter();
-      for (const file of files) {
-        const stream = await blobs.getStream(file.key);
-        const items = openRecordStream(stream, { spec, fileName: file.key, accounting });
-        for await (const item of guardInputFile(items)) {
-          if (item.kind === 'accepted') accepted.push(item.record);
-          else
-            quarantine.push({
-              file: file.key,
-              line: item.lineNumber,
-              reason: item.reason,
-              bytes: item.byteLength,
-              rawBase64: item.rawBase64,
-            });
-          if ((accepted.count + quarantine.count) % 1000 === 0) Context.current().heartbeat({ lines: accepted.count + quarantine.count });
-        }
-      }
+      let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/${h}.jsonl`;
+      let bytesRead = 0;
+      // Both outputs stream to the blob store as records come, so memory does not grow with the partition.
+      const quarantined = await withJsonlSink(blobs, quarantineKey, (quarantine) =>
+        withJsonlSink(blobs, stagedKey, async (accepted) => {
+          for (const [fileIndex, file] of files.entries()) {
+            const stream = await blobs.getStream(file.key);
+            stream.on('data', (chunk: Buffer) => (bytesRead += chunk.length));
+            const items = openRecordStream(stream, { spec, fileName: file.key, accounting });
+            for await (const item of guardInputFile(items)) {
+              if (item.kind === 'accepted') await accepted.push(item.record);
+              else
+                await quarantine.push({
+                  file: file.key,
+                  line: item.lineNumber,
+                  reason: item.reason,
+                  bytes: item.byteLength,
+                  rawBase64: item.rawBase64,
+                });
+              const records = accepted.count + quarantine.count;
+              if (records % 1000 === 0) Context.current().heartbeat({ file: fileIndex, files: files.length, records, bytesRead });
+            }
+          }
+          return quarantine.count;
+        }),
+      );
       const counts = accounting.snapshot();
-      let quarantineKey: string | undefined;
-      if (quarantine.count > 0) {
-        quarantineKey = `quarantine/${input.dataset}/${input.partition}/${h}.jsonl`;
-        await blobs.put(quarantineKey, quarantine.content());
+      if (quarantined === 0) {
+        await blobs.delete(quarantineKey);
+        quarantineKey = undefined;
       }
       const rate = accounting.quarantineRate;
       if (rate > spec.ingest.maxQuarantineRate) {
+        // Nothing goes on to the next stage (and no raw-PII work file is left behind); the quarantine stays.
+        await blobs.delete(stagedKey);
         const top = Object.entries(counts.byReason)
           .sort((a, b) => b[1] - a[1])
           .slice(0, 3)
@@ -80,7 +89,6 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
           ErrorType.QuarantineRateExceeded,
         );
       }
-      await blobs.put(stagedKey, accepted.content());
       const result: IngestResult = { ...counts, stagedKey, quarantineKey, files: files.length };
       await blobs.put(summaryKey, JSON.stringify(result));
       logger.info(

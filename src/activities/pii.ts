@@ -9,7 +9,7 @@ import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { JsonlWriter, keyHash, readJsonIfExists, readJsonl, workKey } from './work-files';
+import { keyHash, readJsonIfExists, readJsonl, withJsonlSink, workKey } from './work-files';
 
 /** PII activities. */
 export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKey }: CpuActivityDeps) {
@@ -23,8 +23,6 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       const done = await readJsonIfExists<PiiResult>(blobs, summaryKey);
       if (done) return done;
 
-      const out = new JsonlWriter();
-      const quarantine = new JsonlWriter();
       const quarantineByReason: Record<string, number> = {};
       const findings: Partial<Record<PiiEntity, number>> = {};
       const findingsByField: Record<string, number> = {};
@@ -32,53 +30,58 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       let dropped = 0;
       let seen = 0;
       const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
-      for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey)) {
-        let r;
-        try {
-          r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
-        } catch (err) {
-          if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
-          throw err;
-        }
-        if (r.action === 'quarantine') {
-          // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
-          const reason = r.reason ?? 'pii_scan_error';
-          quarantineByReason[reason] = (quarantineByReason[reason] ?? 0) + 1;
-          quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
-          continue;
-        }
-        for (const f of r.findings) {
-          findings[f.entity] = (findings[f.entity] ?? 0) + 1;
-          // Array indexes fold to `*` so the keys stay few and stable.
-          const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
-          const k = `${field}:${f.entity}`;
-          findingsByField[k] = (findingsByField[k] ?? 0) + 1;
-          const row = perField.get(k) ?? { field, entity: f.entity, count: 0 };
-          row.count += 1;
-          perField.set(k, row);
-        }
-        if (r.action === 'fail') {
-          // The message names the field and type only, never the value.
-          const f = r.findings[0];
-          throw ApplicationFailure.nonRetryable(
-            `PII policy "fail" triggered in ${input.dataset}/${input.partition}: ${f?.entity ?? 'PII'} in field ${f?.field ?? '?'}`,
-            ErrorType.PiiPolicyViolation,
-          );
-        }
-        if (r.action === 'drop_record') dropped += 1;
-        else out.push(r.record);
-        if (++seen % 1000 === 0) Context.current().heartbeat({ records: seen });
-      }
-      await blobs.put(cleanKey, out.content());
-      let quarantineKey: string | undefined;
-      if (quarantine.count > 0) {
-        quarantineKey = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
-        await blobs.put(quarantineKey, quarantine.content());
+      let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
+      // Both outputs stream to the blob store; a failure discards them (nothing half-written is committed).
+      const { records, quarantined } = await withJsonlSink(blobs, quarantineKey, (quarantine) =>
+        withJsonlSink(blobs, cleanKey, async (out) => {
+          for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey)) {
+            let r;
+            try {
+              r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
+            } catch (err) {
+              if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
+              throw err;
+            }
+            if (r.action === 'quarantine') {
+              // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
+              const reason = r.reason ?? 'pii_scan_error';
+              quarantineByReason[reason] = (quarantineByReason[reason] ?? 0) + 1;
+              await quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
+              continue;
+            }
+            for (const f of r.findings) {
+              findings[f.entity] = (findings[f.entity] ?? 0) + 1;
+              // Array indexes fold to `*` so the keys stay few and stable.
+              const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
+              const k = `${field}:${f.entity}`;
+              findingsByField[k] = (findingsByField[k] ?? 0) + 1;
+              const row = perField.get(k) ?? { field, entity: f.entity, count: 0 };
+              row.count += 1;
+              perField.set(k, row);
+            }
+            if (r.action === 'fail') {
+              // The message names the field and type only, never the value.
+              const f = r.findings[0];
+              throw ApplicationFailure.nonRetryable(
+                `PII policy "fail" triggered in ${input.dataset}/${input.partition}: ${f?.entity ?? 'PII'} in field ${f?.field ?? '?'}`,
+                ErrorType.PiiPolicyViolation,
+              );
+            }
+            if (r.action === 'drop_record') dropped += 1;
+            else await out.push(r.record);
+            if (++seen % 1000 === 0) Context.current().heartbeat({ records: seen });
+          }
+          return { records: out.count, quarantined: quarantine.count };
+        }),
+      );
+      if (quarantined === 0) {
+        await blobs.delete(quarantineKey);
+        quarantineKey = undefined;
       }
       const result: PiiResult = {
-        records: out.count,
+        records,
         droppedRecords: dropped,
-        quarantined: quarantine.count,
+        quarantined,
         quarantineByReason,
         quarantineKey,
         findings,

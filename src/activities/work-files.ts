@@ -31,19 +31,103 @@ export async function* readJsonl<T>(blobs: BlobStore, key: string): AsyncGenerat
   }
 }
 
-/** Collects JSONL lines and writes them as one object. */
-export class JsonlWriter {
-  private readonly parts: string[] = [];
+/**
+ * Streams JSONL lines into one blob as they are produced (batched into ~1 MiB chunks, at most two chunks
+ * queued), so a stage's memory does not grow with the partition. Use through `withJsonlSink`.
+ */
+export class JsonlSink {
+  /** Lines written so far. */
   count = 0;
-  /** Append one value. */
-  push(value: unknown): void {
-    this.parts.push(`${JSON.stringify(value)}\n`);
+  private lines: string[] = [];
+  private lineBytes = 0;
+  private readonly queue: Buffer[] = [];
+  private closed = false;
+  private abortedWith: Error | undefined;
+  private failed: unknown;
+  private wakeConsumer: (() => void) | undefined;
+  private wakeProducer: (() => void) | undefined;
+  private readonly done: Promise<void>;
+
+  constructor(
+    blobs: BlobStore,
+    readonly key: string,
+    private readonly chunkBytes = 1024 * 1024,
+  ) {
+    this.done = blobs.putStream(key, this.chunks());
+    this.done.catch((err: unknown) => {
+      this.failed = err;
+      this.wakeProducer?.();
+    });
+  }
+
+  private async *chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const next = this.queue.shift();
+      if (next) {
+        this.wakeProducer?.();
+        yield next;
+        continue;
+      }
+      // An aborted sink must not commit: throwing makes the store discard what it received.
+      if (this.abortedWith) throw this.abortedWith;
+      if (this.closed) return;
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+      this.wakeConsumer = undefined;
+    }
+  }
+
+  /** Append one value as a JSON line. */
+  async push(value: unknown): Promise<void> {
+    if (this.failed) throw this.failed;
+    const line = `${JSON.stringify(value)}\n`;
+    this.lines.push(line);
+    this.lineBytes += line.length;
     this.count += 1;
+    if (this.lineBytes >= this.chunkBytes) await this.emit();
   }
-  /** The file's content. */
-  content(): string {
-    return this.parts.join('');
+
+  private async emit(): Promise<void> {
+    if (this.lines.length > 0) {
+      this.queue.push(Buffer.from(this.lines.join(''), 'utf8'));
+      this.lines = [];
+      this.lineBytes = 0;
+      this.wakeConsumer?.();
+    }
+    while (this.queue.length > 2 && !this.failed) {
+      await new Promise<void>((resolve) => (this.wakeProducer = resolve));
+      this.wakeProducer = undefined;
+    }
+    if (this.failed) throw this.failed;
   }
+
+  /** Flush and commit the object. */
+  async close(): Promise<void> {
+    await this.emit();
+    this.closed = true;
+    this.wakeConsumer?.();
+    await this.done;
+  }
+
+  /** Discard: nothing is committed. */
+  async abort(reason: Error): Promise<void> {
+    this.abortedWith = reason;
+    this.wakeConsumer?.();
+    await this.done.catch(() => undefined);
+  }
+}
+
+/** Run fn with a sink on key: committed when fn succeeds, discarded when it throws. */
+export async function withJsonlSink<T>(blobs: BlobStore, key: string, fn: (sink: JsonlSink) => Promise<T>): Promise<T> {
+  const sink = new JsonlSink(blobs, key);
+  let result: T;
+  try {
+    result = await fn(sink);
+  } catch (err) {
+    await sink.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+  await sink.close();
+  return result;
 }
 
 /** Read a small JSON object, or undefined when absent. */

@@ -113,7 +113,7 @@ export function scanRecord(record: Record<string, unknown>, policy: PiiPolicy, o
   const ctx: WalkContext = {
     policy,
     options,
-    detectors: { ...DETECTORS, ...options.detectors },
+    detectors: options.detectors ? { ...DETECTORS, ...options.detectors } : DETECTORS,
     findings: [],
     worst: 'redact',
     deadline: now() + (options.timeoutMs ?? policy.scanTimeoutMs ?? DEFAULT_TIMEOUT_MS),

@@ -16,6 +16,11 @@ export interface BlobStore {
   getStream(key: string): Promise<Readable>;
   /** Write (or overwrite) an object. */
   put(key: string, body: Buffer | string): Promise<void>;
+  /**
+   * Write (or overwrite) an object from a stream of chunks without holding it whole in memory; readers see
+   * the old object or the complete new one, never a part.
+   */
+  putStream(key: string, chunks: AsyncIterable<Buffer>): Promise<void>;
   /** Write only if absent; returns false (and writes nothing) when the key already exists. */
   putIfAbsent(key: string, body: Buffer | string): Promise<boolean>;
   /** Size of an object, or undefined when absent. */

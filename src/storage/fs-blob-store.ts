@@ -85,6 +85,23 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  async putStream(key: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+    const file = this.pathOf(key);
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const temp = path.join(path.dirname(file), `${RESERVED_SEGMENT_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
+    const handle = await fsp.open(temp, 'w');
+    try {
+      for await (const chunk of chunks) await handle.write(chunk);
+      if (this.fsync) await handle.sync();
+      await handle.close();
+      await fsp.rename(temp, file);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await fsp.rm(temp, { force: true });
+      throw this.describe(err, key);
+    }
+  }
+
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
     const file = this.pathOf(key);
     if (await this.head(key)) return false;

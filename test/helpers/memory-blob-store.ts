@@ -40,6 +40,12 @@ export class MemoryBlobStore implements BlobStore {
     this.objects.set(key, Buffer.from(body));
   }
 
+  async putStream(key: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const c of chunks) parts.push(c);
+    this.objects.set(key, Buffer.concat(parts));
+  }
+
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
     if (this.objects.has(key)) return false;
     this.objects.set(key, Buffer.from(body));

@@ -83,6 +83,24 @@ describe('S3BlobStore against a real S3-compatible server', () => {
     paged.close();
   });
 
+  it('putStream commits a streamed object whole (multipart past 8 MiB) and commits nothing when the stream fails', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    async function* chunks(n: number, failAt?: number): AsyncGenerator<Buffer> {
+      for (let i = 0; i < n; i++) {
+        if (i === failAt) throw new Error('producer failed');
+        yield Buffer.concat([Buffer.from(`part ${i}\n`), chunk]);
+      }
+    }
+    await store.putStream('stream/big.bin', chunks(20));
+    const big = await store.get('stream/big.bin');
+    expect(big.length).toBe(20 * (chunk.length + 'part 0\n'.length) + 10);
+    expect(big.subarray(0, 7).toString()).toBe('part 0\n');
+    await store.putStream('stream/small.bin', chunks(1));
+    expect((await store.head('stream/small.bin'))?.size).toBe(chunk.length + 7);
+    await expect(store.putStream('stream/failed.bin', chunks(12, 10))).rejects.toThrow('producer failed');
+    expect(await store.head('stream/failed.bin')).toBeUndefined();
+  }, 60_000);
+
   it('putIfAbsent writes once and then leaves the content unchanged', async () => {
     expect(await store.putIfAbsent('datasets/d/objects/h1', 'first')).toBe(true);
     expect(await store.putIfAbsent('datasets/d/objects/h1', 'second')).toBe(false);
