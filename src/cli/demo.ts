@@ -2,43 +2,24 @@
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { retrainPipelineWorkflow } from '../workflows';
-import { statusQuery } from '../workflows/messages';
-import { CPU_TASK_QUEUE } from '../shared/task-queues';
-import { retrainWorkflowId } from '../shared/ids';
 import type { RetrainInput, RetrainResult } from '../shared/types';
 import { loadConfig } from '../workers/config';
 import { createLogger, installTemporalLogger } from '../workers/logger';
 import { startStack } from '../workers/stack';
 import { dateRange, writeSamplePartitions } from './sample-data';
-import { progressLine, summaryLines } from './summary';
+import { startRun, watchRun } from './run-watch';
+import { summaryLines } from './summary';
 
 const DATASET = 'tickets';
 
 /** Run one pipeline and print its progress until it ends. */
 export async function runAndWatch(
   client: Client,
-  input: RetrainInput,
+  input: RetrainInput & { logicalDate: string },
   say: (l: string) => void,
 ): Promise<{ workflowId: string; result: RetrainResult }> {
-  const workflowId = retrainWorkflowId(input.dataset, input.logicalDate ?? 'auto');
-  const handle = await client.workflow.start(retrainPipelineWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
-  let last = '';
-  const timer = setInterval(() => {
-    handle
-      .query(statusQuery)
-      .then((s) => {
-        const line = progressLine(s);
-        if (line !== last) say(`  [${input.logicalDate}] ${line}`);
-        last = line;
-      })
-      .catch(() => undefined);
-  }, 300);
-  try {
-    return { workflowId, result: await handle.result() };
-  } finally {
-    clearInterval(timer);
-  }
+  const handle = await startRun(client, input);
+  return { workflowId: handle.workflowId, result: await watchRun(handle, say, `  [${input.logicalDate}] `) };
 }
 
 /** The demo: day 1 sets the champion, day 2 promotes a better candidate, day 3 (bad model) is rolled back. */
@@ -67,14 +48,14 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
     const days = dateRange('2026-11-01', 3);
     await writeSamplePartitions(stack.backends.blobs, { dataset: DATASET, dates: days, count: 600 });
     say(`wrote sample partitions for ${days.join(', ')} to ${stack.backends.blobs.uri}/raw/${DATASET}/`);
-    const plan: Array<{ date: string; input: RetrainInput; expect: string }> = [
-      { date: days[0]!, input: { dataset: DATASET, logicalDate: days[0] }, expect: 'first model becomes champion' },
-      { date: days[1]!, input: { dataset: DATASET, logicalDate: days[1] }, expect: 'better candidate promoted through the canary' },
+    const plan: Array<{ date: string; input: RetrainInput & { logicalDate: string }; expect: string }> = [
+      { date: days[0]!, input: { dataset: DATASET, logicalDate: days[0]! }, expect: 'first model becomes champion' },
+      { date: days[1]!, input: { dataset: DATASET, logicalDate: days[1]! }, expect: 'better candidate promoted through the canary' },
       {
         date: days[2]!,
         input: {
           dataset: DATASET,
-          logicalDate: days[2],
+          logicalDate: days[2]!,
           badModel: true,
           // The offline gate would reject a model trained on shuffled labels; the override (audited) lets the
           // demo show the canary's own defence: live accuracy vs the champion, and an automatic rollback.

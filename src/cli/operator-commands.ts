@@ -3,9 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
-import { retrainPipelineWorkflow } from '../workflows';
 import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/messages';
-import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { createBlobStore } from '../storage';
@@ -14,7 +12,8 @@ import { readJsonl, type HashedRecord } from '../activities/work-files';
 import { connectClient, resolveConfig } from './context';
 import { dateRange, writeSamplePartitions } from './sample-data';
 import { applySchedule } from './schedules';
-import { progressLine, summaryLines } from './summary';
+import { startRun, watchRun } from './run-watch';
+import { summaryLines } from './summary';
 
 const dateArg = (v: string): string => {
   if (!isLogicalDate(v)) throw new InvalidArgumentError('expected a date as YYYY-MM-DD');
@@ -63,27 +62,11 @@ export function registerOperatorCommands(program: Command): void {
       const input: RetrainInput = { dataset, logicalDate: date, badModel: opts.badModel ?? false };
       if (opts.overrideGate) input.gateOverride = { reason: opts.overrideGate, actor: process.env.USER ?? 'cli' };
       await withClient(async (client) => {
-        const workflowId = retrainWorkflowId(dataset, date);
-        const handle = await client.workflow.start(retrainPipelineWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
-        console.log(`started ${workflowId} (run ${handle.firstExecutionRunId})`);
+        const handle = await startRun(client, { ...input, logicalDate: date });
+        console.log(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
         if (!opts.wait) return;
-        let last = '';
-        const timer = setInterval(() => {
-          handle
-            .query(statusQuery)
-            .then((s) => {
-              const l = progressLine(s);
-              if (l !== last) console.log(`  ${l}`);
-              last = l;
-            })
-            .catch(() => undefined);
-        }, 500);
-        try {
-          const result = await handle.result();
-          summaryLines(result, { workflowId }).forEach((l) => console.log(l));
-        } finally {
-          clearInterval(timer);
-        }
+        const result = await watchRun(handle, (l) => console.log(l), '  ', 500);
+        summaryLines(result, { workflowId: handle.workflowId }).forEach((l) => console.log(l));
       });
     });
 

@@ -1,5 +1,6 @@
 import type { Queryable } from './db';
 import { num } from './db';
+import type { ArmStats } from '../shared/types';
 
 /** Which side of a canary served a request. */
 export type Arm = 'champion' | 'candidate';
@@ -18,15 +19,8 @@ export interface PredictionLog {
   error: string | null;
 }
 
-/** Live metrics of one arm within one routing generation. */
-export interface ArmStats {
-  requests: number;
-  errors: number;
-  withFeedback: number;
-  correct: number;
-  /** 95th percentile latency of all requests; 0 when there were none. */
-  p95LatencyMs: number;
-}
+/** Live metrics of one arm within one routing generation (the canary analysis reads these). */
+export type { ArmStats } from '../shared/types';
 
 /** Live metrics of both arms within one routing generation. */
 export interface WindowStats {
