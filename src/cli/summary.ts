@@ -40,6 +40,7 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
   if (s.pii) {
     const f =
       Object.entries(s.pii.findings)
+        .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0) || a[0].localeCompare(b[0]))
         .map(([k, v]) => `${k}=${v}`)
         .join(', ') || 'none';
     const q = s.pii.quarantined ? `; ${s.pii.quarantined} quarantined (scan could not finish)` : '';

@@ -39,10 +39,14 @@ describe('npm run demo', () => {
     ]) {
       expect(summary).toContain(field);
     }
-    expect(summary).toMatch(/EMAIL_ADDRESS=\d+/);
+    for (const entity of ['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET']) {
+      expect(summary).toMatch(new RegExp(`${entity}=[1-9]\\d*`));
+    }
     expect(out).toMatch(/final champion: mv-[0-9a-f]+ \(version 2/);
     expect(out).toMatch(/Temporal UI: http:\/\/127\.0\.0\.1:\d+/);
     // No planted PII is ever printed.
     expect(out).not.toMatch(/@(mail\.)?example\.(com|org|net)/);
+    for (const planted of ['536-22-8148', 'GB82 WEST', '203.0.113.42', '2001:db8::17', 'AKIAIOSFODNN7EXAMPLE'])
+      expect(out).not.toContain(planted);
   }, 240_000);
 });
