@@ -2,14 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { blobStoreContract } from '../helpers/blob-store-contract';
 import { BlobNotFoundError, InvalidBlobKeyError, createBlobStore, createFsBlobStore } from '../../src/storage';
 import type { FsBlobStore } from '../../src/storage';
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 describe('FsBlobStore', () => {
   let root: string;
@@ -23,35 +18,7 @@ describe('FsBlobStore', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it('putStream commits a streamed object whole (multipart past 8 MiB) and commits nothing when the stream fails', async () => {
-    const chunk = Buffer.alloc(1024 * 1024, 7);
-    async function* chunks(n: number, failAt?: number): AsyncGenerator<Buffer> {
-      for (let i = 0; i < n; i++) {
-        if (i === failAt) throw new Error('producer failed');
-        yield Buffer.concat([Buffer.from(`part ${i}\n`), chunk]);
-      }
-    }
-    await store.putStream('stream/big.bin', chunks(20));
-    const big = await store.get('stream/big.bin');
-    expect(big.length).toBe(20 * (chunk.length + 'part 0\n'.length) + 10);
-    expect(big.subarray(0, 7).toString()).toBe('part 0\n');
-    await store.putStream('stream/small.bin', chunks(1));
-    expect((await store.head('stream/small.bin'))?.size).toBe(chunk.length + 7);
-    await expect(store.putStream('stream/failed.bin', chunks(12, 10))).rejects.toThrow('producer failed');
-    expect(await store.head('stream/failed.bin')).toBeUndefined();
-  }, 60_000);
-
-  it('writes, reads, heads, streams and deletes an object', async () => {
-    await store.put('raw/ds/p1/a.jsonl', 'hello');
-    expect((await store.get('raw/ds/p1/a.jsonl')).toString()).toBe('hello');
-    expect(await store.head('raw/ds/p1/a.jsonl')).toEqual({ key: 'raw/ds/p1/a.jsonl', size: 5 });
-    expect(await readAll(await store.getStream('raw/ds/p1/a.jsonl'))).toBe('hello');
-    await store.put('raw/ds/p1/a.jsonl', Buffer.from('replaced'));
-    expect((await store.get('raw/ds/p1/a.jsonl')).toString()).toBe('replaced');
-    await store.delete('raw/ds/p1/a.jsonl');
-    expect(await store.head('raw/ds/p1/a.jsonl')).toBeUndefined();
-    await expect(store.delete('raw/ds/p1/a.jsonl')).resolves.toBeUndefined();
-  });
+  blobStoreContract(() => store);
 
   it('reports a missing key as BlobNotFoundError from get and getStream, and undefined from head', async () => {
     await expect(store.get('nope/x')).rejects.toBeInstanceOf(BlobNotFoundError);
