@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { RetrainInput, RetrainResult } from '../shared/types';
-import { loadConfig } from '../workers/config';
+import { embeddedEnv, loadConfig } from '../workers/config';
 import { createLogger, installTemporalLogger } from '../workers/logger';
 import { startStack } from '../workers/stack';
 import { dateRange, writeSamplePartitions } from './sample-data';
@@ -29,15 +29,7 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
   const home = path.join(cwd, '.trainset', 'demo');
   await rm(home, { recursive: true, force: true });
   // The demo always runs embedded, whatever production settings the shell carries.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TRAINSET_MODE: 'embedded',
-    TRAINSET_HOME: home,
-    DATABASE_URL: '',
-    S3_BUCKET: '',
-    GATEWAY_URL: '',
-    GATEWAY_PORT: '0',
-  };
+  const env = embeddedEnv(process.env, { TRAINSET_HOME: home, GATEWAY_PORT: '0' });
   const config = loadConfig(env, cwd);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'trainset-demo');
   installTemporalLogger(logger, 'WARN');

@@ -1,23 +1,12 @@
 import type { Queryable } from './db';
 import { num } from './db';
-import type { ArmStats } from '../shared/types';
+import type { Arm, ArmStats, PredictionRecord } from '../shared/types';
 
 /** Which side of a canary served a request. */
-export type Arm = 'champion' | 'candidate';
+export type { Arm } from '../shared/types';
 
 /** One served prediction, as the gateway logs it (hashes only: no request content). */
-export interface PredictionLog {
-  id: string;
-  model: string;
-  modelVersion: string;
-  arm: Arm;
-  generation: number;
-  requestKeyHash: string;
-  inputHash: string;
-  predictedLabel: string | null;
-  latencyMs: number;
-  error: string | null;
-}
+export type PredictionLog = PredictionRecord;
 
 /** Live metrics of one arm within one routing generation (the canary analysis reads these). */
 export type { ArmStats } from '../shared/types';

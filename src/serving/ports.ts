@@ -1,3 +1,5 @@
+import type { Arm, PredictionRecord } from '../shared/types';
+
 /** Routing of one model's traffic between its champion and (during a canary) a candidate version. */
 export interface RoutingState {
   model: string;
@@ -15,18 +17,7 @@ export interface RoutingSource {
 }
 
 /** One logged prediction: hashes only, never the raw request key or input. */
-export interface PredictionRow {
-  id: string;
-  model: string;
-  modelVersion: string;
-  arm: 'champion' | 'candidate';
-  generation: number;
-  requestKeyHash: string;
-  inputHash: string;
-  predictedLabel: string | null;
-  latencyMs: number;
-  /** A content-free error code when the predictor failed, else null. */
-  error: string | null;
+export interface PredictionRow extends PredictionRecord {
   createdAt: Date;
 }
 
@@ -49,7 +40,7 @@ export interface ModelLoader {
 }
 
 /** The arm of a routing split that served a request. */
-export type Arm = 'champion' | 'candidate';
+export type { Arm } from '../shared/types';
 
 /** Body of a successful `POST /v1/predict` response. */
 export interface PredictResponse {

@@ -186,6 +186,24 @@ export interface GateDecision {
   overridden?: boolean;
 }
 
+/** Which side of a canary served a request. */
+export type Arm = 'champion' | 'candidate';
+
+/** One served prediction as the gateway logs it: hashes only, never the raw request key or input. */
+export interface PredictionRecord {
+  id: string;
+  model: string;
+  modelVersion: string;
+  arm: Arm;
+  generation: number;
+  requestKeyHash: string;
+  inputHash: string;
+  predictedLabel: string | null;
+  latencyMs: number;
+  /** A content-free error code when the predictor failed, else null. */
+  error: string | null;
+}
+
 /** Live metrics of one arm over a canary window. */
 export interface ArmStats {
   requests: number;

@@ -59,6 +59,29 @@ export interface Config {
   piiTokenKey?: Buffer;
 }
 
+/** Variables that point a process at production services (registry, blobs, Temporal, gateway). */
+const PRODUCTION_SELECTORS = [
+  'TRAINSET_MODE',
+  'TEMPORAL_ADDRESS',
+  'DATABASE_URL',
+  'S3_ENDPOINT',
+  'S3_BUCKET',
+  'S3_REGION',
+  'S3_PREFIX',
+  'S3_FORCE_PATH_STYLE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'GATEWAY_URL',
+  'GATEWAY_PORT',
+] as const;
+
+/** A copy of env with every production setting removed and embedded mode forced (the demo, tests of `up`). */
+export function embeddedEnv(env: NodeJS.ProcessEnv, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const name of PRODUCTION_SELECTORS) delete out[name];
+  return { ...out, TRAINSET_MODE: 'embedded', ...overrides };
+}
+
 /** Thrown when configuration is invalid; the message lists one line per bad value. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

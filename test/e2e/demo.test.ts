@@ -2,13 +2,14 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { embeddedEnv } from '../../src/workers/config';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Run the demo in a child process with only the embedded default available (no production settings). */
 function runDemo(): Promise<{ code: number | null; out: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-  for (const k of ['DATABASE_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'TRAINSET_MODE', 'TRAINSET_HOME']) delete env[k];
+  const env = embeddedEnv(process.env, { LOG_LEVEL: 'warn' });
+  delete env.TRAINSET_HOME;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/trainset.js'), 'demo'], { cwd: ROOT, env });
     let out = '';

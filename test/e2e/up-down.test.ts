@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackFile } from '../../src/cli/context';
+import { embeddedEnv } from '../../src/workers/config';
 import { temporalCli } from '../helpers/temporal-cli';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -71,23 +72,8 @@ describe('trainset up / down (embedded)', () => {
 
   beforeAll(async () => {
     home = await mkdtemp(path.join(os.tmpdir(), 'trainset-up-'));
-    env = { ...process.env, TRAINSET_HOME: home, TRAINSET_MODE: 'embedded', LOG_LEVEL: 'warn' };
     // Embedded mode: none of the test services' registry or S3 settings may leak into the stack.
-    for (const name of [
-      'DATABASE_URL',
-      'S3_ENDPOINT',
-      'S3_BUCKET',
-      'S3_REGION',
-      'S3_PREFIX',
-      'S3_FORCE_PATH_STYLE',
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'TEMPORAL_ADDRESS',
-      'GATEWAY_URL',
-      'GATEWAY_PORT',
-    ]) {
-      delete env[name];
-    }
+    env = embeddedEnv(process.env, { TRAINSET_HOME: home, LOG_LEVEL: 'warn' });
     ports = { temporal: await freePort(), ui: await freePort(), gateway: await freePort(), registry: await freePort() };
   });
 

@@ -1,7 +1,7 @@
 /** loadConfig: embedded defaults, production requirements, and one problem line per bad value. */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, REQUIRED_IN_PRODUCTION, loadConfig } from '../../src/workers/config';
+import { ConfigError, REQUIRED_IN_PRODUCTION, embeddedEnv, loadConfig } from '../../src/workers/config';
 
 const cwd = path.resolve('/srv/trainset');
 
@@ -149,5 +149,15 @@ describe('loadConfig', () => {
     const err = configError({ DATABASE_URL: 'mysql://user:hunter2@db/x', TRAINSET_MODE: 'production' });
     expect(err.message).not.toContain('hunter2');
     expect(err.problems[0]).toBe('DATABASE_URL=(value hidden): must be a postgres:// or postgresql:// URL');
+  });
+
+  it('embeddedEnv strips every production setting, so the embedded default is what loads', () => {
+    const env = embeddedEnv({ ...production, PATH: '/bin' }, { TRAINSET_HOME: '/tmp/x' });
+    expect(env.PATH).toBe('/bin');
+    expect(env.DATABASE_URL).toBeUndefined();
+    const config = loadConfig(env, '/repo');
+    expect(config.mode).toBe('embedded');
+    expect(config.blob.kind).toBe('fs');
+    expect(config.home).toBe('/tmp/x');
   });
 });
