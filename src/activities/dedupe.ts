@@ -7,12 +7,32 @@ import { Deduper } from '../data/dedupe';
 import type { DedupeResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { type JsonlSink, keyHash, readJsonIfExists, readJsonl, withJsonlSink, workKey, type HashedRecord } from './work-files';
+import {
+  PART_RECORDS,
+  PartedJsonlWriter,
+  keyHash,
+  readCommitted,
+  readJsonIfExists,
+  readJsonl,
+  resumeCheckpoint,
+  withPartedWriters,
+  workKey,
+  type HashedRecord,
+} from './work-files';
 
 const BATCH = 1000;
 
+/** Where a retried dedupe resumes: input records consumed, counts so far, the committed output parts. */
+interface DedupeCheckpoint {
+  key: string;
+  inputRecords: number;
+  duplicates: number;
+  crossPartition: number;
+  outParts: number[];
+}
+
 /** Dedupe activities. */
-export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDeps) {
+export function createDedupeActivities({ blobs, specs, registry, partRecords = PART_RECORDS }: CpuActivityDeps) {
   return {
     /** Write the partition's distinct, never-seen-before records as {hash, record} lines. */
     async dedupeRecords(input: PartitionInput & { cleanKey: string }): Promise<DedupeResult> {
@@ -22,12 +42,21 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
       const done = await readJsonIfExists<DedupeResult>(blobs, summaryKey);
       if (done) return done;
 
-      const deduper = new Deduper(spec);
-      let duplicates = 0;
-      let crossPartition = 0;
-      let seen = 0;
+      // A retry resumes after the last checkpoint: the committed parts' hashes seed the within-partition set.
+      const resume = resumeCheckpoint<DedupeCheckpoint>(dedupedKey);
+      const known: string[] = [];
+      if (resume) {
+        const committed = new PartedJsonlWriter(blobs, dedupedKey, resume.outParts);
+        for await (const { hash } of readCommitted<HashedRecord>(blobs, committed)) known.push(hash);
+      }
+      const deduper = new Deduper(spec, known);
+      let duplicates = resume?.duplicates ?? 0;
+      let crossPartition = resume?.crossPartition ?? 0;
+      let seen = resume?.inputRecords ?? 0;
+      let checkpoint = resume;
       let batch: HashedRecord[] = [];
-      const flush = async (out: JsonlSink): Promise<void> => {
+      const out = new PartedJsonlWriter(blobs, dedupedKey, resume?.outParts);
+      const flush = async (): Promise<void> => {
         const earlier = await registry.recordHashes.seenBefore(
           input.dataset,
           input.partition,
@@ -43,19 +72,23 @@ export function createDedupeActivities({ blobs, specs, registry }: CpuActivityDe
           kept.map((k) => k.hash),
         );
         batch = [];
-        Context.current().heartbeat({ records: seen });
+        if (out.pending >= partRecords) {
+          await out.commitPart();
+          checkpoint = { key: dedupedKey, inputRecords: seen, duplicates, crossPartition, outParts: out.committed };
+        }
+        Context.current().heartbeat({ records: seen, checkpoint });
       };
-      const records = await withJsonlSink(blobs, dedupedKey, async (out) => {
-        for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey)) {
+      await withPartedWriters([out], async () => {
+        for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey, { skip: seen })) {
           seen += 1;
           const { hash, duplicate } = deduper.check(record);
           if (duplicate) duplicates += 1;
           else batch.push({ hash, record });
-          if (batch.length >= BATCH) await flush(out);
+          if (batch.length >= Math.min(BATCH, partRecords)) await flush();
         }
-        if (batch.length > 0) await flush(out);
-        return out.count;
+        if (batch.length > 0) await flush();
       });
+      const records = out.count;
       const result: DedupeResult = {
         records,
         duplicates: duplicates + crossPartition,

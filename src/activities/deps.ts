@@ -21,6 +21,8 @@ export interface CpuActivityDeps {
   logger: Logger;
   /** Key of the PII `tokenize` action (keyed HMAC); a spec that tokenizes without one fails the run. */
   piiTokenKey?: Buffer;
+  /** Records per committed output part of the partition stages (the unit a retry resumes from); default 50 000. */
+  partRecords?: number;
 }
 
 /** Dependencies of the GPU (training) activities. */

@@ -3,13 +3,23 @@
  * contract; quarantine what fails, account for every record.
  */
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import { PartitionAccounting } from '../data/ingest-lines';
+import { PartitionAccounting, type PartitionCounts } from '../data/ingest-lines';
 import { InputFileError, detectFormat, openRecordStream } from '../data/readers';
 import { ErrorType } from '../shared/errors';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { IngestResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
-import { keyHash, readJsonIfExists, withJsonlSink, workKey } from './work-files';
+import {
+  PART_RECORDS,
+  PartedJsonlWriter,
+  deleteJsonl,
+  keyHash,
+  partsGlob,
+  readJsonIfExists,
+  resumeCheckpoint,
+  withPartedWriters,
+  workKey,
+} from './work-files';
 
 /** Which partition, under which spec. */
 export interface PartitionInput {
@@ -18,8 +28,19 @@ export interface PartitionInput {
   specHash: string;
 }
 
+/** Where a retried ingest resumes: the input position, the counts so far and the committed output parts. */
+interface IngestCheckpoint {
+  key: string;
+  file: number;
+  itemsInFile: number;
+  bytes: number;
+  counts: PartitionCounts;
+  acceptedParts: number[];
+  quarantineParts: number[];
+}
+
 /** Ingest activities. */
-export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps) {
+export function createIngestActivities({ blobs, specs, logger, partRecords = PART_RECORDS }: CpuActivityDeps) {
   return {
     /** Validate every line of raw/<dataset>/<partition>/; accepted records go to the work area. */
     async ingestPartition(input: PartitionInput): Promise<IngestResult> {
@@ -43,49 +64,72 @@ export function createIngestActivities({ blobs, specs, logger }: CpuActivityDeps
       const done = await readJsonIfExists<IngestResult>(blobs, summaryKey);
       if (done) return done;
 
-      const accounting = new PartitionAccounting();
       let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/${h}.jsonl`;
-      let bytesRead = 0;
-      // Both outputs stream to the blob store as records come, so memory does not grow with the partition.
-      const quarantined = await withJsonlSink(blobs, quarantineKey, (quarantine) =>
-        withJsonlSink(blobs, stagedKey, async (accepted) => {
-          for (const [fileIndex, file] of files.entries()) {
-            const stream = await blobs.getStream(file.key);
-            stream.on('data', (chunk: Buffer) => (bytesRead += chunk.length));
-            const items = openRecordStream(stream, { spec, fileName: file.key, accounting });
-            for await (const item of guardInputFile(items)) {
-              if (item.kind === 'accepted') await accepted.push(item.record);
-              else
-                await quarantine.push({
-                  file: file.key,
-                  line: item.lineNumber,
-                  reason: item.reason,
-                  bytes: item.byteLength,
-                  rawBase64: item.rawBase64,
-                });
-              const records = accepted.count + quarantine.count;
-              if (records % 1000 === 0) Context.current().heartbeat({ file: fileIndex, files: files.length, records, bytesRead });
-            }
+      // A retry resumes after the last checkpoint: committed parts stay, the records they hold are skipped.
+      const resume = resumeCheckpoint<IngestCheckpoint>(stagedKey);
+      const accounting = PartitionAccounting.from(resume?.counts);
+      const accepted = new PartedJsonlWriter(blobs, stagedKey, resume?.acceptedParts);
+      const quarantine = new PartedJsonlWriter(blobs, quarantineKey, resume?.quarantineParts);
+      let checkpoint = resume;
+      let position = { file: resume?.file ?? 0, itemsInFile: resume?.itemsInFile ?? 0, bytes: resume?.bytes ?? 0 };
+      const beat = (): void =>
+        Context.current().heartbeat({ files: files.length, records: accounting.recordsIn, bytesRead: position.bytes, checkpoint });
+      // Both outputs stream to the blob store in parts, so memory does not grow with the partition.
+      await withPartedWriters([accepted, quarantine], async () => {
+        let bytesBefore = files.slice(0, position.file).reduce((a, f) => a + f.size, 0);
+        for (let fileIndex = position.file; fileIndex < files.length; fileIndex++) {
+          const file = files[fileIndex] as (typeof files)[number];
+          const skip = fileIndex === position.file ? position.itemsInFile : 0;
+          let items = 0;
+          let fileBytes = 0;
+          const stream = await blobs.getStream(file.key);
+          stream.on('data', (chunk: Buffer) => (fileBytes += chunk.length));
+          for await (const item of guardInputFile(openRecordStream(stream, { spec, fileName: file.key }))) {
+            if (items++ < skip) continue;
+            accounting.record(item);
+            if (item.kind === 'accepted') await accepted.push(item.record);
+            else
+              await quarantine.push({
+                file: file.key,
+                line: item.lineNumber,
+                reason: item.reason,
+                bytes: item.byteLength,
+                rawBase64: item.rawBase64,
+              });
+            position = { file: fileIndex, itemsInFile: items, bytes: bytesBefore + fileBytes };
+            if (accepted.pending + quarantine.pending >= partRecords) {
+              await accepted.commitPart();
+              await quarantine.commitPart();
+              checkpoint = {
+                key: stagedKey,
+                ...position,
+                counts: accounting.snapshot(),
+                acceptedParts: accepted.committed,
+                quarantineParts: quarantine.committed,
+              };
+              beat();
+            } else if (accounting.recordsIn % 1000 === 0) beat();
           }
-          return quarantine.count;
-        }),
-      );
+          bytesBefore += file.size;
+        }
+      });
+      const quarantined = quarantine.count;
       const counts = accounting.snapshot();
       if (quarantined === 0) {
-        await blobs.delete(quarantineKey);
+        await deleteJsonl(blobs, quarantineKey);
         quarantineKey = undefined;
       }
       const rate = accounting.quarantineRate;
       if (rate > spec.ingest.maxQuarantineRate) {
         // Nothing goes on to the next stage (and no raw-PII work file is left behind); the quarantine stays.
-        await blobs.delete(stagedKey);
+        await deleteJsonl(blobs, stagedKey);
         const top = Object.entries(counts.byReason)
           .sort((a, b) => b[1] - a[1])
           .slice(0, 3)
           .map(([r, n]) => `${r} (${n})`)
           .join(', ');
         throw ApplicationFailure.nonRetryable(
-          `partition ${input.dataset}/${input.partition}: ${(rate * 100).toFixed(1)}% of ${counts.recordsIn} lines quarantined, above the spec's ${(spec.ingest.maxQuarantineRate * 100).toFixed(1)}%; top reasons: ${top}. An upstream schema change looks like this; see ${quarantineKey}`,
+          `partition ${input.dataset}/${input.partition}: ${(rate * 100).toFixed(1)}% of ${counts.recordsIn} lines quarantined, above the spec's ${(spec.ingest.maxQuarantineRate * 100).toFixed(1)}%; top reasons: ${top}. An upstream schema change looks like this; see ${partsGlob(quarantine.key)}`,
           ErrorType.QuarantineRateExceeded,
         );
       }

@@ -9,10 +9,38 @@ import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { keyHash, readJsonIfExists, readJsonl, withJsonlSink, workKey } from './work-files';
+import {
+  PART_RECORDS,
+  PartedJsonlWriter,
+  deleteJsonl,
+  keyHash,
+  readJsonIfExists,
+  readJsonl,
+  resumeCheckpoint,
+  withPartedWriters,
+  workKey,
+} from './work-files';
+
+/** What a PII scan has counted so far (JSON-safe, so it travels in a heartbeat checkpoint). */
+interface PiiTally {
+  quarantineByReason: Record<string, number>;
+  findings: Partial<Record<PiiEntity, number>>;
+  findingsByField: Record<string, number>;
+  perField: Record<string, { field: string; entity: string; count: number }>;
+  dropped: number;
+}
+
+/** Where a retried scan resumes: input records consumed, the tally, the committed output parts. */
+interface PiiCheckpoint {
+  key: string;
+  inputRecords: number;
+  tally: PiiTally;
+  outParts: number[];
+  quarantineParts: number[];
+}
 
 /** PII activities. */
-export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKey }: CpuActivityDeps) {
+export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKey, partRecords = PART_RECORDS }: CpuActivityDeps) {
   return {
     /** Scan every string of every record; no raw PII leaves this step (only counts by type and field). */
     async scanPii(input: PartitionInput & { stagedKey: string }): Promise<PiiResult> {
@@ -23,41 +51,43 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       const done = await readJsonIfExists<PiiResult>(blobs, summaryKey);
       if (done) return done;
 
-      const quarantineByReason: Record<string, number> = {};
-      const findings: Partial<Record<PiiEntity, number>> = {};
-      const findingsByField: Record<string, number> = {};
-      const perField = new Map<string, { field: string; entity: string; count: number }>();
-      let dropped = 0;
-      let seen = 0;
-      const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
       let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
-      // Both outputs stream to the blob store; a failure discards them (nothing half-written is committed).
-      const { records, quarantined } = await withJsonlSink(blobs, quarantineKey, (quarantine) =>
-        withJsonlSink(blobs, cleanKey, async (out) => {
-          for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey)) {
-            let r;
-            try {
-              r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
-            } catch (err) {
-              if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
-              throw err;
-            }
-            if (r.action === 'quarantine') {
-              // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
-              const reason = r.reason ?? 'pii_scan_error';
-              quarantineByReason[reason] = (quarantineByReason[reason] ?? 0) + 1;
-              await quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
-              continue;
-            }
+      // A retry resumes after the last checkpoint: committed parts stay, the records they came from are skipped.
+      const resume = resumeCheckpoint<PiiCheckpoint>(cleanKey);
+      const tally: PiiTally = resume
+        ? structuredClone(resume.tally)
+        : { quarantineByReason: {}, findings: {}, findingsByField: {}, perField: {}, dropped: 0 };
+      const out = new PartedJsonlWriter(blobs, cleanKey, resume?.outParts);
+      const quarantine = new PartedJsonlWriter(blobs, quarantineKey, resume?.quarantineParts);
+      let checkpoint = resume;
+      let seen = resume?.inputRecords ?? 0;
+      const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
+      // Both outputs stream to the blob store in parts; a failure discards the open parts.
+      await withPartedWriters([out, quarantine], async () => {
+        for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey, { skip: seen })) {
+          seen += 1;
+          let r;
+          try {
+            r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
+          } catch (err) {
+            if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
+            throw err;
+          }
+          if (r.action === 'quarantine') {
+            // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
+            const reason = r.reason ?? 'pii_scan_error';
+            tally.quarantineByReason[reason] = (tally.quarantineByReason[reason] ?? 0) + 1;
+            await quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
+          } else {
             for (const f of r.findings) {
-              findings[f.entity] = (findings[f.entity] ?? 0) + 1;
+              tally.findings[f.entity] = (tally.findings[f.entity] ?? 0) + 1;
               // Array indexes fold to `*` so the keys stay few and stable.
               const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
               const k = `${field}:${f.entity}`;
-              findingsByField[k] = (findingsByField[k] ?? 0) + 1;
-              const row = perField.get(k) ?? { field, entity: f.entity, count: 0 };
+              tally.findingsByField[k] = (tally.findingsByField[k] ?? 0) + 1;
+              const row = tally.perField[k] ?? { field, entity: f.entity, count: 0 };
               row.count += 1;
-              perField.set(k, row);
+              tally.perField[k] = row;
             }
             if (r.action === 'fail') {
               // The message names the field and type only, never the value.
@@ -67,15 +97,28 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
                 ErrorType.PiiPolicyViolation,
               );
             }
-            if (r.action === 'drop_record') dropped += 1;
+            if (r.action === 'drop_record') tally.dropped += 1;
             else await out.push(r.record);
-            if (++seen % 1000 === 0) Context.current().heartbeat({ records: seen });
           }
-          return { records: out.count, quarantined: quarantine.count };
-        }),
-      );
+          if (out.pending + quarantine.pending >= partRecords) {
+            await out.commitPart();
+            await quarantine.commitPart();
+            checkpoint = {
+              key: cleanKey,
+              inputRecords: seen,
+              tally: structuredClone(tally),
+              outParts: out.committed,
+              quarantineParts: quarantine.committed,
+            };
+            Context.current().heartbeat({ records: seen, checkpoint });
+          } else if (seen % 1000 === 0) Context.current().heartbeat({ records: seen, checkpoint });
+        }
+      });
+      const records = out.count;
+      const quarantined = quarantine.count;
+      const { quarantineByReason, findings, findingsByField, dropped } = tally;
       if (quarantined === 0) {
-        await blobs.delete(quarantineKey);
+        await deleteJsonl(blobs, quarantineKey);
         quarantineKey = undefined;
       }
       const result: PiiResult = {
@@ -88,10 +131,10 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
         findingsByField,
         cleanKey,
       };
-      await registry.piiFindings.replaceForPartition(input.dataset, input.partition, [...perField.values()]);
+      await registry.piiFindings.replaceForPartition(input.dataset, input.partition, Object.values(tally.perField));
       await blobs.put(summaryKey, JSON.stringify(result));
       // The ingested file holds raw PII; once the clean copy and its summary exist it is no longer needed.
-      await blobs.delete(input.stagedKey);
+      await deleteJsonl(blobs, input.stagedKey);
       logger.info({ dataset: input.dataset, partition: input.partition, findings, dropped }, 'PII scan done');
       return result;
     },

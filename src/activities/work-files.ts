@@ -1,5 +1,6 @@
 /** Work-area JSONL files between stages: keyed by their inputs, so a retried stage finds its own output. */
 import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { BlobStore } from '../storage/blob-store';
 import { splitLines } from '../data/jsonl';
 
@@ -21,19 +22,160 @@ export function workKey(dataset: string, partition: string, stage: string, hash:
   return `work/${dataset}/${partition}/${stage}-${hash}.jsonl`;
 }
 
-/** Read a JSONL object as parsed values, streaming. */
-export async function* readJsonl<T>(blobs: BlobStore, key: string): AsyncGenerator<T> {
+/** Records per committed part of a stage's output: the unit a retried activity resumes from. */
+export const PART_RECORDS = 50_000;
+
+/** The index of a parted output: record count of each part, in order. Written last, so it marks the output complete. */
+interface PartsIndex {
+  parts: number[];
+}
+
+const baseOf = (key: string): string => key.replace(/\.jsonl$/, '');
+/** Key of part `i` of a parted output (each part is a plain JSONL object). */
+export const partKey = (key: string, i: number): string => `${baseOf(key)}.part-${String(i).padStart(5, '0')}.jsonl`;
+/** Key of a parted output's index. */
+export const partsIndexKey = (key: string): string => `${baseOf(key)}.parts.json`;
+/** How to name a parted output to a person: the glob of its part objects. */
+export const partsGlob = (key: string): string => `${baseOf(key)}.part-*.jsonl`;
+/** The output key an index key belongs to (inverse of partsIndexKey). */
+export const outputKeyOfIndex = (indexKey: string): string => indexKey.replace(/\.parts\.json$/, '.jsonl');
+
+async function* readJsonlObject<T>(blobs: BlobStore, key: string, skip = 0): AsyncGenerator<T> {
   const stream = await blobs.getStream(key);
+  let n = 0;
   // Work files are written by us; a 64 MiB line limit only guards against corruption.
   for await (const item of splitLines(stream, { maxLineBytes: 64 * 1024 * 1024 })) {
     if (item.kind !== 'line' || item.bytes.length === 0) continue;
+    if (n++ < skip) continue;
     yield JSON.parse(item.bytes.toString('utf8')) as T;
   }
 }
 
 /**
+ * Read a stage output as parsed values, streaming: a parted output (see PartedJsonlWriter) part by part, or
+ * a single JSONL object. `skip` leaves out that many leading records; whole parts are skipped unread.
+ */
+export async function* readJsonl<T>(blobs: BlobStore, key: string, options: { skip?: number } = {}): AsyncGenerator<T> {
+  let skip = options.skip ?? 0;
+  const index = await readJsonIfExists<PartsIndex>(blobs, partsIndexKey(key));
+  if (!index) {
+    yield* readJsonlObject<T>(blobs, key, skip);
+    return;
+  }
+  for (const [i, count] of index.parts.entries()) {
+    if (skip >= count) {
+      skip -= count;
+      continue;
+    }
+    yield* readJsonlObject<T>(blobs, partKey(key, i), skip);
+    skip = 0;
+  }
+}
+
+/** The records of a writer's committed parts (what a resumed attempt already wrote). */
+export async function* readCommitted<T>(blobs: BlobStore, writer: PartedJsonlWriter): AsyncGenerator<T> {
+  for (const i of writer.committed.keys()) yield* readJsonlObject<T>(blobs, partKey(writer.key, i));
+}
+
+/** Delete a stage output, parted or single. */
+export async function deleteJsonl(blobs: BlobStore, key: string): Promise<void> {
+  for (const part of await blobs.list(`${baseOf(key)}.part-`)) await blobs.delete(part.key);
+  await blobs.delete(partsIndexKey(key));
+  await blobs.delete(key);
+}
+
+/**
+ * A stage output written as numbered JSONL parts, each committed whole by `commitPart`, then an index by
+ * `finish`. A retried activity passes the part counts of its last checkpoint and carries on after them; a
+ * part the failed attempt wrote past its checkpoint is rewritten (stages are deterministic) or removed.
+ */
+export class PartedJsonlWriter {
+  private sink: JsonlSink | undefined;
+  private readonly partCounts: number[];
+
+  constructor(
+    private readonly blobs: BlobStore,
+    readonly key: string,
+    committedParts: readonly number[] = [],
+  ) {
+    this.partCounts = [...committedParts];
+  }
+
+  /** Records written, committed parts and the open one. */
+  get count(): number {
+    return this.partCounts.reduce((a, b) => a + b, 0) + (this.sink?.count ?? 0);
+  }
+
+  /** Records in the open part. */
+  get pending(): number {
+    return this.sink?.count ?? 0;
+  }
+
+  /** Record counts of the committed parts (for a checkpoint). */
+  get committed(): number[] {
+    return [...this.partCounts];
+  }
+
+  async push(value: unknown): Promise<void> {
+    this.sink ??= new JsonlSink(this.blobs, partKey(this.key, this.partCounts.length));
+    await this.sink.push(value);
+  }
+
+  /** Commit the open part, if it has records. */
+  async commitPart(): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return;
+    this.sink = undefined;
+    await sink.close();
+    this.partCounts.push(sink.count);
+  }
+
+  /** Commit the open part, remove parts a failed attempt left beyond this output, write the index. */
+  async finish(): Promise<number> {
+    await this.commitPart();
+    const n = this.partCounts.length;
+    for (const part of await this.blobs.list(`${baseOf(this.key)}.part-`)) {
+      const m = /\.part-(\d+)\.jsonl$/.exec(part.key);
+      if (m && Number(m[1]) >= n) await this.blobs.delete(part.key);
+    }
+    const index: PartsIndex = { parts: this.partCounts };
+    await this.blobs.put(partsIndexKey(this.key), JSON.stringify(index));
+    return this.count;
+  }
+
+  /** Discard the open part (committed parts stay, for a retry to resume after). */
+  async abort(reason: Error): Promise<void> {
+    await this.sink?.abort(reason);
+    this.sink = undefined;
+  }
+}
+
+/** Run fn with parted writers: each finished when fn succeeds; the open parts discarded when it throws. */
+export async function withPartedWriters<T>(writers: PartedJsonlWriter[], fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    for (const w of writers) await w.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+  for (const w of writers) await w.finish();
+  return result;
+}
+
+/**
+ * The checkpoint a retried attempt resumes from: the `checkpoint` of the last heartbeat the failed attempt
+ * sent, when it belongs to the same output (`key`); undefined on a first attempt.
+ */
+export function resumeCheckpoint<C extends { key: string }>(key: string): C | undefined {
+  const details = Context.current().info.heartbeatDetails as { checkpoint?: C } | undefined;
+  const checkpoint = details?.checkpoint;
+  return checkpoint && checkpoint.key === key ? checkpoint : undefined;
+}
+
+/**
  * Streams JSONL lines into one blob as they are produced (batched into ~1 MiB chunks, at most two chunks
- * queued), so a stage's memory does not grow with the partition. Use through `withJsonlSink`.
+ * queued), so a stage's memory does not grow with the partition. Used by PartedJsonlWriter for each part.
  */
 export class JsonlSink {
   /** Lines written so far. */
@@ -114,20 +256,6 @@ export class JsonlSink {
     this.wakeConsumer?.();
     await this.done.catch(() => undefined);
   }
-}
-
-/** Run fn with a sink on key: committed when fn succeeds, discarded when it throws. */
-export async function withJsonlSink<T>(blobs: BlobStore, key: string, fn: (sink: JsonlSink) => Promise<T>): Promise<T> {
-  const sink = new JsonlSink(blobs, key);
-  let result: T;
-  try {
-    result = await fn(sink);
-  } catch (err) {
-    await sink.abort(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  }
-  await sink.close();
-  return result;
 }
 
 /** Read a small JSON object, or undefined when absent. */

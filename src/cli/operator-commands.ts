@@ -8,7 +8,7 @@ import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shif
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { createBlobStore } from '../storage';
 import { openBackends } from '../workers/backends';
-import { readJsonl, type HashedRecord } from '../activities/work-files';
+import { outputKeyOfIndex, readJsonl, type HashedRecord } from '../activities/work-files';
 import { connectClient, resolveConfig } from './context';
 import { dateRange, writeSamplePartitions } from './sample-data';
 import { applySchedule } from './schedules';
@@ -104,10 +104,10 @@ export function registerOperatorCommands(program: Command): void {
         const hashes = await b.registry.labels.pendingTasks(dataset, date, opts.limit);
         // The PII-clean records of the partition (dedupe output) give a labeler something to read.
         const texts = new Map<string, string>();
-        const files = (await b.blobs.list(`work/${dataset}/${date}/deduped-`)).filter((f) => f.key.endsWith('.jsonl'));
+        const outputs = (await b.blobs.list(`work/${dataset}/${date}/deduped-`)).filter((f) => f.key.endsWith('.parts.json'));
         const wanted = new Set(hashes);
-        for (const f of files) {
-          for await (const { hash, record } of readJsonl<HashedRecord>(b.blobs, f.key)) {
+        for (const f of outputs) {
+          for await (const { hash, record } of readJsonl<HashedRecord>(b.blobs, outputKeyOfIndex(f.key))) {
             if (wanted.has(hash)) texts.set(hash, String(record.subject ?? record.body ?? '').slice(0, 100));
           }
         }

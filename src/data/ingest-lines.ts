@@ -37,6 +37,22 @@ export class PartitionAccounting {
   private readonly reasons = new Map<string, number>();
   private quarantinedCount = 0;
 
+  /** Accounting that carries on from a snapshot (a resumed activity), or a fresh one. */
+  static from(snapshot?: PartitionCounts): PartitionAccounting {
+    const a = new PartitionAccounting();
+    if (snapshot) {
+      a.acceptedCount = snapshot.accepted;
+      a.quarantinedCount = snapshot.quarantined;
+      for (const [reason, n] of Object.entries(snapshot.byReason)) a.reasons.set(reason, n);
+    }
+    return a;
+  }
+
+  /** Lines counted so far. */
+  get recordsIn(): number {
+    return this.acceptedCount + this.quarantinedCount;
+  }
+
   /** Count one accepted record. */
   accept(): void {
     this.acceptedCount += 1;

@@ -52,7 +52,7 @@ describe('dedupeRecords', () => {
     const b = await dedupe(blobs, '2024-03-03', [ticket('B1', 'My order never came'), ticket('B2', 'new question')]);
     expect(b).toMatchObject({ records: 1, duplicates: 1, crossPartitionDuplicates: 1 });
     const kept = blobs
-      .text(b.dedupedKey)
+      .jsonl(b.dedupedKey)
       .trim()
       .split('\n')
       .map((l) => (JSON.parse(l) as { record: { id: string } }).record.id);

@@ -41,12 +41,12 @@ describe('ingestPartition', () => {
     expect(bad).toBeGreaterThan(0);
     expect(r).toMatchObject({ recordsIn: 300, accepted: 300 - bad, quarantined: bad, files: 1 });
     expect(Object.values(r.byReason).reduce((a, b) => a + b, 0)).toBe(bad);
-    expect(blobs.text(r.stagedKey).trim().split('\n')).toHaveLength(300 - bad);
+    expect(blobs.jsonl(r.stagedKey).trim().split('\n')).toHaveLength(300 - bad);
 
     // The quarantine object holds one line per rejected line, with its reason and location.
     expect(r.quarantineKey).toMatch(new RegExp(`^quarantine/tickets/${partition}/`));
     const quarantined = blobs
-      .text(r.quarantineKey!)
+      .jsonl(r.quarantineKey!)
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { file: string; line: number; reason: string });
@@ -95,7 +95,7 @@ describe('ingestPartition', () => {
     // The quarantine object the message points at exists; nothing is staged for the next stage.
     const quarantineKey = blobs.keys().find((k) => k.startsWith('quarantine/'));
     expect(quarantineKey).toBeDefined();
-    expect(err.message).toContain(quarantineKey);
+    expect(err.message).toContain(quarantineKey!.replace(/\.part-\d+\.jsonl$/, '.part-*.jsonl'));
     expect(blobs.keys().filter((k) => k.startsWith('work/'))).toEqual([]);
   });
 

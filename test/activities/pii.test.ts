@@ -77,7 +77,7 @@ describe('scanPii', () => {
       'customer_email:EMAIL_ADDRESS': 1,
     });
 
-    const clean = blobs.text(r.cleanKey);
+    const clean = blobs.jsonl(r.cleanKey);
     const resultJson = JSON.stringify(r);
     for (const value of Object.values(PII)) {
       expect(clean).not.toContain(value);
@@ -107,8 +107,8 @@ describe('scanPii', () => {
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs, registry: noopRegistry }));
     const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
     expect(r).toMatchObject({ records: 1, droppedRecords: 1 });
-    expect(blobs.text(r.cleanKey)).toContain('"T-2"');
-    expect(blobs.text(r.cleanKey)).not.toContain('"T-1"');
+    expect(blobs.jsonl(r.cleanKey)).toContain('"T-2"');
+    expect(blobs.jsonl(r.cleanKey)).not.toContain('"T-1"');
   });
 
   it("fails non-retryably with PiiPolicyViolation under the 'fail' policy, naming type and field but no value", async () => {

@@ -21,6 +21,15 @@ export class MemoryBlobStore implements BlobStore {
     return b.toString('utf8');
   }
 
+  /** A stage output's content as one JSONL text: its parts in order when it is parted, else the object itself. */
+  jsonl(key: string): string {
+    const base = key.replace(/\.jsonl$/, '');
+    const index = this.objects.get(`${base}.parts.json`);
+    if (!index) return this.text(key);
+    const { parts } = JSON.parse(index.toString('utf8')) as { parts: number[] };
+    return parts.map((_, i) => this.text(`${base}.part-${String(i).padStart(5, '0')}.jsonl`)).join('');
+  }
+
   async get(key: string): Promise<Buffer> {
     const b = this.objects.get(key);
     if (!b) throw new BlobNotFoundError(key);
