@@ -126,12 +126,62 @@ export const DatasetSpecSchema = z.object({
   version: z.object({
     /** How many daily partitions (ending at the logical date) a dataset version spans. */
     windowDays: z.number().int().min(1).default(7),
+    /** Target size of a stored chunk of rows (serialized bytes); boundaries are content-defined around it. */
+    chunkBytes: z
+      .number()
+      .int()
+      .min(4 * 1024)
+      .max(64 * 1024 * 1024)
+      .default(256 * 1024),
+    /** Rewrite the base chunks once edited and deleted rows held aside exceed this share of the version's rows. */
+    compactAt: z.number().min(0).max(1).default(0.05),
   }),
   split: z.object({
     validationFraction: z.number().min(0).max(0.5).default(0.1),
     testFraction: z.number().min(0.05).max(0.5).default(0.2),
     minTrainRows: z.number().int().min(1).default(50),
+    /** Field naming the entity a record belongs to (a customer, a device); no entity may appear in two splits. */
+    entityField: z.string().optional(),
   }),
+  quality: z
+    .object({
+      /** Lowest share of records in which a field is present (non-empty), per field; required fields need 1. */
+      minCompleteness: z.record(z.string(), z.number().min(0).max(1)).default({}),
+      /** Drift limits against the previous version and a production sample; a value above its limit fails the run. */
+      drift: z
+        .object({
+          /** Population stability index, numeric and categorical features. */
+          psi: z.number().positive().default(0.25),
+          /** Kolmogorov–Smirnov statistic (numeric features). */
+          ks: z.number().positive().max(1).default(0.2),
+          /** Jensen–Shannon divergence, base 2 (categorical features). */
+          jensenShannon: z.number().positive().max(1).default(0.1),
+          /** L-infinity distance of category frequencies (categorical features; what TFDV uses). */
+          linf: z.number().positive().max(1).default(0.2),
+          /** Label distribution drift (L-infinity) against the previous version. */
+          labelLinf: z.number().positive().max(1).default(0.25),
+          /** Fewest rows on each side for a drift figure to gate (smaller samples are recorded, not gated). */
+          minRows: z.number().int().min(1).default(200),
+          /** Per-feature overrides of the limits above. */
+          features: z
+            .record(
+              z.string(),
+              z.object({
+                psi: z.number().positive().optional(),
+                ks: z.number().positive().max(1).optional(),
+                jensenShannon: z.number().positive().max(1).optional(),
+                linf: z.number().positive().max(1).optional(),
+                skip: z.boolean().optional(),
+              }),
+            )
+            .default({}),
+        })
+        .default({ psi: 0.25, ks: 0.2, jensenShannon: 0.1, linf: 0.2, labelLinf: 0.25, minRows: 200, features: {} }),
+    })
+    .default({
+      minCompleteness: {},
+      drift: { psi: 0.25, ks: 0.2, jensenShannon: 0.1, linf: 0.2, labelLinf: 0.25, minRows: 200, features: {} },
+    }),
   trainer: z.object({
     kind: z.literal('logreg-hashed').default('logreg-hashed'),
     features: z
