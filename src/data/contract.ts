@@ -96,7 +96,13 @@ function checkShape(value: unknown, depth: number, maxDepth: number): 'forbidden
   return undefined;
 }
 
-type ValueCheck = { ok: true; value: unknown } | { ok: false; reason: QuarantineReason };
+/** A failed value check; values from JSON are never instances of it, so `instanceof` tells the two apart. */
+class Rejected {
+  constructor(readonly reason: QuarantineReason) {}
+}
+
+// A checked value, or why it failed: no result object per field, as this runs for every field of every record.
+type ValueCheck = unknown;
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -115,8 +121,8 @@ function fieldEntries(fields: Record<string, FieldSpec>): Array<[string, FieldSp
 function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckResult {
   const { fields, labelField } = spec.schema;
   const r = checkObjectFields(input, fields, spec, '', labelField);
-  if (!r.ok) return r;
-  const record = r.value as Record<string, unknown>;
+  if (r instanceof Rejected) return fail(r.reason);
+  const record = r as Record<string, unknown>;
   if (hasOwn(record, labelField) && !spec.labels.classes.includes(record[labelField] as string)) {
     return fail(`invalid_enum:${labelField}`);
   }
@@ -132,92 +138,96 @@ function checkObjectFields(
   optionalField?: string,
 ): ValueCheck {
   const out: Record<string, unknown> = {};
-  for (const [name, field] of fieldEntries(fields)) {
-    const path = prefix + name;
+  const entries = fieldEntries(fields);
+  for (let f = 0; f < entries.length; f++) {
+    const [name, field] = entries[f] as [string, FieldSpec];
     const raw = hasOwn(input, name) ? input[name] : undefined;
     if (raw === undefined || raw === null) {
       // The label may be missing: unlabeled records are sent for labeling, not quarantined.
-      if (field.required && name !== optionalField) return { ok: false, reason: `missing_required_field:${path}` };
+      if (field.required && name !== optionalField) return new Rejected(`missing_required_field:${prefix + name}`);
       continue;
     }
-    const checked = checkValue(path, raw, field, spec);
-    if (!checked.ok) return checked;
-    out[name] = checked.value;
+    const checked = checkValue(prefix, name, raw, field, spec);
+    if (checked instanceof Rejected) return checked;
+    out[name] = checked;
   }
   const policy = spec.schema.unknownFields;
+  // Dropped unknown fields leave no trace, so their keys need not be listed.
+  if (policy === 'drop') return out;
   for (const key of Object.keys(input)) {
     if (hasOwn(fields, key)) continue;
-    if (policy === 'reject')
-      return { ok: false, reason: `unknown_field:${SAFE_FIELD_NAME.test(key) ? prefix + key : `${prefix}<unnamed>`}` };
+    if (policy === 'reject') return new Rejected(`unknown_field:${SAFE_FIELD_NAME.test(key) ? prefix + key : `${prefix}<unnamed>`}`);
     if (policy === 'keep') out[key] = input[key];
   }
-  return { ok: true, value: out };
+  return out;
 }
 
-function checkLength(path: string, length: number, field: FieldSpec): QuarantineReason | undefined {
-  if (field.maxLength !== undefined && length > field.maxLength) return `too_long:${path}`;
-  if (field.minLength !== undefined && length < field.minLength) return `too_short:${path}`;
+function checkLength(path: string, length: number, field: FieldSpec): ValueCheck {
+  if (field.maxLength !== undefined && length > field.maxLength) return new Rejected(`too_long:${path}`);
+  if (field.minLength !== undefined && length < field.minLength) return new Rejected(`too_short:${path}`);
   return undefined;
 }
 
 function checkRange(path: string, value: number, field: FieldSpec): ValueCheck {
   if ((field.minimum !== undefined && value < field.minimum) || (field.maximum !== undefined && value > field.maximum)) {
-    return { ok: false, reason: `out_of_range:${path}` };
+    return new Rejected(`out_of_range:${path}`);
   }
-  return { ok: true, value };
+  return value;
 }
 
-function checkValue(path: string, raw: unknown, field: FieldSpec, spec: DatasetSpec): ValueCheck {
-  const wrongType: ValueCheck = { ok: false, reason: `wrong_type:${path}` };
+// The path is joined only when a reason needs it: most values pass.
+function checkValue(prefix: string, name: string, raw: unknown, field: FieldSpec, spec: DatasetSpec): ValueCheck {
   switch (field.type) {
     case 'string': {
-      if (typeof raw !== 'string') return wrongType;
-      const bad = checkLength(path, raw.length, field);
-      return bad === undefined ? { ok: true, value: raw } : { ok: false, reason: bad };
+      if (typeof raw !== 'string') return new Rejected(`wrong_type:${prefix + name}`);
+      if (field.maxLength === undefined && field.minLength === undefined) return raw;
+      const bad = checkLength(prefix + name, raw.length, field);
+      return bad === undefined ? raw : bad;
     }
     case 'integer':
-      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) return wrongType;
-      return checkRange(path, raw, field);
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) return new Rejected(`wrong_type:${prefix + name}`);
+      return checkRange(prefix + name, raw, field);
     case 'number':
-      if (typeof raw !== 'number' || !Number.isFinite(raw)) return wrongType;
-      return checkRange(path, raw, field);
+      if (typeof raw !== 'number' || !Number.isFinite(raw)) return new Rejected(`wrong_type:${prefix + name}`);
+      return checkRange(prefix + name, raw, field);
     case 'boolean':
-      if (typeof raw !== 'boolean') return wrongType;
-      return { ok: true, value: raw };
+      if (typeof raw !== 'boolean') return new Rejected(`wrong_type:${prefix + name}`);
+      return raw;
     case 'enum':
-      if (typeof raw !== 'string') return wrongType;
-      if (!(field.values ?? []).includes(raw)) return { ok: false, reason: `invalid_enum:${path}` };
-      return { ok: true, value: raw };
+      if (typeof raw !== 'string') return new Rejected(`wrong_type:${prefix + name}`);
+      if (!(field.values ?? []).includes(raw)) return new Rejected(`invalid_enum:${prefix + name}`);
+      return raw;
     case 'timestamp': {
-      if (typeof raw !== 'string') return wrongType;
+      if (typeof raw !== 'string') return new Rejected(`wrong_type:${prefix + name}`);
       const iso = normalizeTimestamp(raw);
-      if (iso === undefined) return { ok: false, reason: `invalid_timestamp:${path}` };
-      return { ok: true, value: iso };
+      if (iso === undefined) return new Rejected(`invalid_timestamp:${prefix + name}`);
+      return iso;
     }
     case 'list': {
-      if (!Array.isArray(raw)) return wrongType;
+      const path = prefix + name;
+      if (!Array.isArray(raw)) return new Rejected(`wrong_type:${path}`);
       const bad = checkLength(path, raw.length, field);
-      if (bad !== undefined) return { ok: false, reason: bad };
+      if (bad !== undefined) return bad;
       const items = field.items;
-      if (items === undefined) return { ok: true, value: raw };
+      if (items === undefined) return raw;
       const out: unknown[] = [];
       for (let i = 0; i < raw.length; i++) {
         const v: unknown = raw[i];
         if (v === undefined || v === null) {
-          if (items.required) return { ok: false, reason: `missing_required_field:${path}.${i}` };
+          if (items.required) return new Rejected(`missing_required_field:${path}.${i}`);
           out.push(null);
           continue;
         }
-        const r = checkValue(`${path}.${i}`, v, items, spec);
-        if (!r.ok) return r;
-        out.push(r.value);
+        const r = checkValue(`${path}.`, String(i), v, items, spec);
+        if (r instanceof Rejected) return r;
+        out.push(r);
       }
-      return { ok: true, value: out };
+      return out;
     }
     case 'object': {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return wrongType;
-      if (field.fields === undefined) return { ok: true, value: raw };
-      return checkObjectFields(raw as Record<string, unknown>, field.fields, spec, `${path}.`);
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return new Rejected(`wrong_type:${prefix + name}`);
+      if (field.fields === undefined) return raw;
+      return checkObjectFields(raw as Record<string, unknown>, field.fields, spec, `${prefix + name}.`);
     }
   }
 }

@@ -160,14 +160,41 @@ function serialize(value: unknown, inArray: boolean): string | undefined {
     return `${out}]`;
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
+  const order = keyOrder(Object.keys(obj));
   let out = '{';
   let first = true;
-  for (const k of keys) {
-    const v = serialize(obj[k], false);
+  for (let i = 0; i < order.sorted.length; i++) {
+    const v = serialize(obj[order.sorted[i] as string], false);
     if (v === undefined) continue;
-    out += first ? `${JSON.stringify(k)}:${v}` : `,${JSON.stringify(k)}:${v}`;
+    out += first ? `${order.quoted[i] as string}:${v}` : `,${order.quoted[i] as string}:${v}`;
     first = false;
   }
   return `${out}}`;
+}
+
+interface KeyOrder {
+  keys: readonly string[];
+  sorted: readonly string[];
+  /** The sorted keys as JSON strings. */
+  quoted: readonly string[];
+}
+
+let lastOrder: KeyOrder = { keys: [], sorted: [], quoted: [] };
+
+// Records of one dataset share their keys: the last object's order is kept, so most objects skip the sort and quoting.
+function keyOrder(keys: string[]): KeyOrder {
+  const last = lastOrder;
+  if (keys.length === last.keys.length) {
+    let same = true;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] !== last.keys[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last;
+  }
+  const sorted = [...keys].sort();
+  lastOrder = { keys, sorted, quoted: sorted.map((k) => JSON.stringify(k)) };
+  return lastOrder;
 }

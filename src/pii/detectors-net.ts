@@ -11,7 +11,8 @@ const MAX_V6 = 45;
 /** IP addresses: IPv4 dotted quads with valid octets, and IPv6 in every textual form (full, `::`, IPv4-mapped). */
 export const ipDetector: PiiDetector = {
   entity: 'IP_ADDRESS',
-  precheck: (facts) => facts.hasColon || (facts.hasDot && facts.digits >= 4),
+  // An IPv6 candidate needs a digit too (see v6Within).
+  precheck: (facts) => facts.digits >= 1 && (facts.hasColon || (facts.hasDot && facts.digits >= 4)),
   find(text) {
     const spans: PiiSpan[] = [];
     if (text.includes(':')) findV6(text, spans);

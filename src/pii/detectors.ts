@@ -19,6 +19,26 @@ export interface TextFacts {
   hasDot: boolean;
   /** Digits counted, capped at 13 (the most any precheck needs). */
   digits: number;
+  /** A character every secret prefix contains: `A`, `_`, or `-` after `-` or one of `baprs` (`xoxb-`, `-----BEGIN`). */
+  secretHint: boolean;
+}
+
+// Every secret prefix holds one of these: `A` (AKIA, AIza…), `_` (ghp_, sk_live_…), `b-`/`p-`… (xoxb-) or `--` (-----BEGIN).
+const SECRET_HINT = /[A_]|[-baprs]-/;
+const DIGIT = /\d/g;
+
+/** The facts every precheck reads; each is one native scan of the text. */
+export function textFacts(text: string): TextFacts {
+  let digits = 0;
+  DIGIT.lastIndex = 0;
+  while (digits < 13 && DIGIT.test(text)) digits += 1;
+  return {
+    hasAt: text.includes('@'),
+    hasColon: text.includes(':'),
+    hasDot: text.includes('.'),
+    digits,
+    secretHint: SECRET_HINT.test(text),
+  };
 }
 
 /** Finds one entity type: a cheap precheck, then candidates confirmed by a validator. */
@@ -28,8 +48,19 @@ export interface PiiDetector {
   find(text: string): PiiSpan[];
 }
 
-const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
-const DOMAIN_CHAR = /[A-Za-z0-9.-]/;
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** `[A-Za-z0-9._%+-]`, by character code (NaN past either end is no match). */
+function isLocalChar(c: number): boolean {
+  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+}
+
+/** `[A-Za-z0-9.-]`, by character code. */
+function isDomainChar(c: number): boolean {
+  return isAlnum(c) || c === 46 || c === 45;
+}
 
 /** Email addresses: expand around each '@' (linear time, no regex backtracking), then validate. */
 export const emailDetector: PiiDetector = {
@@ -40,11 +71,11 @@ export const emailDetector: PiiDetector = {
     let at = text.indexOf('@');
     while (at !== -1) {
       let start = at;
-      while (start > 0 && at - start < 64 && LOCAL_CHAR.test(text.charAt(start - 1))) start -= 1;
-      while (start < at && text.charAt(start) === '.') start += 1;
+      while (start > 0 && at - start < 64 && isLocalChar(text.charCodeAt(start - 1))) start -= 1;
+      while (start < at && text.charCodeAt(start) === 46) start += 1;
       let end = at + 1;
-      while (end < text.length && end - at <= 253 && DOMAIN_CHAR.test(text.charAt(end))) end += 1;
-      while (end > at + 1 && /[.-]/.test(text.charAt(end - 1))) end -= 1;
+      while (end < text.length && end - at <= 253 && isDomainChar(text.charCodeAt(end))) end += 1;
+      while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end -= 1;
       if (start < at && isEmailAddress(text.slice(start, end))) {
         spans.push({ start, end, entity: 'EMAIL_ADDRESS' });
       }

@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { DatasetSpec, PiiAction, PiiEntity } from '../shared/spec';
-import { DETECTORS, type PiiDetector, type PiiSpan, type TextFacts } from './detectors';
+import { DETECTORS, textFacts, type PiiDetector, type PiiSpan } from './detectors';
 import { ibanShapes } from './detectors-ids';
 import { PiiConfigError, rewriteText, type Rewrite } from './transforms';
-import { countDigits } from './validators';
 
 export { PiiConfigError } from './transforms';
 
@@ -63,25 +62,36 @@ export function findPii(
   entities: readonly PiiEntity[],
   detectors: Partial<Record<PiiEntity, PiiDetector>> = DETECTORS,
 ): PiiSpan[] {
-  if (text.length < 5) return [];
-  const facts: TextFacts = {
-    hasAt: text.includes('@'),
-    hasColon: text.includes(':'),
-    hasDot: text.includes('.'),
-    digits: countDigits(text, 13),
-  };
-  let found: PiiSpan[] = [];
-  for (const entity of entities) {
+  return findSpans(text, entities, detectors) ?? [];
+}
+
+// findPii without the empty array: most values have no findings, and this runs for every value of every record.
+function findSpans(
+  text: string,
+  entities: readonly PiiEntity[],
+  detectors: Partial<Record<PiiEntity, PiiDetector>>,
+): PiiSpan[] | undefined {
+  if (text.length < 5) return undefined;
+  const facts = textFacts(text);
+  let found: PiiSpan[] | undefined;
+  for (let i = 0; i < entities.length; i += 1) {
+    const entity = entities[i] as PiiEntity;
     const detector = detectors[entity] ?? DETECTORS[entity];
-    if (detector.precheck(facts)) found.push(...detector.find(text));
+    if (!detector.precheck(facts)) continue;
+    const spans = detector.find(text);
+    if (spans.length === 0) continue;
+    // Copied on first use: a detector's array is its own, and the spans below are filtered and sorted.
+    if (found === undefined) found = spans.slice();
+    else for (const s of spans) found.push(s);
   }
+  if (found === undefined) return undefined;
   if (found.some((s) => NUMBER_ENTITIES.has(s.entity))) {
     const shapes = ibanShapes(text);
     if (shapes.length > 0) {
       found = found.filter((s) => !NUMBER_ENTITIES.has(s.entity) || shapes.every((r) => s.end <= r.start || s.start >= r.end));
     }
   }
-  if (found.length <= 1) return found;
+  if (found.length <= 1) return found.length === 0 ? undefined : found;
   found.sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start);
   const kept: PiiSpan[] = [];
   for (const s of found) {
@@ -109,7 +119,7 @@ export function scanRecord(record: Record<string, unknown>, policy: PiiPolicy, o
   if (tokenizes && !options.tokenKey) {
     throw new PiiConfigError('the PII policy tokenizes values but no token key was configured (ScanOptions.tokenKey)');
   }
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? perfNow;
   const ctx: WalkContext = {
     policy,
     options,
@@ -119,11 +129,12 @@ export function scanRecord(record: Record<string, unknown>, policy: PiiPolicy, o
     deadline: now() + (options.timeoutMs ?? policy.scanTimeoutMs ?? DEFAULT_TIMEOUT_MS),
     now,
   };
-  const skip = new Set(options.skipFields ?? []);
+  const skip = options.skipFields ?? NO_FIELDS;
   const out: Record<string, unknown> = {};
   try {
-    for (const [key, value] of Object.entries(record)) {
-      setOwn(out, key, skip.has(key) ? value : walk(value, key, ctx));
+    for (const key of Object.keys(record)) {
+      const value = record[key];
+      setOwn(out, key, skip.includes(key) ? value : walk(value, key, ctx));
     }
   } catch (err) {
     if (err instanceof PiiConfigError) throw err;
@@ -132,6 +143,9 @@ export function scanRecord(record: Record<string, unknown>, policy: PiiPolicy, o
   const worst = ctx.worst;
   return { record: out, findings: ctx.findings, action: worst === 'drop_record' || worst === 'fail' ? worst : 'keep' };
 }
+
+const NO_FIELDS: readonly string[] = [];
+const perfNow = (): number => performance.now();
 
 interface WalkContext {
   policy: PiiPolicy;
@@ -151,16 +165,17 @@ function walk(value: unknown, path: string, ctx: WalkContext): unknown {
   }
   if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}.${i}`, ctx));
   if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) setOwn(out, k, walk(v, `${path}.${k}`, ctx));
+    for (const k of Object.keys(obj)) setOwn(out, k, walk(obj[k], `${path}.${k}`, ctx));
     return out;
   }
   return value;
 }
 
 function scanString(value: string, path: string, ctx: WalkContext): string {
-  let spans = findPii(value, ctx.policy.entities, ctx.detectors);
-  if (spans.length === 0) return value;
+  let spans = findSpans(value, ctx.policy.entities, ctx.detectors);
+  if (spans === undefined) return value;
   const allowed = lookup(ctx.policy.allowList, path);
   if (allowed) spans = spans.filter((s) => !allowed.includes(value.slice(s.start, s.end)));
   if (spans.length === 0) return value;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DETECTORS, type PiiDetector } from '../../src/pii/detectors';
+import { DETECTORS, textFacts, type PiiDetector } from '../../src/pii/detectors';
 import { PiiEntitySchema } from '../../src/shared/spec';
 import { findPii, redactText, scanRecord, summarizeFindings, type PiiPolicy } from '../../src/pii/engine';
 
@@ -83,7 +83,7 @@ describe('overlaps and redaction', () => {
     expect(findPii('5555-5555-5555-4444', policy.entities).map((s) => s.entity)).toEqual(['CREDIT_CARD']);
   });
 
-  it('skips the number, email and address detectors on text without digits, at-signs or colons', () => {
+  it('skips every detector on text without digits, at-signs, colons or secret-prefix characters', () => {
     const calls: string[] = [];
     const spied = Object.fromEntries(
       Object.entries(DETECTORS).map(([entity, d]) => [
@@ -93,9 +93,15 @@ describe('overlaps and redaction', () => {
     );
     const clean = 'The app crashes when I open the settings page after the update. '.repeat(8);
     expect(findPii(clean, Object.keys(DETECTORS) as PiiPolicy['entities'], spied)).toEqual([]);
-    // Only the secret scan (one literal-prefix regex pass) runs on clean prose.
-    expect(calls).toEqual(['SECRET']);
+    expect(calls).toEqual([]);
   });
+
+  it.each(['AKIA', 'ASIA', 'ghp_', 'github_pat_', 'xoxb-', 'sk_live_', 'AIza', '-----BEGIN '])(
+    'runs the secret scan on text holding the prefix %s',
+    (prefix) => {
+      expect(textFacts(`the key is ${prefix}here`).secretHint).toBe(true);
+    },
+  );
 
   it.each([
     ['digits joined by spaces', '1 '.repeat(20_000)],
