@@ -5,6 +5,7 @@ import { decodeUtf8Strict } from './jsonl';
 export type QuarantineReason =
   | 'invalid_json'
   | 'invalid_csv'
+  | 'csv_unclosed_quote'
   | 'not_an_object'
   | 'invalid_utf8'
   | 'forbidden_key'

@@ -132,31 +132,47 @@ describe('openRecordStream: CSV', () => {
     expect(coerceCsvValue('FALSE', { type: 'boolean', required: true })).toBe(false);
   });
 
-  it('quarantines malformed rows as invalid_csv with their bytes, in order, and keeps reading', async () => {
-    const csv = `${header}\nT-1,2024-03-01,web,s,b,billing\nonly,three,cells\nT-3,2024-03-01,web,s,b,billing\n`;
+  it('quarantines malformed rows as invalid_csv with their bytes, once each, in order, and keeps reading', async () => {
+    const stray = 'T-2,2024-03-01,web,12" and 13" screens,b,billing';
+    const csv = `${header}\nT-1,2024-03-01,web,s,b,billing\nonly,three,cells\n${stray}\nT-4,2024-03-01,web,s,b,billing\n`;
     const { items, counts } = await read([csv], 'p.csv');
     expect(items.map((i) => [i.lineNumber, i.kind])).toEqual([
       [1, 'accepted'],
       [2, 'quarantined'],
-      [3, 'accepted'],
+      [3, 'quarantined'],
+      [4, 'accepted'],
     ]);
     expect(items[1]).toMatchObject({ reason: 'invalid_csv', rawBase64: Buffer.from('only,three,cells').toString('base64') });
-    expect(counts.recordsIn).toBe(3);
+    // Two stray quotes are two csv-parse errors, but still one record with all of its bytes.
+    expect(items[2]).toMatchObject({ reason: 'invalid_csv', rawBase64: Buffer.from(stray).toString('base64') });
+    expect(counts).toEqual({ recordsIn: 4, accepted: 2, quarantined: 2, byReason: { invalid_csv: 2 } });
   });
 
-  it('quarantines an unclosed quote at the end of the file with the bytes it swallowed', async () => {
-    const csv = `${header}\nT-1,2024-03-01,web,s,b,billing\nT-2,2024-03-01,web,"open,b,billing\nT-3,x\n`;
-    const { counts } = await read([csv], 'p.csv');
-    expect(counts).toEqual({ recordsIn: 2, accepted: 1, quarantined: 1, byReason: { invalid_csv: 1 } });
-  });
-
-  it('fails a file whose record passes maxRecordBytes (csv-parse cannot resynchronise), naming it', async () => {
+  it('quarantines a line over maxRecordBytes as record_too_large without its bytes and reads on', async () => {
     const small = { ...ticketsSpec, ingest: { ...ticketsSpec.ingest, maxRecordBytes: 200 } };
-    const csv = `${header}\nT-1,2024-03-01,web,s,"${'x'.repeat(500)}",billing\n`;
-    const err = await readError([csv], 'big.csv', small);
+    const long = `T-1,2024-03-01,web,s,${'x'.repeat(500)},billing`;
+    const csv = `${header}\n${long}\r\nT-2,2024-03-01,web,s,b,billing\n`;
+    const { items, counts } = await read(split(Buffer.from(csv), 64), 'big.csv', small);
+    expect(items[0]).toEqual({ kind: 'quarantined', lineNumber: 1, reason: 'record_too_large', rawBase64: '', byteLength: long.length });
+    expect(counts).toEqual({ recordsIn: 2, accepted: 1, quarantined: 1, byReason: { record_too_large: 1 } });
+  });
+
+  it('quarantines blank lines between records as empty_line, like JSONL, but skips them before the header', async () => {
+    const csv = `\n${header}\nT-1,2024-03-01,web,s,b,billing\n\r\n\nT-2,2024-03-01,web,s,b,billing\n`;
+    const { items, counts } = await read([csv], 'p.csv');
+    expect(items.map((i) => (i.kind === 'accepted' ? 'ok' : i.reason))).toEqual(['ok', 'empty_line', 'empty_line', 'ok']);
+    expect(counts.recordsIn).toBe(4);
+  });
+
+  it.each([
+    ['an unclosed quote', 'id,"created_at,channel\nT-1,2024-03-01,web\n', 'has a quote that never closes'],
+    ['a repeated column', 'id,id,channel\nT-1,T-2,web\n', 'names a column twice'],
+    ['CR-only line ends', 'id,channel\rT-1,web\r', 'contains a carriage return'],
+  ])('fails a file whose header row has %s, naming the file', async (_name, csv, detail) => {
+    const err = await readError([csv], 'raw/h.csv');
     expect(err.problem).toBe('unparseable_csv');
-    expect(err.message).toContain('big.csv');
-    expect(err.message).not.toContain('xxxx');
+    expect(err.message).toContain('raw/h.csv');
+    expect(err.message).toContain(detail);
   });
 
   it('quarantines a __proto__ column and invalid UTF-8 instead of crashing', async () => {

@@ -1,8 +1,9 @@
-import { parse, type Info } from 'csv-parse';
-import { Readable } from 'node:stream';
+import { parse, type Options } from 'csv-parse/sync';
 import type { FieldSpec } from '../../shared/spec';
 import { checkParsedRecord, FORBIDDEN_KEYS, type QuarantineReason } from '../contract';
-import type { IngestItem } from '../ingest-lines';
+import type { IngestItem, QuarantinedItem } from '../ingest-lines';
+import { decodeUtf8Strict } from '../jsonl';
+import { splitCsvRecords, type CsvFrame } from './csv-frames';
 import { InputFileError, type ByteSource, type ReaderOptions } from './types';
 
 const INTEGER = /^[+-]?\d+$/;
@@ -45,92 +46,151 @@ export function coerceCsvRow(row: Record<string, string>, fields: Record<string,
   return out;
 }
 
-interface CsvRecord {
-  record: Record<string, string>;
-  raw: string;
-  info: Info;
-}
+const quarantined = (lineNumber: number, reason: QuarantineReason, bytes: Buffer): QuarantinedItem => ({
+  kind: 'quarantined',
+  lineNumber,
+  reason,
+  rawBase64: bytes.toString('base64'),
+  byteLength: bytes.length,
+});
 
-interface Skipped {
-  /** Good records csv-parse had emitted before this one. */
-  after: number;
-  raw: string;
-  tooLarge: boolean;
-}
+const CSV_UNCLOSED_QUOTE: QuarantineReason = 'csv_unclosed_quote';
 
-const quarantined = (lineNumber: number, reason: QuarantineReason, raw: string): IngestItem => {
-  const bytes = Buffer.from(raw.replace(/\r?\n$|\r$/, ''), 'utf8');
-  return { kind: 'quarantined', lineNumber, reason, rawBase64: bytes.toString('base64'), byteLength: bytes.length };
-};
+// A framed record holds a line end only inside a quoted cell, so records join on LF and a CR is always data.
+const PARSE_OPTIONS: Options = { record_delimiter: '\n', relax_column_count: true };
+
+// Records are parsed in runs: one csv-parse call per record costs several times the parsing itself.
+const BATCH_RECORDS = 256;
+const BATCH_BYTES = 1024 * 1024;
 
 /**
- * Read CSV with a header row (RFC 4180 quoting, embedded newlines, BOM, CRLF) through the contract.
- * `lineNumber` is the 1-based data record number (the header is not one). A record that breaks CSV
- * rules (wrong number of cells, a stray quote) is quarantined as `invalid_csv` with its bytes; an unclosed
- * quote swallows the rest of the file into that one record. A record over `maxRecordBytes` stops the
- * file with an InputFileError, since csv-parse cannot resynchronise after it.
+ * The cells of each framed record (undefined where csv-parse refuses it), in one csv-parse call when all parse;
+ * a run with a bad record is halved until the bad one stands alone. A well-formed frame is one record to
+ * csv-parse too, so a run that parses without error gives exactly one row per frame.
+ */
+function parseCells(texts: string[]): Array<string[] | undefined> {
+  if (texts.length === 0) return [];
+  try {
+    const rows = parse(texts.length === 1 ? (texts[0] as string) : texts.join('\n'), PARSE_OPTIONS);
+    if (rows.length === texts.length) return rows;
+  } catch {
+    // A record in the run is not valid CSV; halving finds which.
+  }
+  if (texts.length === 1) return [undefined];
+  const half = Math.ceil(texts.length / 2);
+  return [...parseCells(texts.slice(0, half)), ...parseCells(texts.slice(half))];
+}
+
+/** The column names; a header that cannot name the columns makes the whole file unreadable. */
+function readHeader(frame: CsvFrame, fileName: string): string[] {
+  const fail = (detail: string): InputFileError => new InputFileError(fileName, 'unparseable_csv', `the CSV header row ${detail}`);
+  if (frame.kind === 'too_large') throw fail('is longer than ingest.maxRecordBytes');
+  if (frame.kind === 'unclosed_quote') throw fail('has a quote that never closes');
+  const text = decodeUtf8Strict(frame.bytes);
+  if (text === undefined) throw fail('is not valid UTF-8');
+  // Line ends are LF or CRLF; in a file that ends lines with CR alone, the header would be the whole file.
+  if (text.includes('\r')) throw fail('contains a carriage return; use LF or CRLF line ends');
+  const [columns] = parseCells([text]);
+  if (columns === undefined) throw fail('is not valid CSV');
+  if (new Set(columns).size !== columns.length) throw fail('names a column twice');
+  return columns;
+}
+
+/**
+ * Read CSV with a header row (RFC 4180: comma, `"` quotes doubled to escape, quoted cells may hold commas and
+ * line ends; BOM and CRLF accepted) through the contract. `splitCsvRecords` finds the record boundaries, so a
+ * bad record never takes the following ones with it; csv-parse parses the cells. One item per data record,
+ * `lineNumber` counting them from 1 (the header is not one):
+ * - a record that spans lines through a quoted cell that does not close properly (the file ends inside it, it
+ *   runs past `ingest.maxRecordBytes`, or a quote is misplaced in it) → its first line as `csv_unclosed_quote`,
+ *   with its bytes; reading resumes at the next line, each following line being a record of its own again;
+ * - a line over `ingest.maxRecordBytes` → `record_too_large`, without its bytes;
+ * - a blank line → `empty_line`; the wrong number of cells or a misplaced quote → `invalid_csv`; bytes that are
+ *   not UTF-8 → `invalid_utf8`; a `__proto__`/`constructor`/`prototype` column → `forbidden_key` (every record);
+ * - otherwise the cells, coerced to the spec's types (empty = missing), go through the contract like JSON.
+ * Blank lines before the header are skipped. A header that cannot name the columns (unclosed quote, too long,
+ * not UTF-8, a repeated name, CR-only line ends) fails the file with an InputFileError naming it.
  */
 export async function* readCsvRecords(source: ByteSource, options: ReaderOptions): AsyncGenerator<IngestItem> {
   const { spec, accounting, fileName } = options;
-  const fields = spec.schema.fields;
-  const skipped: Skipped[] = [];
-  const parser = parse({
-    columns: true,
-    bom: true,
-    raw: true,
-    info: true,
-    skip_empty_lines: true,
-    max_record_size: spec.ingest.maxRecordBytes,
-    skip_records_with_error: true,
-    on_skip: (err, raw) => {
-      const e = err as { code?: string; records?: number } | undefined;
-      skipped.push({ after: e?.records ?? 0, raw: raw ?? '', tooLarge: e?.code === 'CSV_MAX_RECORD_SIZE' });
-    },
+  let columns: Columns | undefined;
+  let batch: CsvFrame[] = [];
+  let batchBytes = 0;
+  let lineNumber = 1;
+  function* flush(cols: Columns): Generator<IngestItem> {
+    const items = toItems(batch, lineNumber, cols, options);
+    lineNumber += batch.length;
+    batch = [];
+    batchBytes = 0;
+    for (const item of items) {
+      accounting?.record(item);
+      yield item;
+    }
+  }
+  for await (const frame of splitCsvRecords(source, { maxRecordBytes: spec.ingest.maxRecordBytes })) {
+    if (columns === undefined) {
+      if (frame.kind === 'record' && frame.bytes.length === 0) continue;
+      const names = readHeader(frame, fileName);
+      columns = { names, forbidden: names.some((k) => FORBIDDEN_KEYS.has(k)) };
+      continue;
+    }
+    batch.push(frame);
+    batchBytes += frame.kind === 'too_large' ? 0 : frame.bytes.length;
+    if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* flush(columns);
+  }
+  if (columns !== undefined) yield* flush(columns);
+}
+
+interface Columns {
+  names: string[];
+  /** A column is named `__proto__`, `constructor` or `prototype`. */
+  forbidden: boolean;
+}
+
+/** One item per frame, in order, numbered from `firstLineNumber`. */
+function toItems(frames: CsvFrame[], firstLineNumber: number, columns: Columns, options: ReaderOptions): IngestItem[] {
+  const items: Array<IngestItem | undefined> = [];
+  const texts: string[] = [];
+  const pending: Array<{ index: number; bytes: Buffer }> = [];
+  frames.forEach((frame, index) => {
+    const lineNumber = firstLineNumber + index;
+    if (frame.kind === 'too_large') {
+      items.push({ kind: 'quarantined', lineNumber, reason: 'record_too_large', rawBase64: '', byteLength: frame.byteLength });
+      return;
+    }
+    const { bytes } = frame;
+    if (frame.kind === 'unclosed_quote') {
+      items.push(quarantined(lineNumber, CSV_UNCLOSED_QUOTE, bytes));
+      return;
+    }
+    if (bytes.length === 0) {
+      items.push(quarantined(lineNumber, 'empty_line', bytes));
+      return;
+    }
+    const text = decodeUtf8Strict(bytes);
+    if (text === undefined) {
+      items.push(quarantined(lineNumber, 'invalid_utf8', bytes));
+      return;
+    }
+    // Filled in below, once the whole run's cells are parsed.
+    items.push(undefined);
+    texts.push(text);
+    pending.push({ index, bytes });
   });
-  const input = Readable.from(source, { objectMode: false });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  parseCells(texts).forEach((cells, j) => {
+    const { index, bytes } = pending[j] as { index: number; bytes: Buffer };
+    items[index] = rowItem(firstLineNumber + index, bytes, cells, columns, options);
+  });
+  return items as IngestItem[];
+}
 
-  let ordinal = 0;
-  const emit = (item: IngestItem): IngestItem => {
-    accounting?.record(item);
-    return item;
-  };
-  // csv-parse reports skips through a callback that runs ahead of the records we consume; `after` puts them back in order.
-  function* skipsBefore(goodRecords: number): Generator<IngestItem> {
-    while (skipped.length > 0 && (skipped[0] as Skipped).after < goodRecords) {
-      const s = skipped.shift() as Skipped;
-      ordinal += 1;
-      if (s.tooLarge) {
-        throw new InputFileError(
-          fileName,
-          'unparseable_csv',
-          `CSV record ${ordinal} is longer than ingest.maxRecordBytes (${spec.ingest.maxRecordBytes}), usually an unclosed quote; the rest of the file cannot be parsed`,
-        );
-      }
-      yield emit(quarantined(ordinal, 'invalid_csv', s.raw));
-    }
-  }
-
-  try {
-    for await (const chunk of parser) {
-      const { record, raw, info } = chunk as CsvRecord;
-      yield* skipsBefore(info.records);
-      ordinal += 1;
-      if (raw.includes('\uFFFD')) {
-        // csv-parse decodes invalid UTF-8 to U+FFFD; a replacement character in a raw feed means bad bytes upstream.
-        yield emit(quarantined(ordinal, 'invalid_utf8', raw));
-      } else if (Object.keys(record).some((k) => FORBIDDEN_KEYS.has(k))) {
-        yield emit(quarantined(ordinal, 'forbidden_key', raw));
-      } else {
-        const r = checkParsedRecord(coerceCsvRow(record, fields), spec, options);
-        yield emit(r.ok ? { kind: 'accepted', lineNumber: ordinal, record: r.record } : quarantined(ordinal, r.reason, raw));
-      }
-    }
-    yield* skipsBefore(Number.POSITIVE_INFINITY);
-  } finally {
-    input.unpipe(parser);
-    input.destroy();
-    parser.destroy();
-  }
+function rowItem(lineNumber: number, bytes: Buffer, cells: string[] | undefined, columns: Columns, options: ReaderOptions): IngestItem {
+  if (cells === undefined || cells.length !== columns.names.length) return quarantined(lineNumber, 'invalid_csv', bytes);
+  if (columns.forbidden) return quarantined(lineNumber, 'forbidden_key', bytes);
+  const row: Record<string, string> = {};
+  columns.names.forEach((name, i) => {
+    row[name] = cells[i] as string;
+  });
+  const r = checkParsedRecord(coerceCsvRow(row, options.spec.schema.fields), options.spec, options);
+  return r.ok ? { kind: 'accepted', lineNumber, record: r.record } : quarantined(lineNumber, r.reason, bytes);
 }

@@ -6,6 +6,7 @@ import { readParquetRecords } from './parquet';
 import { InputFileError, type ByteSource, type InputFormat, type ReaderOptions } from './types';
 
 export { coerceCsvRow, coerceCsvValue, readCsvRecords } from './csv';
+export { splitCsvRecords, type CsvFrame } from './csv-frames';
 export { gunzipCapped } from './gzip';
 export { readJsonlRecords } from './jsonl';
 export { parquetValueToJson, readParquetFile, readParquetRecords } from './parquet';
@@ -33,9 +34,10 @@ export function isReadableInput(fileName: string): boolean {
 
 /**
  * Stream one input file through the contract: one accepted or quarantined item per record, in order, with
- * a 1-based `lineNumber` (JSONL line, CSV data record, Parquet row). Gzip (by magic bytes, so `.gz` names
- * are optional) is decompressed on the fly under `spec.ingest.maxDecompressedBytes`. A file that cannot be
- * read as a whole (bomb, truncated gzip, corrupt Parquet, unknown format) throws an InputFileError naming it.
+ * a 1-based `lineNumber` (JSONL line, CSV data record, Parquet row); see each reader for its reasons. Gzip (by
+ * magic bytes, so `.gz` names are optional) is decompressed on the fly under `spec.ingest.maxDecompressedBytes`.
+ * A file that cannot be read as a whole (bomb, truncated or corrupt gzip, corrupt Parquet, a CSV header that
+ * names no columns, unknown format) throws an InputFileError naming it.
  */
 export async function* openRecordStream(
   source: ByteSource,
