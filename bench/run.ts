@@ -9,9 +9,10 @@ import type { Bench } from './harness';
 import { bench as b1 } from './b1-data-path';
 import { bench as b2 } from './b2-memory';
 import { bench as b3 } from './b3-pii-accuracy';
+import { b4, b5, b6 } from './b4-storage';
 
 /** Every benchmark, in id order. */
-const BENCHES: Bench[] = [b1, b2, b3];
+const BENCHES: Bench[] = [b1, b2, b3, b4, b5, b6];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).map((a) => a.toUpperCase());

@@ -1,9 +1,7 @@
 /** Dataset version manifests and reading a version's records back (used by quality, training, evaluation, canary). */
 import { createHash } from 'node:crypto';
-import { parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
-import { EXTRA_COLUMN, HASH_COLUMN } from '../data/parquet';
-import { parquetValueToJson } from '../data/readers';
+import { HASH_COLUMN } from '../data/parquet';
+import { decodeParquetRows, readVersionV3, type ManifestV3 } from '../datasets/version-store';
 import { splitByTime, type TimeSplit } from '../data/split';
 import type { BlobStore } from '../storage/blob-store';
 import type { DatasetSpec } from '../shared/spec';
@@ -52,8 +50,8 @@ export function versionIdOf(specHash: string, logicalDate: string, partitions: M
 }
 
 /** Read a manifest. */
-export async function readManifest(blobs: BlobStore, dataset: string, versionId: string): Promise<Manifest> {
-  return JSON.parse((await blobs.get(manifestKey(dataset, versionId))).toString('utf8')) as Manifest;
+export async function readManifest(blobs: BlobStore, dataset: string, versionId: string): Promise<AnyManifest> {
+  return JSON.parse((await blobs.get(manifestKey(dataset, versionId))).toString('utf8')) as AnyManifest;
 }
 
 /** Every row of a Parquet object as the record it was written from (label and hash included). */
@@ -71,28 +69,41 @@ export async function readObjectRows(
       .filter((l) => l.length > 0)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
-  const buf = await blobs.get(objectKey(dataset, hash));
-  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const nested = Object.entries(spec.schema.fields)
-    .filter(([, f]) => f.type === 'list' || f.type === 'object')
-    .map(([name]) => name);
-  const rows = await parquetReadObjects({ file, compressors });
-  return rows.map((raw) => {
-    const row = parquetValueToJson(raw) as Record<string, unknown>;
-    // Nested values and kept unknown fields are stored as JSON text (see src/data/parquet.ts).
-    for (const name of nested) if (typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string);
-    const extra = row[EXTRA_COLUMN];
-    delete row[EXTRA_COLUMN];
-    return typeof extra === 'string' ? { ...(JSON.parse(extra) as Record<string, unknown>), ...row } : row;
-  });
+  return decodeParquetRows(await blobs.get(objectKey(dataset, hash)), spec);
 }
 
+/** Any manifest this code can read: v1/v2 (one object per partition) or v3 (chunks + delta). */
+export type AnyManifest = Manifest | ManifestV3;
+
 /** Every row of a version, in manifest order. */
-export async function readVersionRows(blobs: BlobStore, spec: DatasetSpec, manifest: Manifest): Promise<Array<Record<string, unknown>>> {
+export async function readVersionRows(blobs: BlobStore, spec: DatasetSpec, manifest: AnyManifest): Promise<Array<Record<string, unknown>>> {
   const all: Array<Record<string, unknown>> = [];
+  if (manifest.format === 'trainset-manifest-v3') {
+    for await (const row of readVersionV3(blobs, spec, manifest)) all.push(row);
+    return all;
+  }
   for (const p of manifest.partitions) all.push(...(await readObjectRows(blobs, spec, manifest.dataset, p.object, manifest.format)));
   return all;
 }
+
+/** The rows of one partition of a version, in order (the delta applied). */
+export async function* readPartitionRows(
+  blobs: BlobStore,
+  spec: DatasetSpec,
+  manifest: AnyManifest,
+  partition: string,
+): AsyncGenerator<Record<string, unknown>> {
+  if (manifest.format === 'trainset-manifest-v3') {
+    yield* readVersionV3(blobs, spec, { ...manifest, chunks: manifest.chunks.filter((c) => c.partition === partition) });
+    return;
+  }
+  for (const p of manifest.partitions) {
+    if (p.partition === partition) yield* await readObjectRows(blobs, spec, manifest.dataset, p.object, manifest.format);
+  }
+}
+
+/** The partitions a version spans, oldest first. */
+export const manifestPartitions = (m: AnyManifest): string[] => m.partitions.map((p) => p.partition);
 
 /** The deterministic time-based split of a version. */
 export async function readVersionSplit(

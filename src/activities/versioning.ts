@@ -1,24 +1,38 @@
 /** Version and quality stages: content-addressed objects, immutable manifest, registry rows, lineage, tags, split checks. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { writeRecordsParquet } from '../data/parquet';
 import { checkLeakage, splitByTime } from '../data/split';
 import { ErrorType } from '../shared/errors';
 import { shiftDate } from '../shared/ids';
 import type { DatasetVersionRef, QualityResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
+import { renderCardHtml, renderCardMarkdown } from '../data/dataset-card';
+import { compareStats, driftFailureMessage, type DriftReport } from '../data/drift';
+import { StatsBuilder, computeStats, type VersionStats } from '../data/stats';
+import {
+  manifestObjects,
+  rowOrder,
+  versionIdV3,
+  writeVersion,
+  type ManifestV3,
+  type PartitionRows,
+  type Row,
+} from '../datasets/version-store';
 import {
   HASH_FIELD,
   manifestKey,
-  objectKey,
+  manifestPartitions,
   readManifest,
+  readPartitionRows,
   readVersionRows,
-  sha256,
-  versionIdOf,
-  type Manifest,
-  type ManifestPartition,
+  type AnyManifest,
 } from './manifest';
 import { readJsonl, type HashedRecord } from './work-files';
+
+/** The statistics a v3 manifest carries, when it does. */
+function versionStatsOf(m: AnyManifest): VersionStats | undefined {
+  return m.format === 'trainset-manifest-v3' && m.stats?.format === 'trainset-stats-v1' ? (m.stats as VersionStats) : undefined;
+}
 
 /** Versioning activities. */
 export function createVersioningActivities({ blobs, specs, registry, logger }: CpuActivityDeps) {
@@ -29,68 +43,74 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
      */
     async createDatasetVersion(input: PartitionInput & { dedupedKey: string; workflowId: string }): Promise<DatasetVersionRef> {
       const { spec, specHash } = await specs.load(input.dataset);
-      const { labelField, timeField, idField } = spec.schema;
-      const records: HashedRecord[] = [];
-      for await (const r of readJsonl<HashedRecord>(blobs, input.dedupedKey)) records.push(r);
-      const labels = await registry.labels.labelsFor(
-        input.dataset,
-        records.map((r) => r.hash),
-      );
-      const rows: Array<Record<string, unknown>> = [];
-      for (const { hash, record } of records) {
-        const label = labels.get(hash)?.label;
-        if (label === undefined) continue; // unlabeled at the deadline: not part of the training set
-        rows.push({ ...record, [labelField]: label, [HASH_FIELD]: hash });
-      }
-      const t = (r: Record<string, unknown>): string => String(r[timeField] ?? '');
-      const id = (r: Record<string, unknown>): string => String(r[idField] ?? '');
-      rows.sort((a, b) => (t(a) < t(b) ? -1 : t(a) > t(b) ? 1 : id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
-      // Parquet (readable by DuckDB, pyarrow, pandas); the writer is deterministic, so the bytes' hash is a content address.
-      const content = writeRecordsParquet(
-        rows.map((r) => {
-          const { [HASH_FIELD]: h, ...record } = r;
-          return { record, hash: String(h) };
-        }),
-        spec,
-      );
-      const hash = sha256(content);
-      let objectsWritten = (await blobs.putIfAbsent(objectKey(input.dataset, hash), content)) ? 1 : 0;
-
-      const prev = await registry.datasets.previousVersion(input.dataset, input.partition);
-      const partitions: ManifestPartition[] = [];
-      if (prev) {
-        const oldest = shiftDate(input.partition, spec.version.windowDays - 1);
-        const prevManifest = await readManifest(blobs, input.dataset, prev.id);
-        if (prevManifest.format !== 'trainset-manifest-v2') {
-          // Objects of a JSONL-era version are not carried over: the window restarts with Parquet objects.
-          logger.warn({ dataset: input.dataset, previous: prev.id }, 'previous version has JSONL objects; not carried into the window');
-        } else {
-          partitions.push(...prevManifest.partitions.filter((p) => p.partition >= oldest && p.partition < input.partition));
+      const { labelField } = spec.schema;
+      const order = rowOrder(spec, HASH_FIELD);
+      const withLabels = async (rows: HashedRecord[]): Promise<{ rows: Row[]; unlabeled: number }> => {
+        const labels = await registry.labels.labelsFor(
+          input.dataset,
+          rows.map((r) => r.hash),
+        );
+        const out: Row[] = [];
+        for (const { hash, record } of rows) {
+          const label = labels.get(hash)?.label;
+          // Unlabeled at the deadline: not part of the training set.
+          if (label !== undefined) out.push({ ...record, [labelField]: label, [HASH_FIELD]: hash });
         }
-      }
-      partitions.push({ partition: input.partition, object: hash, rows: rows.length, bytes: content.length });
-      const versionId = versionIdOf(specHash, input.partition, partitions);
-      const labelDistribution: Record<string, number> = {};
-      const manifest: Manifest = {
-        format: 'trainset-manifest-v2',
-        versionId,
+        return { rows: out, unlabeled: rows.length - out.length };
+      };
+
+      // This partition's labeled records, in row order (one partition is held in memory to sort it).
+      const fresh: HashedRecord[] = [];
+      for await (const r of readJsonl<HashedRecord>(blobs, input.dedupedKey)) fresh.push(r);
+      const current = await withLabels(fresh);
+      current.rows.sort(order);
+
+      // The earlier partitions of the window come from the previous version, their labels refreshed (a
+      // relabel is an in-place edit: it lands in the delta, not in new chunks).
+      const prev = await registry.datasets.previousVersion(input.dataset, input.partition);
+      const prevManifest = prev ? await readManifest(blobs, input.dataset, prev.id) : undefined;
+      const oldest = shiftDate(input.partition, spec.version.windowDays - 1);
+      const carried = prevManifest ? manifestPartitions(prevManifest).filter((p) => p >= oldest && p < input.partition) : [];
+      const partitions: PartitionRows[] = carried.map((partition) => ({
+        partition,
+        rows: async function* () {
+          let batch: HashedRecord[] = [];
+          const flush = async function* (): AsyncGenerator<Row> {
+            const { rows } = await withLabels(batch);
+            batch = [];
+            yield* rows;
+          };
+          for await (const row of readPartitionRows(blobs, spec, prevManifest!, partition)) {
+            const { [HASH_FIELD]: hash, [labelField]: _label, ...record } = row;
+            batch.push({ hash: String(hash), record });
+            if (batch.length >= 5000) yield* flush();
+          }
+          yield* flush();
+        },
+      }));
+      partitions.push({ partition: input.partition, rows: () => current.rows });
+
+      const stats = new StatsBuilder(spec);
+      const {
+        manifest: body,
+        written,
+        reusedChunks,
+        compacted,
+      } = await writeVersion({
+        blobs,
+        spec,
         dataset: input.dataset,
         specHash,
         logicalDate: input.partition,
+        previous: prevManifest?.format === 'trainset-manifest-v3' ? prevManifest : undefined,
         partitions,
-        rows: partitions.reduce((s, p) => s + p.rows, 0),
-        labelDistribution,
-      };
-      for (const r of await readVersionRows(blobs, spec, { ...manifest, partitions: partitions.slice(0, -1) })) {
-        const l = String(r[labelField]);
-        labelDistribution[l] = (labelDistribution[l] ?? 0) + 1;
-      }
-      for (const r of rows) {
-        const l = String(r[labelField]);
-        labelDistribution[l] = (labelDistribution[l] ?? 0) + 1;
-      }
+        touch: (objects) => registry.datasets.touchChunks(input.dataset, objects),
+        onRow: (row) => stats.add(row),
+      });
+      const versionId = versionIdV3(body);
+      const manifest: ManifestV3 = { ...body, versionId, stats: stats.finish() };
       const mKey = manifestKey(input.dataset, versionId);
-      if (await blobs.putIfAbsent(mKey, JSON.stringify(manifest, null, 2))) objectsWritten += 1;
+      const objectsWritten = written.objects + ((await blobs.putIfAbsent(mKey, JSON.stringify(manifest))) ? 1 : 0);
 
       await registry.datasets.ensureDataset(input.dataset, specHash);
       const { created } = await registry.datasets.insertVersion({
@@ -100,11 +120,11 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         manifestKey: mKey,
         rows: manifest.rows,
         specHash,
-        stats: { labelDistribution, unlabeledExcluded: records.length - rows.length },
-        objects: partitions.map((p) => ({ hash: p.object, size: p.bytes })),
+        stats: { labelDistribution: manifest.labelDistribution, unlabeledExcluded: current.unlabeled },
+        objects: manifestObjects(manifest).map((o) => ({ hash: o.hash, size: o.bytes })),
       });
       await registry.datasets.addLineage(
-        partitions.map((p) => ({
+        manifest.partitions.map((p) => ({
           fromKind: 'raw_partition',
           fromId: `${input.dataset}/${p.partition}`,
           toKind: 'dataset_version',
@@ -113,14 +133,28 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       );
       const before = await registry.datasets.getTag(input.dataset, 'latest');
       await registry.datasets.setTag(input.dataset, 'latest', versionId, `workflow:${input.workflowId}`);
-      logger.info({ dataset: input.dataset, versionId, rows: manifest.rows, created, objectsWritten }, 'dataset version');
+      logger.info(
+        {
+          dataset: input.dataset,
+          versionId,
+          rows: manifest.rows,
+          created,
+          objectsWritten,
+          bytesWritten: written.bytes,
+          reusedChunks,
+          compacted,
+        },
+        'dataset version',
+      );
       return {
         versionId,
         created,
         rows: manifest.rows,
-        partitions: partitions.map((p) => p.partition),
+        partitions: manifestPartitions(manifest),
         manifestKey: mKey,
         objectsWritten,
+        bytesWritten: written.bytes,
+        reusedChunks,
         previousLatest: before && before.id !== versionId ? before.id : undefined,
       };
     },
@@ -140,7 +174,11 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       else await registry.datasets.removeTag(input.dataset, input.tag, input.versionId, actor);
     },
 
-    /** Quality gates: enough rows, every class present in training, no time leakage, completeness per field. */
+    /**
+     * Quality gates: enough rows, every class present in training, no time or entity leakage, completeness
+     * per field, drift against the previous version within the spec's limits. Every drift figure is recorded
+     * (in the dataset card and drift report next to the manifest), gated or not.
+     */
     async checkQuality(input: { dataset: string; versionId: string }): Promise<QualityResult> {
       const { spec } = await specs.load(input.dataset);
       const manifest = await readManifest(blobs, input.dataset, input.versionId);
@@ -158,21 +196,68 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       for (const [field, f] of Object.entries(spec.schema.fields)) {
         const present = rows.filter((r) => r[field] !== undefined && r[field] !== null && r[field] !== '').length;
         completeness[field] = rows.length === 0 ? 0 : present / rows.length;
-        if (f.required && completeness[field]! < 1)
-          problems.push(`required field ${field} is only ${(completeness[field]! * 100).toFixed(1)}% complete`);
+        const min = f.required ? 1 : (spec.quality.minCompleteness[field] ?? 0);
+        if (completeness[field]! < min)
+          problems.push(
+            `field ${field} is only ${(completeness[field]! * 100).toFixed(1)}% complete, spec needs ${(min * 100).toFixed(1)}%`,
+          );
       }
+
+      // Drift against the previous version (statistics from its manifest, or computed for older layouts).
+      const stats = versionStatsOf(manifest) ?? computeStats(spec, rows);
+      const prev = await registry.datasets.previousVersion(input.dataset, manifest.logicalDate);
+      let drift: DriftReport | undefined;
+      if (prev) {
+        const prevManifest = await readManifest(blobs, input.dataset, prev.id);
+        const prevStats = versionStatsOf(prevManifest) ?? computeStats(spec, await readVersionRows(blobs, spec, prevManifest));
+        drift = compareStats(prevStats, stats, spec.quality.drift);
+        const breach = driftFailureMessage(drift, prev.id);
+        if (breach) problems.push(breach);
+      }
+      const card = {
+        dataset: input.dataset,
+        versionId: input.versionId,
+        logicalDate: manifest.logicalDate,
+        rows: rows.length,
+        partitions: manifestPartitions(manifest),
+        stats,
+        drift: drift ? { previous: drift } : undefined,
+        split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+      };
+      const cardKey = `datasets/${input.dataset}/cards/${input.versionId}`;
+      await blobs.put(`${cardKey}.md`, renderCardMarkdown(card));
+      await blobs.put(`${cardKey}.html`, renderCardHtml(card));
+      if (drift)
+        await blobs.put(`datasets/${input.dataset}/drift/${input.versionId}.json`, JSON.stringify({ against: prev?.id, ...drift }));
+
       if (problems.length > 0) {
         throw ApplicationFailure.nonRetryable(
-          `quality gate failed for ${input.versionId}: ${problems.join('; ')}`,
+          `quality gate failed for ${input.versionId}: ${problems.join('; ')} (dataset card: ${blobs.uri}/${cardKey}.html)`,
           ErrorType.QualityGateFailed,
         );
       }
+      const figures = drift?.figures.filter((f) => f.value !== null) ?? [];
       return {
         trainRows: split.train.length,
         validationRows: split.validation.length,
         testRows: split.test.length,
         labelDistribution: manifest.labelDistribution,
         completeness,
+        cardKey: `${cardKey}.html`,
+        ...(drift
+          ? {
+              drift: {
+                against: prev!.id,
+                figures: figures.length,
+                gated: figures.filter((f) => f.gated).length,
+                // The five largest relative to their limits, values as measured.
+                top: [...figures]
+                  .sort((a, b) => (b.value as number) / b.limit - (a.value as number) / a.limit)
+                  .slice(0, 5)
+                  .map((f) => ({ feature: f.feature, metric: f.metric, value: f.value as number, limit: f.limit, gated: f.gated })),
+              },
+            }
+          : {}),
       };
     },
   };

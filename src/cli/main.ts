@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { ConfigError } from '../workers/config';
 import { isLogicalDate } from '../shared/ids';
+import { registerDatasetCommands } from './datasets-command';
 import { registerOperatorCommands } from './operator-commands';
 import { registerIngestCommand } from './ingest-command';
 import { registerPiiCommands } from './pii-command';
@@ -25,6 +26,7 @@ const program = new Command()
 
 registerStackCommands(program);
 registerOperatorCommands(program);
+registerDatasetCommands(program);
 registerPiiCommands(program);
 registerIngestCommand(program);
 

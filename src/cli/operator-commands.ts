@@ -15,11 +15,11 @@ import { applySchedule } from './schedules';
 import { startRun, watchRun } from './run-watch';
 import { summaryLines } from './summary';
 
-const dateArg = (v: string): string => {
+export const dateArg = (v: string): string => {
   if (!isLogicalDate(v)) throw new InvalidArgumentError('expected a date as YYYY-MM-DD');
   return v;
 };
-const posInt = (v: string): number => {
+export const posInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
@@ -36,7 +36,7 @@ async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>['
 }
 
 /** Run fn with the registry and blob store. */
-async function withBackends<T>(fn: (b: Awaited<ReturnType<typeof openBackends>>) => Promise<T>): Promise<T> {
+export async function withBackends<T>(fn: (b: Awaited<ReturnType<typeof openBackends>>) => Promise<T>): Promise<T> {
   const config = resolveConfig();
   if (!config.databaseUrl) throw new Error('no registry: set DATABASE_URL or start the embedded stack with `npx trainset up`');
   const b = await openBackends(config, { migrate: false });

@@ -48,6 +48,22 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
   }
   if (s.dedupe) out.push(`  duplicates         ${s.dedupe.duplicates} dropped`);
   if (s.labeling) out.push(`  labels             ${s.labeling.labeled}/${s.labeling.total}`);
+  if (s.datasetVersion?.bytesWritten !== undefined) {
+    out.push(
+      `  storage            ${(s.datasetVersion.bytesWritten / 1024).toFixed(0)} KiB new, ${s.datasetVersion.reusedChunks ?? 0} chunk(s) shared with the previous version`,
+    );
+  }
+  if (s.quality) {
+    const d = s.quality.drift;
+    const top = d?.top[0];
+    out.push(
+      `  quality            split ${s.quality.trainRows}/${s.quality.validationRows}/${s.quality.testRows}` +
+        (d
+          ? `; drift vs ${d.against}: ${d.figures} figures, largest ${top ? `${top.feature} ${top.metric}=${top.value.toFixed(3)} (limit ${top.limit})` : 'n/a'}`
+          : '; no previous version to compare'),
+    );
+    if (s.quality.cardKey) out.push(`  dataset card       ${s.quality.cardKey}`);
+  }
   if (s.evaluation) {
     const c = s.evaluation.candidate;
     const ch = s.evaluation.champion;

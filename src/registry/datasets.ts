@@ -103,12 +103,12 @@ export function createDatasetRepo(db: Queryable) {
         );
         if (inserted.rowCount === 0) return { created: false };
         await tx.query(
-          `INSERT INTO dataset_objects (hash, size)
-           SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (hash) DO NOTHING`,
-          [objects.map((o) => o.hash), objects.map((o) => o.size)],
+          `INSERT INTO dataset_chunks (hash, size, dataset)
+           SELECT h, s, $3 FROM unnest($1::text[], $2::bigint[]) AS t (h, s) ON CONFLICT (hash) DO NOTHING`,
+          [objects.map((o) => o.hash), objects.map((o) => o.size), v.dataset],
         );
         await tx.query(
-          `INSERT INTO dataset_version_objects (version_id, hash, ordinal)
+          `INSERT INTO dataset_version_chunks (version_id, hash, ordinal)
            SELECT $1, hash, ordinal - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t (hash, ordinal)
            ON CONFLICT DO NOTHING`,
           [v.id, objects.map((o) => o.hash)],
@@ -124,7 +124,7 @@ export function createDatasetRepo(db: Queryable) {
     /** Object hashes of a version, in manifest order. */
     async versionObjects(id: string): Promise<DatasetObject[]> {
       const { rows } = await db.query<{ hash: string; size: string }>(
-        `SELECT o.hash, o.size FROM dataset_version_objects vo JOIN dataset_objects o USING (hash)
+        `SELECT o.hash, o.size FROM dataset_version_chunks vo JOIN dataset_chunks o USING (hash)
          WHERE vo.version_id = $1 ORDER BY vo.ordinal`,
         [id],
       );
@@ -134,7 +134,7 @@ export function createDatasetRepo(db: Queryable) {
     /** The newest version built for one logical date. */
     versionForDate: (dataset: string, logicalDate: string): Promise<DatasetVersion | undefined> =>
       oneVersion(
-        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date = $2
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date = $2 AND collected_at IS NULL
          ORDER BY created_at DESC, id LIMIT 1`,
         [dataset, logicalDate],
       ),
@@ -142,7 +142,7 @@ export function createDatasetRepo(db: Queryable) {
     /** The newest version of the latest logical date strictly before beforeDate (the drift baseline). */
     previousVersion: (dataset: string, beforeDate: string): Promise<DatasetVersion | undefined> =>
       oneVersion(
-        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date < $2
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND logical_date < $2 AND collected_at IS NULL
          ORDER BY logical_date DESC, created_at DESC, id LIMIT 1`,
         [dataset, beforeDate],
       ),
@@ -167,6 +167,13 @@ export function createDatasetRepo(db: Queryable) {
            ON CONFLICT (dataset, tag) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
           [dataset, tag, versionId],
         );
+        await tx.query('INSERT INTO dataset_tag_history (dataset, tag, from_version, to_version, actor) VALUES ($1, $2, $3, $4, $5)', [
+          dataset,
+          tag,
+          from ?? null,
+          versionId,
+          actor,
+        ]);
         await insertAudit(tx, {
           actor,
           action: 'dataset.tag.set',
@@ -186,6 +193,12 @@ export function createDatasetRepo(db: Queryable) {
           versionId,
         ]);
         if (removed.rowCount === 0) return false;
+        await tx.query('INSERT INTO dataset_tag_history (dataset, tag, from_version, to_version, actor) VALUES ($1, $2, $3, NULL, $4)', [
+          dataset,
+          tag,
+          versionId,
+          actor,
+        ]);
         await insertAudit(tx, {
           actor,
           action: 'dataset.tag.remove',
@@ -203,6 +216,118 @@ export function createDatasetRepo(db: Queryable) {
          WHERE id = (SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2)`,
         [dataset, tag],
       ),
+
+    /**
+     * Mark chunks live before a commit writes or reuses them (inserting rows for new ones). Waits for a
+     * garbage collection holding one of them, so the commit then finds the chunk gone and writes it again.
+     */
+    async touchChunks(dataset: string, objects: Array<{ hash: string; size: number }>): Promise<void> {
+      if (objects.length === 0) return;
+      await db.query(
+        `INSERT INTO dataset_chunks (hash, size, dataset, touched_at)
+         SELECT h, s, $3, now() FROM unnest($1::text[], $2::bigint[]) AS t (h, s)
+         ON CONFLICT (hash) DO UPDATE SET touched_at = now()`,
+        [objects.map((o) => o.hash), objects.map((o) => o.size), dataset],
+      );
+    },
+
+    /** Versions of a dataset, newest logical date first (collected ones included, marked). */
+    async listVersions(dataset: string, limit = 100): Promise<Array<DatasetVersion & { collectedAt?: string; tags: string[] }>> {
+      const { rows } = await db.query<VersionRow & { collected_at: Date | null; tags: string[] | null }>(
+        `SELECT ${VERSION_COLUMNS}, collected_at,
+                (SELECT array_agg(tag ORDER BY tag) FROM dataset_tags t WHERE t.version_id = v.id) AS tags
+         FROM dataset_versions v WHERE dataset = $1 ORDER BY logical_date DESC, created_at DESC, id LIMIT $2`,
+        [dataset, limit],
+      );
+      return rows.map((r) => ({
+        ...toVersion(r),
+        ...(r.collected_at ? { collectedAt: iso(r.collected_at) } : {}),
+        tags: r.tags ?? [],
+      }));
+    },
+
+    /** History of a tag's moves, oldest first. */
+    async tagHistory(dataset: string, tag: string): Promise<Array<{ from?: string; to?: string; actor: string; at: string }>> {
+      const { rows } = await db.query<{ from_version: string | null; to_version: string | null; actor: string; at: Date }>(
+        'SELECT from_version, to_version, actor, at FROM dataset_tag_history WHERE dataset = $1 AND tag = $2 ORDER BY id',
+        [dataset, tag],
+      );
+      return rows.map((r) => ({
+        ...(r.from_version ? { from: r.from_version } : {}),
+        ...(r.to_version ? { to: r.to_version } : {}),
+        actor: r.actor,
+        at: iso(r.at),
+      }));
+    },
+
+    /**
+     * Versions garbage collection must keep: tagged ones, ones a model version was trained on, the newest
+     * `keepLast`, and any created within `keepDays`.
+     */
+    async retainedVersions(dataset: string, keepLast: number, keepDays: number): Promise<Set<string>> {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id FROM dataset_versions v WHERE dataset = $1 AND collected_at IS NULL AND (
+           EXISTS (SELECT 1 FROM dataset_tags t WHERE t.version_id = v.id)
+           OR EXISTS (SELECT 1 FROM model_versions m WHERE m.dataset_version = v.id)
+           OR created_at > now() - make_interval(days => $3)
+           OR id IN (SELECT id FROM dataset_versions WHERE dataset = $1 AND collected_at IS NULL
+                     ORDER BY logical_date DESC, created_at DESC, id LIMIT $2))`,
+        [dataset, keepLast, keepDays],
+      );
+      return new Set(rows.map((r) => r.id));
+    },
+
+    /** Live (not collected) versions of a dataset. */
+    async liveVersions(dataset: string): Promise<DatasetVersion[]> {
+      const { rows } = await db.query<VersionRow>(
+        `SELECT ${VERSION_COLUMNS} FROM dataset_versions WHERE dataset = $1 AND collected_at IS NULL ORDER BY logical_date, created_at, id`,
+        [dataset],
+      );
+      return rows.map(toVersion);
+    },
+
+    /** Mark a version collected (its chunk links go: only live versions keep chunks alive); audited. */
+    async collectVersion(id: string, actor: string): Promise<boolean> {
+      return withTransaction(db, async (tx) => {
+        const res = await tx.query<{ dataset: string }>(
+          'UPDATE dataset_versions SET collected_at = now() WHERE id = $1 AND collected_at IS NULL RETURNING dataset',
+          [id],
+        );
+        const row = res.rows[0];
+        if (!row) return false;
+        await tx.query('DELETE FROM dataset_version_chunks WHERE version_id = $1', [id]);
+        await insertAudit(tx, { actor, action: 'dataset.version.collect', subject: datasetSubject(row.dataset), details: { version: id } });
+        return true;
+      });
+    },
+
+    /** Chunks of a dataset no live version references and no commit touched since `before`. */
+    async unreferencedChunks(dataset: string, before: Date): Promise<Array<{ hash: string; size: number }>> {
+      const { rows } = await db.query<{ hash: string; size: string }>(
+        `SELECT hash, size FROM dataset_chunks c WHERE dataset = $1 AND touched_at < $2
+         AND NOT EXISTS (SELECT 1 FROM dataset_version_chunks vc WHERE vc.hash = c.hash) ORDER BY hash`,
+        [dataset, before],
+      );
+      return rows.map((r) => ({ hash: r.hash, size: num(r.size) }));
+    },
+
+    /**
+     * Delete one chunk if it is still unreferenced and untouched since `before`: its row is locked while
+     * `deleteObject` removes the blob, so a commit touching it waits and then writes it again. True when deleted.
+     */
+    async sweepChunk(hash: string, before: Date, deleteObject: () => Promise<void>): Promise<boolean> {
+      return withTransaction(db, async (tx) => {
+        const locked = await tx.query(
+          `SELECT 1 FROM dataset_chunks c WHERE hash = $1 AND touched_at < $2
+           AND NOT EXISTS (SELECT 1 FROM dataset_version_chunks vc WHERE vc.hash = c.hash) FOR UPDATE`,
+          [hash, before],
+        );
+        if (locked.rowCount === 0) return false;
+        await deleteObject();
+        await tx.query('DELETE FROM dataset_chunks WHERE hash = $1', [hash]);
+        return true;
+      });
+    },
 
     /** Record lineage edges; returns how many were new. */
     async addLineage(edges: LineageEdge[]): Promise<number> {

@@ -134,7 +134,12 @@ export interface DatasetVersionRef {
   rows: number;
   partitions: string[];
   manifestKey: string;
+  /** New objects stored (chunks, delta segment, manifest): 0 on an unchanged re-run. */
   objectsWritten: number;
+  /** Bytes of the new chunks and delta segment. */
+  bytesWritten?: number;
+  /** Base chunks shared with the previous version. */
+  reusedChunks?: number;
   previousLatest?: string;
 }
 
@@ -145,6 +150,15 @@ export interface QualityResult {
   testRows: number;
   labelDistribution: Record<string, number>;
   completeness: Record<string, number>;
+  /** The version's dataset card (self-contained HTML; Markdown beside it). */
+  cardKey?: string;
+  /** Drift against the previous version: how many figures, how many gated, the largest relative to their limits. */
+  drift?: {
+    against: string;
+    figures: number;
+    gated: number;
+    top: Array<{ feature: string; metric: string; value: number; limit: number; gated: boolean }>;
+  };
 }
 
 /** Classification metrics. */

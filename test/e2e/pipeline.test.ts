@@ -2,6 +2,7 @@
  * End to end through real workers on the production adapters (real PostgreSQL, real S3 server, Temporal
  * dev server): a promotion, an automatic rollback of a bad model, a rollback by signal, and an unchanged re-run.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -45,6 +46,18 @@ async function expectNoPiiInHistory(workflowId: string): Promise<string> {
   return json;
 }
 
+/** Run the trainset CLI against the stack; resolves with its output and exit code. */
+function cli(args: string[]): Promise<{ out: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.resolve(__dirname, '../../bin/trainset.js'), ...args],
+      { env: stack.cliEnv, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ out: `${stdout}${stderr}`, code: err ? (typeof err.code === 'number' ? err.code : -1) : 0 }),
+    );
+  });
+}
+
 /** Commit a history for the replay test when RECORD_HISTORIES=1. */
 async function recordHistory(name: string, json: string): Promise<void> {
   if (process.env.RECORD_HISTORIES === '1') await writeFile(path.join(__dirname, '../histories', name), json);
@@ -83,26 +96,69 @@ describe('retrainPipelineWorkflow end to end', () => {
 
     await recordHistory('retrain-promoted.json', await expectNoPiiInHistory('e2e-day2'));
 
-    // The version's objects are Parquet that an independent reader (DuckDB) reads: every row, labeled.
+    // The version's chunks are Parquet that an independent reader (DuckDB) reads: every row, labeled.
     const manifest = JSON.parse((await stack.blobs.get(day2.status.datasetVersion!.manifestKey)).toString('utf8')) as {
-      partitions: Array<{ object: string; rows: number }>;
+      rows: number;
+      chunks: Array<{ hash: string; rows: number }>;
+      delta: unknown[];
     };
+    expect(manifest.delta).toEqual([]);
+    expect(manifest.chunks.reduce((a, c) => a + c.rows, 0)).toBe(manifest.rows);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'trainset-parquet-'));
     const db = await DuckDBInstance.create(':memory:');
     const conn = await db.connect();
     try {
-      for (const p of manifest.partitions) {
-        const file = path.join(dir, `${p.object}.parquet`);
-        await writeFile(file, await stack.blobs.get(`datasets/tickets/objects/${p.object}.parquet`));
-        const reader = await conn.runAndReadAll(
-          `SELECT count(*) AS n, count(queue) AS labeled, count(DISTINCT _trainset_hash) AS hashes FROM read_parquet('${file}')`,
-        );
-        expect(reader.getRowObjectsJS()[0]).toEqual({ n: BigInt(p.rows), labeled: BigInt(p.rows), hashes: BigInt(p.rows) });
+      const files: string[] = [];
+      for (const c of manifest.chunks) {
+        const file = path.join(dir, `${c.hash}.parquet`);
+        await writeFile(file, await stack.blobs.get(`datasets/tickets/chunks/${c.hash}.parquet`));
+        files.push(`'${file}'`);
       }
+      const reader = await conn.runAndReadAll(
+        `SELECT count(*) AS n, count(queue) AS labeled, count(DISTINCT _trainset_hash) AS hashes FROM read_parquet([${files.join(', ')}])`,
+      );
+      const n = BigInt(manifest.rows);
+      expect(reader.getRowObjectsJS()[0]).toEqual({ n, labeled: n, hashes: n });
     } finally {
       conn.closeSync();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the datasets commands work on the real PostgreSQL and S3: list, verify, diff, lineage, gc dry run', async () => {
+    const versions = await stack.registry.datasets.listVersions('tickets');
+    const [newer, older] = versions;
+    expect(newer && older).toBeTruthy();
+    const list = await cli(['datasets', 'list', 'tickets']);
+    expect(list.code, list.out).toBe(0);
+    expect(list.out).toContain(newer!.id);
+    expect(list.out).toMatch(/tags: latest/);
+
+    const verify = await cli(['datasets', 'verify', newer!.id]);
+    expect(verify.code, verify.out).toBe(0);
+    expect(verify.out).toMatch(/\d+ objects, [\d.]+ MiB re-hashed, 0 problem\(s\)/);
+
+    const diff = await cli(['datasets', 'diff', older!.id, newer!.id, '--json']);
+    expect(diff.code, diff.out).toBe(0);
+    const d = JSON.parse(diff.out) as { rows: { added: number; removed: number; unchanged: number }; drift: { figures: unknown[] } };
+    // Day 2's version holds day 1 (unchanged) plus day 2's new records.
+    expect(d.rows).toMatchObject({ removed: 0, unchanged: older!.rows, added: newer!.rows - older!.rows });
+    expect(d.drift.figures.length).toBeGreaterThan(0);
+
+    const champion = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    const lineage = await cli(['datasets', 'lineage', champion, '--json']);
+    expect(lineage.code, lineage.out).toBe(0);
+    const g = JSON.parse(lineage.out) as { upstream: Array<{ fromId: string }>; downstream: Array<{ toKind: string }> };
+    expect(g.upstream.map((e) => e.fromId)).toEqual(expect.arrayContaining([newer!.id, `tickets/${DAYS[0]}`, `tickets/${DAYS[1]}`]));
+    expect(g.downstream.map((e) => e.toKind)).toContain('deployment');
+
+    const gc = await cli(['datasets', 'gc', 'tickets', '--json']);
+    expect(gc.code, gc.out).toBe(0);
+    expect(JSON.parse(gc.out)).toMatchObject({ dryRun: true, collectedVersions: [] });
+
+    const missing = await cli(['datasets', 'verify', 'dv-doesnotexist']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.out).toContain('no dataset version dv-doesnotexist');
   });
 
   it('re-running a processed day gives the same dataset version, stores nothing new, and changes nothing', async () => {

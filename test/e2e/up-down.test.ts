@@ -149,6 +149,22 @@ describe('trainset up / down (embedded)', () => {
     expect(models.code, models.out).toBe(0);
     expect(models.out).toMatch(/v1\s+champion/);
 
+    // The dataset commands on the embedded default (PGlite registry, local blob folder).
+    const list = await trainset(['datasets', 'list', 'tickets', '--json']);
+    expect(list.code, list.out).toBe(0);
+    const [version] = JSON.parse(list.out.slice(list.out.indexOf('['))) as Array<{ id: string; tags: string[] }>;
+    expect(version?.tags).toContain('latest');
+    const verify = await trainset(['datasets', 'verify', version!.id]);
+    expect(verify.code, verify.out).toBe(0);
+    expect(verify.out).toContain('0 problem(s)');
+    const lineage = await trainset(['datasets', 'lineage', version!.id]);
+    expect(lineage.code, lineage.out).toBe(0);
+    expect(lineage.out).toContain('raw_partition tickets/2026-10-01');
+    expect(lineage.out).toMatch(/model_version \S+\s+→\s+deployment/);
+    const gc = await trainset(['datasets', 'gc', 'tickets']);
+    expect(gc.code, gc.out).toBe(0);
+    expect(gc.out).toContain('dry run: nothing deleted');
+
     const down = await trainset(['down'], 90_000);
     expect(down.code, down.out).toBe(0);
     expect(down.out).toContain(`stopped (pid ${stack.pid})`);

@@ -33,6 +33,8 @@ export interface E2eStack {
   gatewayUrl: string;
   workers: Worker[];
   databaseName: string;
+  /** Environment for the `trainset` CLI pointed at this stack (production mode: its database, S3 prefix, dev server). */
+  cliEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -74,7 +76,8 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
     const pool = new pg.Pool({ connectionString: db.url, max: 8 });
     cleanups.push(() => pool.end());
     const registry = createRegistry(pool);
-    const blobs = createS3BlobStore({ ...svc.s3, forcePathStyle: true, prefix: `e2e-${randomBytes(6).toString('hex')}` });
+    const prefix = `e2e-${randomBytes(6).toString('hex')}`;
+    const blobs = createS3BlobStore({ ...svc.s3, forcePathStyle: true, prefix });
     const specs = createDirSpecSource(opts.specsDir ?? path.resolve(__dirname, '../../specs'));
     const gateway = createRegistryGateway({ registry, blobs, model: 'tickets-classifier', refreshMs: 100 });
     const gatewayUrl = await gateway.start(0, '127.0.0.1');
@@ -92,7 +95,18 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running;
     });
-    return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, stop };
+    const cliEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      TRAINSET_MODE: 'production',
+      DATABASE_URL: db.url,
+      S3_PREFIX: prefix,
+      S3_FORCE_PATH_STYLE: 'true',
+      TEMPORAL_ADDRESS: env.address,
+      GATEWAY_URL: gatewayUrl,
+      SPECS_DIR: opts.specsDir ?? path.resolve(__dirname, '../../specs'),
+      LOG_LEVEL: 'warn',
+    };
+    return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, cliEnv, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -14,6 +14,13 @@ export class MemoryBlobStore implements BlobStore {
     return [...this.objects.keys()].sort();
   }
 
+  /** Bytes of every stored object together. */
+  totalBytes(): number {
+    let n = 0;
+    for (const b of this.objects.values()) n += b.length;
+    return n;
+  }
+
   /** An object's content as text (throws when absent). */
   text(key: string): string {
     const b = this.objects.get(key);

@@ -49,8 +49,8 @@ describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
         created: false,
       });
 
-      const objects = await db.pool.query('SELECT count(*)::int AS n FROM dataset_objects');
-      const links = await db.pool.query('SELECT count(*)::int AS n FROM dataset_version_objects');
+      const objects = await db.pool.query('SELECT count(*)::int AS n FROM dataset_chunks');
+      const links = await db.pool.query('SELECT count(*)::int AS n FROM dataset_version_chunks');
       expect(objects.rows[0].n).toBe(3);
       expect(links.rows[0].n).toBe(3);
 
@@ -69,7 +69,7 @@ describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
     it('shares objects between versions and finds the version of a date and the previous one', async () => {
       await registry.datasets.insertVersion(version('v-2024-01-02', '2024-01-02', ['h2', 'h3', 'h4']));
       await registry.datasets.insertVersion(version('v-2024-01-03', '2024-01-03', ['h4', 'h5']));
-      const objects = await db.pool.query('SELECT count(*)::int AS n FROM dataset_objects');
+      const objects = await db.pool.query('SELECT count(*)::int AS n FROM dataset_chunks');
       expect(objects.rows[0].n).toBe(5);
 
       expect((await registry.datasets.versionForDate('tickets', '2024-01-02'))?.id).toBe('v-2024-01-02');
