@@ -83,6 +83,7 @@ export async function runDataPath(file: string, spec: DatasetSpec, outFile: stri
     }
     writer.finish();
   } finally {
+    deduper.close();
     closeSync(fd);
   }
   return counts;

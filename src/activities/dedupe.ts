@@ -44,12 +44,7 @@ export function createDedupeActivities({ blobs, specs, registry, partRecords = P
 
       // A retry resumes after the last checkpoint: the committed parts' hashes seed the within-partition set.
       const resume = resumeCheckpoint<DedupeCheckpoint>(dedupedKey);
-      const known: string[] = [];
-      if (resume) {
-        const committed = new PartedJsonlWriter(blobs, dedupedKey, resume.outParts);
-        for await (const { hash } of readCommitted<HashedRecord>(blobs, committed)) known.push(hash);
-      }
-      const deduper = new Deduper(spec, known);
+      const deduper = new Deduper(spec);
       let duplicates = resume?.duplicates ?? 0;
       let crossPartition = resume?.crossPartition ?? 0;
       let seen = resume?.inputRecords ?? 0;
@@ -78,16 +73,22 @@ export function createDedupeActivities({ blobs, specs, registry, partRecords = P
         }
         Context.current().heartbeat({ records: seen, checkpoint });
       };
-      await withPartedWriters([out], async () => {
-        for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey, { skip: seen })) {
-          seen += 1;
-          const { hash, duplicate } = deduper.check(record);
-          if (duplicate) duplicates += 1;
-          else batch.push({ hash, record });
-          if (batch.length >= Math.min(BATCH, partRecords)) await flush();
-        }
-        if (batch.length > 0) await flush();
-      });
+      try {
+        // Streamed into the set, so a resumed attempt's memory does not grow with what it already wrote.
+        if (resume) for await (const { hash } of readCommitted<HashedRecord>(blobs, out)) deduper.remember(hash);
+        await withPartedWriters([out], async () => {
+          for await (const record of readJsonl<Record<string, unknown>>(blobs, input.cleanKey, { skip: seen })) {
+            seen += 1;
+            const { hash, duplicate } = deduper.check(record);
+            if (duplicate) duplicates += 1;
+            else batch.push({ hash, record });
+            if (batch.length >= Math.min(BATCH, partRecords)) await flush();
+          }
+          if (batch.length > 0) await flush();
+        });
+      } finally {
+        deduper.close();
+      }
       const records = out.count;
       const result: DedupeResult = {
         records,

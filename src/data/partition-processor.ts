@@ -98,7 +98,7 @@ export interface ProcessInputsOptions {
   progressEvery?: number;
   /** Seed hashes (e.g. earlier partitions') to dedupe against. */
   knownHashes?: Iterable<string>;
-  /** Folder for Parquet spool files; default os.tmpdir(). */
+  /** Folder for Parquet spool and dedupe spill files; default os.tmpdir(). */
   tmpDir?: string;
 }
 
@@ -111,7 +111,7 @@ export interface ProcessInputsOptions {
 export async function processInputs(options: ProcessInputsOptions): Promise<DryRunReport> {
   const { spec, files, tokenKey, onAccepted, onQuarantined, onProgress } = options;
   const progressEvery = options.progressEvery ?? 10_000;
-  const deduper = new Deduper(spec, options.knownHashes ?? []);
+  const deduper = new Deduper(spec, options.knownHashes ?? [], { tmpDir: options.tmpDir });
   const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
   const report = emptyReport(files.length);
   const reasons = new Map<string, number>();
@@ -162,40 +162,44 @@ export async function processInputs(options: ProcessInputsOptions): Promise<DryR
     await onAccepted?.(scan.record, hash);
   };
 
-  for (const [index, file] of files.entries()) {
-    let recordsRead = 0;
-    let items: AsyncIterator<IngestItem> | undefined;
-    try {
-      for (;;) {
-        let next: IteratorResult<IngestItem>;
-        // Only reading the input is guarded: a failing callback (a full disk) is not the input file's fault.
-        try {
-          items ??= openRecordStream(await file.open(), { spec, fileName: file.name, tmpDir: options.tmpDir })[Symbol.asyncIterator]();
-          next = await items.next();
-        } catch (err) {
-          const fileError = asFileError(err, file.name, recordsRead);
-          if (!fileError) throw err;
-          report.fileErrors.push(fileError);
-          break;
+  try {
+    for (const [index, file] of files.entries()) {
+      let recordsRead = 0;
+      let items: AsyncIterator<IngestItem> | undefined;
+      try {
+        for (;;) {
+          let next: IteratorResult<IngestItem>;
+          // Only reading the input is guarded: a failing callback (a full disk) is not the input file's fault.
+          try {
+            items ??= openRecordStream(await file.open(), { spec, fileName: file.name, tmpDir: options.tmpDir })[Symbol.asyncIterator]();
+            next = await items.next();
+          } catch (err) {
+            const fileError = asFileError(err, file.name, recordsRead);
+            if (!fileError) throw err;
+            report.fileErrors.push(fileError);
+            break;
+          }
+          if (next.done) break;
+          recordsRead += 1;
+          report.recordsIn += 1;
+          await handle(file.name, next.value);
+          if (onProgress && report.recordsIn % progressEvery === 0) {
+            onProgress({
+              file: file.name,
+              filesDone: index,
+              recordsIn: report.recordsIn,
+              accepted: report.accepted,
+              quarantined: report.quarantined,
+              duplicates: report.duplicates,
+            });
+          }
         }
-        if (next.done) break;
-        recordsRead += 1;
-        report.recordsIn += 1;
-        await handle(file.name, next.value);
-        if (onProgress && report.recordsIn % progressEvery === 0) {
-          onProgress({
-            file: file.name,
-            filesDone: index,
-            recordsIn: report.recordsIn,
-            accepted: report.accepted,
-            quarantined: report.quarantined,
-            duplicates: report.duplicates,
-          });
-        }
+      } finally {
+        await items?.return?.(undefined);
       }
-    } finally {
-      await items?.return?.(undefined);
     }
+  } finally {
+    deduper.close();
   }
 
   for (const k of [...reasons.keys()].sort()) report.quarantinedByReason[k] = reasons.get(k) ?? 0;

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Deduper, recordHash } from '../../src/data/dedupe';
 import { parseDatasetSpec } from '../../src/shared/spec';
@@ -94,5 +95,129 @@ describe('Deduper compact store', () => {
     expect(d.has('h1')).toBe(true);
     expect(d.has('h3')).toBe(false);
     expect(d.check(base).duplicate).toBe(false);
+  });
+});
+
+describe('Deduper spilling to disk', () => {
+  const rec = (i: number) => ({ ...base, id: `T-${i}`, body: `message number ${i}` });
+  // Deterministic pseudo-random numbers (xorshift32), so a failure replays.
+  const random = (seed: number) => () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dedupe-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The spill files this process holds open under `dir` (Linux: /proc/self/fd). */
+  const openSpillFiles = (): string[] =>
+    readdirSync('/proc/self/fd')
+      .map((fd) => {
+        try {
+          return readlinkSync(join('/proc/self/fd', fd));
+        } catch {
+          return '';
+        }
+      })
+      .filter((target) => target.startsWith(dir));
+
+  // 64 keys: many one-block runs; 1500 keys: runs of three 512-key blocks, so the sparse index picks a block.
+  it.each([64, 1500])('flags exactly the repeats a plain Set flags, with a %i-key memory over thousands of records', (memoryKeys) => {
+    const d = new Deduper(spec, [], { memoryKeys, tmpDir: dir });
+    const reference = new Set<string>();
+    const next = random(42);
+    const flags: boolean[] = [];
+    const expected: boolean[] = [];
+    try {
+      for (let n = 0; n < 10_000; n++) {
+        // A third of the records repeat an earlier one, from the last few to thousands of records back (other runs).
+        const i = n > 0 && next() < 1 / 3 ? Math.floor(next() * n) : n;
+        const r = d.check({ ...rec(i), id: `copy-${n}` });
+        flags.push(r.duplicate);
+        expected.push(reference.has(r.hash));
+        reference.add(r.hash);
+      }
+      expect(flags).toEqual(expected);
+      expect(flags.filter(Boolean).length).toBeGreaterThan(2500);
+      expect(d.size).toBe(reference.size);
+      expect([...reference].every((h) => d.has(h))).toBe(true);
+      for (let i = 0; i < 500; i++) expect(d.has(recordHash({ ...base, body: `never sent ${i}` }, spec))).toBe(false);
+      expect(new Set(d.hashes())).toEqual(new Set([...reference].map((h) => h.slice(0, 32))));
+      expect([...d.hashes()].length).toBe(reference.size);
+    } finally {
+      d.close();
+    }
+  });
+
+  it.each([64, 1000])('stays exact when keys share their first words (sort ties, one Bloom block), %i keys in memory', (memoryKeys) => {
+    const next = random(7);
+    const word = () => Math.floor(next() * 2 ** 32);
+    const hex = (w: number) => w.toString(16).padStart(8, '0');
+    // Four first words and two second words: most keys tie on the sort word and land in the same Bloom block.
+    const firsts = [0, 1, 0x7fffffff, 0xffffffff].map(hex);
+    const seconds = [0, 0xffffffff].map(hex);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)] as T;
+    const keys = Array.from({ length: 3000 }, () => pick(firsts) + pick(seconds) + hex(word()) + hex(word()));
+    const seeds = [...keys, ...keys.slice(0, 500)];
+    const d = new Deduper(spec, seeds, { memoryKeys, tmpDir: dir });
+    try {
+      expect(d.size).toBe(new Set(keys).size);
+      expect(keys.every((k) => d.has(k))).toBe(true);
+      const absent = Array.from({ length: 3000 }, () => pick(firsts) + pick(seconds) + hex(word()) + hex(word()));
+      expect(absent.filter((k) => d.has(k) !== keys.includes(k))).toEqual([]);
+    } finally {
+      d.close();
+    }
+  });
+
+  it('seeds across spills: seeded hashes are duplicates, and hashes() seeds another Deduper exactly', () => {
+    const hashes = Array.from({ length: 2000 }, (_, i) => recordHash(rec(i), spec));
+    const d = new Deduper(spec, [...hashes, 'not-a-digest', ...hashes.slice(0, 100)], { memoryKeys: 64, tmpDir: dir });
+    try {
+      expect(d.size).toBe(2001);
+      expect(d.has('not-a-digest')).toBe(true);
+      for (let i = 0; i < 2000; i += 37) expect(d.check({ ...rec(i), id: 'again' })).toEqual({ hash: hashes[i], duplicate: true });
+      expect(d.check(rec(2000)).duplicate).toBe(false);
+      const copy = new Deduper(spec, d.hashes(), { memoryKeys: 100, tmpDir: dir });
+      try {
+        expect(copy.size).toBe(2002);
+        expect(copy.check(rec(2000)).duplicate).toBe(true);
+        expect(copy.check(rec(1234)).duplicate).toBe(true);
+        expect(copy.check(rec(2001)).duplicate).toBe(false);
+      } finally {
+        copy.close();
+      }
+    } finally {
+      d.close();
+    }
+  });
+
+  it('leaves nothing in its temp folder, and frees its spill file on close()', () => {
+    const d = new Deduper(spec, [], { memoryKeys: 64, tmpDir: dir });
+    for (let i = 0; i < 1000; i++) d.check(rec(i));
+    // The spill file is unlinked as soon as it is open: even a crash leaves nothing behind.
+    expect(readdirSync(dir)).toEqual([]);
+    if (process.platform === 'linux') expect(openSpillFiles()).toHaveLength(1);
+    d.close();
+    d.close();
+    expect(readdirSync(dir)).toEqual([]);
+    if (process.platform === 'linux') expect(openSpillFiles()).toEqual([]);
+    expect(() => d.check(rec(1))).toThrow(/after close/);
+  });
+
+  it('never creates a spill file while the keys fit in memory', () => {
+    const d = new Deduper(spec, [], { memoryKeys: 64, tmpDir: dir });
+    for (let i = 0; i < 64; i++) d.check(rec(i));
+    if (process.platform === 'linux') expect(openSpillFiles()).toEqual([]);
+    d.close();
+  });
+
+  it('rejects a memory cap that is not a positive integer', () => {
+    expect(() => new Deduper(spec, [], { memoryKeys: 0 })).toThrow(RangeError);
+    expect(() => new Deduper(spec, [], { memoryKeys: 1.5 })).toThrow(RangeError);
   });
 });
