@@ -1,39 +1,97 @@
 /** Register the trained model and evaluate it against the champion on the same held-out test split. */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { evaluateGate } from '../gate/evaluate-gate';
+import { gateEvaluationAuditEntry, type RecordedGateEvaluation } from '../gate/recheck';
 import { ErrorType } from '../shared/errors';
-import type { Evaluation, Metrics, ModelVersionRef } from '../shared/types';
-import { evaluate } from '../training/evaluate';
+import type { Evaluation, Metrics, ModelVersionRef, TrainResult } from '../shared/types';
+import { evaluate, type SliceMetrics } from '../training/evaluate';
 import { loadPredictor, type Predictor } from '../training/model';
 import type { BlobStore } from '../storage/blob-store';
 import type { CpuActivityDeps } from './deps';
 import { readVersionSplit } from './manifest';
-import { keyHash } from './work-files';
+import { keyHash, readJsonIfExists } from './work-files';
 
 /** Load a model artifact from the blob store as a predictor. */
 export async function loadModelFromBlobs(blobs: BlobStore, artifactKey: string): Promise<Predictor> {
   return loadPredictor(JSON.parse((await blobs.get(artifactKey)).toString('utf8')));
 }
 
+/** Input of registerModelVersion. */
+export interface RegisterModelVersionInput {
+  model: string;
+  datasetVersionId: string;
+  artifactKey: string;
+  jobKey: string;
+  /** Train and validation metrics of the training run (`{ train, validation }`). */
+  metrics: Record<string, unknown>;
+  workflowId: string;
+  /** Training cost in seconds; read from the job's metrics.json beside the artifact when absent. */
+  trainingSeconds?: number;
+  epochs?: number;
+  /** Version of the code that trained the model (a git commit or a release), when the caller knows it. */
+  codeVersion?: string;
+}
+
+/** Input of evaluateModel. */
+export interface EvaluateModelInput {
+  dataset: string;
+  model: string;
+  modelVersionId: string;
+  versionId: string;
+}
+
+const toMetrics = (e: SliceMetrics): Metrics => {
+  const m: Metrics = { accuracy: e.accuracy, macroF1: e.macroF1, n: e.n, perClass: e.perClass };
+  if (e.rocAuc !== undefined) m.rocAuc = e.rocAuc;
+  if (e.ece !== undefined) m.ece = e.ece;
+  return m;
+};
+
+/** Train and validation metrics as registered, when they look like Metrics. */
+function trainingMetricsOf(metrics: Record<string, unknown>): Evaluation['training'] {
+  const isMetrics = (x: unknown): x is Metrics =>
+    typeof x === 'object' && x !== null && typeof (x as Metrics).accuracy === 'number' && typeof (x as Metrics).macroF1 === 'number';
+  const { train, validation } = metrics;
+  if (!isMetrics(train) || !isMetrics(validation)) return undefined;
+  return {
+    train: { accuracy: train.accuracy, macroF1: train.macroF1, n: train.n },
+    validation: { accuracy: validation.accuracy, macroF1: validation.macroF1, n: validation.n },
+  };
+}
+
+/** The calling workflow's id, for audit rows; undefined outside an activity context (direct calls in tests). */
+function callerWorkflowId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.workflowId;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Validation activities. */
 export function createValidationActivities({ blobs, specs, registry }: CpuActivityDeps) {
   return {
     /** Register a model version (idempotent by job key), with lineage dataset version → model version. */
-    async registerModelVersion(input: {
-      model: string;
-      datasetVersionId: string;
-      artifactKey: string;
-      jobKey: string;
-      metrics: Record<string, unknown>;
-      workflowId: string;
-    }): Promise<ModelVersionRef> {
+    async registerModelVersion(input: RegisterModelVersionInput): Promise<ModelVersionRef> {
       await registry.models.ensureModel(input.model);
+      let { trainingSeconds, epochs } = input;
+      if (trainingSeconds === undefined) {
+        // trainModel writes its result beside the artifact (models/<job>/metrics.json); it carries the cost.
+        const recorded = await readJsonIfExists<TrainResult>(blobs, input.artifactKey.replace(/model\.json$/, 'metrics.json'));
+        trainingSeconds = recorded?.seconds;
+        epochs ??= recorded?.epochs;
+      }
+      const trainer: Record<string, unknown> = { kind: 'logreg-hashed', workflowId: input.workflowId };
+      if (trainingSeconds !== undefined) trainer.seconds = trainingSeconds;
+      if (epochs !== undefined) trainer.epochs = epochs;
+      if (input.codeVersion !== undefined) trainer.codeVersion = input.codeVersion;
       const row = await registry.models.registerVersion({
         id: `mv-${keyHash(input.jobKey)}`,
         model: input.model,
         datasetVersion: input.datasetVersionId,
         artifactKey: input.artifactKey,
         metrics: input.metrics,
-        trainer: { kind: 'logreg-hashed', workflowId: input.workflowId },
+        trainer,
         jobKey: input.jobKey,
       });
       await registry.datasets.addLineage([
@@ -50,23 +108,49 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
       return { modelVersionId: row.id, version: row.version };
     },
 
-    /** Metrics of candidate and current champion on the version's test split (same records for both). */
-    async evaluateModel(input: { dataset: string; model: string; modelVersionId: string; versionId: string }): Promise<Evaluation> {
-      const { spec } = await specs.load(input.dataset);
+    /**
+     * Metrics of candidate and current champion on the version's test split (same records for both), overall
+     * and per slice (gates.slices and the categorical fields), with the candidate's registered train and
+     * validation metrics. The inputs, the spec's gate policy and its verdict are recorded in the audit log
+     * (action gate.evaluation, subject the model version) so `trainset gate recheck` can replay the decision.
+     */
+    async evaluateModel(input: EvaluateModelInput): Promise<Evaluation> {
+      const { spec, specHash } = await specs.load(input.dataset);
       const candidate = await registry.models.getVersion(input.modelVersionId);
       if (!candidate)
         throw ApplicationFailure.nonRetryable(`model version ${input.modelVersionId} is not registered`, ErrorType.InvalidInput);
       const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
+      const sliceBy = [...new Set([...(spec.gates.slices ?? []), ...spec.schema.categoricalFields])];
       const score = async (artifactKey: string): Promise<Metrics> => {
-        const e = evaluate(await loadModelFromBlobs(blobs, artifactKey), test, spec.schema.labelField);
-        return { accuracy: e.accuracy, macroF1: e.macroF1, n: e.n, perClass: e.perClass };
+        const e = evaluate(await loadModelFromBlobs(blobs, artifactKey), test, spec.schema.labelField, { sliceBy });
+        const m = toMetrics(e);
+        if (e.slices) {
+          m.slices = Object.fromEntries(
+            Object.entries(e.slices).map(([field, byValue]) => [
+              field,
+              Object.fromEntries(Object.entries(byValue).map(([v, s]) => [v, toMetrics(s)])),
+            ]),
+          );
+        }
+        return m;
       };
-      const result: Evaluation = { candidate: await score(candidate.artifactKey) };
+      const result: Evaluation = { candidate: await score(candidate.artifactKey), datasetVersionId: input.versionId };
+      const training = trainingMetricsOf(candidate.metrics);
+      if (training) result.training = training;
       const champion = await registry.models.getAlias(input.model, 'champion');
-      if (champion?.id === candidate.id) result.candidateIsChampion = true;
-      else if (champion) {
-        result.champion = { modelVersionId: champion.id, metrics: await score(champion.artifactKey) };
+      if (champion?.id === candidate.id) {
+        result.candidateIsChampion = true;
+        return result;
       }
+      if (champion) result.champion = { modelVersionId: champion.id, metrics: await score(champion.artifactKey) };
+      const recorded: RecordedGateEvaluation = {
+        modelVersionId: candidate.id,
+        evaluation: result,
+        policy: spec.gates,
+        decision: evaluateGate(result, spec.gates),
+        specHash,
+      };
+      await registry.audit.record(gateEvaluationAuditEntry(recorded, callerWorkflowId()));
       return result;
     },
 

@@ -1,12 +1,14 @@
 import type { Predictor } from './model';
 
-/** Precision, recall and F1 of one class. */
+/** Precision, recall and F1 of one class, and its one-vs-rest ROC-AUC when scores were given. */
 export interface ClassMetrics {
   precision: number;
   recall: number;
   f1: number;
   /** Records whose true label is this class. */
   support: number;
+  /** One-vs-rest ROC-AUC of the class's probability; absent without scores or when the set lacks positives or negatives. */
+  rocAuc?: number;
 }
 
 /** Classification metrics of a model on a labelled set. */
@@ -15,6 +17,10 @@ export interface Evaluation {
   /** Mean F1 over the labels that occur as truth or prediction (scikit-learn's default label set). */
   macroF1: number;
   perClass: Record<string, ClassMetrics>;
+  /** Mean of the per-class one-vs-rest ROC-AUCs that are defined; absent without scores or when none is. */
+  rocAuc?: number;
+  /** Expected calibration error of the top-label confidence (ECE_BINS equal-width bins); absent without scores. */
+  ece?: number;
   /** Row = true label, column = predicted label, in the order of `labels`. */
   confusion: number[][];
   labels: string[];
@@ -22,19 +28,84 @@ export interface Evaluation {
   n: number;
   /** Records skipped because their label was missing or not a string. */
   skipped: number;
+  /** The same metrics per slice: slice field → slice value → metrics (no confusion matrix, no nested slices). */
+  slices?: Record<string, Record<string, SliceMetrics>>;
+}
+
+/** Metrics of one slice of the set. */
+export type SliceMetrics = Omit<Evaluation, 'confusion' | 'labels' | 'skipped' | 'slices'>;
+
+/** Bins of the expected calibration error (the usual 10 of Guo et al. 2017). */
+export const ECE_BINS = 10;
+
+/** Slice value of a record whose slice field is missing or empty. */
+export const MISSING_SLICE = '(missing)';
+/** Slice value that collects the rarest values of a field past `maxSliceValues`. */
+export const OTHER_SLICE = '(other)';
+
+/**
+ * ROC-AUC of scores against binary truth: the probability that a random positive scores above a random
+ * negative, ties counting half (Mann–Whitney U with average ranks). Undefined without positives or negatives.
+ */
+export function rocAuc(scores: readonly number[], positive: readonly boolean[]): number | undefined {
+  if (scores.length !== positive.length) throw new Error('rocAuc: scores and truth differ in length');
+  const order = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let rankSumPos = 0;
+  let nPos = 0;
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && scores[order[j + 1]!] === scores[order[i]!]) j++;
+    const averageRank = (i + j) / 2 + 1; // 1-based ranks, ties share their mean
+    for (let k = i; k <= j; k++) {
+      if (positive[order[k]!]) {
+        rankSumPos += averageRank;
+        nPos++;
+      }
+    }
+    i = j + 1;
+  }
+  const nNeg = scores.length - nPos;
+  if (nPos === 0 || nNeg === 0) return undefined;
+  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
+}
+
+/**
+ * Expected calibration error: records binned by confidence into `bins` equal-width bins ([0, 1/bins), …,
+ * [(bins-1)/bins, 1]); the mean over records of |accuracy − mean confidence| of their bin. 0 for an empty set.
+ */
+export function expectedCalibrationError(confidence: readonly number[], correct: readonly boolean[], bins = ECE_BINS): number {
+  if (confidence.length !== correct.length) throw new Error('expectedCalibrationError: confidence and correct differ in length');
+  const count = new Array<number>(bins).fill(0);
+  const conf = new Array<number>(bins).fill(0);
+  const hits = new Array<number>(bins).fill(0);
+  confidence.forEach((c, i) => {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(c * bins)));
+    count[b]!++;
+    conf[b]! += c;
+    if (correct[i]) hits[b]!++;
+  });
+  const n = confidence.length;
+  if (n === 0) return 0;
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (count[b]! > 0) ece += Math.abs(hits[b]! - conf[b]!) / n;
+  return ece;
 }
 
 /**
  * Metrics from parallel lists of true and predicted labels. `classes` fixes the order of the labels;
  * labels outside it (e.g. a class the model never learned) are appended in order of appearance.
  * Precision of a never-predicted class is 0 (scikit-learn's zero_division=0).
+ * With `probabilities` (one distribution per record, in the order of `classes`) it adds one-vs-rest ROC-AUC
+ * per class and their mean, and the expected calibration error of the predicted label's probability.
  */
 export function computeMetrics(
   truth: readonly string[],
   predicted: readonly string[],
   classes: readonly string[],
+  probabilities?: readonly (readonly number[])[],
 ): Omit<Evaluation, 'skipped'> {
   if (truth.length !== predicted.length) throw new Error('computeMetrics: truth and predicted differ in length');
+  if (probabilities && probabilities.length !== truth.length) throw new Error('computeMetrics: probabilities and truth differ in length');
   const labels = [...classes];
   const index = new Map(labels.map((l, i) => [l, i]));
   const idx = (l: string): number => {
@@ -71,13 +142,73 @@ export function computeMetrics(
     }
   });
   const n = pairs.length;
-  return { accuracy: n > 0 ? hits / n : 0, macroF1: present > 0 ? f1Sum / present : 0, perClass, confusion, labels, n };
+  const result: Omit<Evaluation, 'skipped'> = {
+    accuracy: n > 0 ? hits / n : 0,
+    macroF1: present > 0 ? f1Sum / present : 0,
+    perClass,
+    confusion,
+    labels,
+    n,
+  };
+  if (probabilities) Object.assign(result, scoreMetrics(pairs, classes, probabilities, perClass));
+  return result;
 }
 
-/** Score `records` with a predictor against their `labelField`; records without a string label are skipped. */
-export function evaluate(predictor: Predictor, records: Iterable<Record<string, unknown>>, labelField: string): Evaluation {
+/** ROC-AUC per class (written into perClass) and macro, and ECE, from the predicted distributions. */
+function scoreMetrics(
+  pairs: ReadonlyArray<readonly [number, number]>,
+  classes: readonly string[],
+  probabilities: readonly (readonly number[])[],
+  perClass: Record<string, ClassMetrics>,
+): { rocAuc?: number; ece: number } {
+  const aucs: number[] = [];
+  classes.forEach((label, c) => {
+    const auc = rocAuc(
+      probabilities.map((p) => p[c] ?? 0),
+      pairs.map(([t]) => t === c),
+    );
+    if (auc !== undefined) {
+      perClass[label]!.rocAuc = auc;
+      aucs.push(auc);
+    }
+  });
+  const ece = expectedCalibrationError(
+    probabilities.map((p, k) => p[pairs[k]![1]] ?? 0),
+    pairs.map(([t, p]) => t === p),
+  );
+  return aucs.length > 0 ? { rocAuc: aucs.reduce((s, a) => s + a, 0) / aucs.length, ece } : { ece };
+}
+
+/** How evaluate slices the set. */
+export interface SliceOptions {
+  /** Fields to slice by; each value of a field is one slice. */
+  sliceBy?: readonly string[];
+  /** Most distinct values kept per field (the most frequent); the rest are pooled as OTHER_SLICE. Default 12. */
+  maxSliceValues?: number;
+}
+
+/** The slice value of a record: scalars as text, anything else (missing, empty, nested) as MISSING_SLICE. */
+export function sliceValueOf(value: unknown): string {
+  if (typeof value === 'string') return value === '' ? MISSING_SLICE : value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return MISSING_SLICE;
+}
+
+/**
+ * Score `records` with a predictor against their `labelField`; records without a string label are skipped.
+ * Adds ROC-AUC and ECE from the predicted distributions, and the same metrics per slice when asked.
+ */
+export function evaluate(
+  predictor: Predictor,
+  records: Iterable<Record<string, unknown>>,
+  labelField: string,
+  options: SliceOptions = {},
+): Evaluation {
   const truth: string[] = [];
   const predicted: string[] = [];
+  const probabilities: number[][] = [];
+  const sliceBy = options.sliceBy ?? [];
+  const sliceValues: string[][] = sliceBy.map(() => []);
   let skipped = 0;
   for (const record of records) {
     const label = record[labelField];
@@ -85,8 +216,47 @@ export function evaluate(predictor: Predictor, records: Iterable<Record<string, 
       skipped++;
       continue;
     }
+    const p = predictor.predict(record);
     truth.push(label);
-    predicted.push(predictor.predict(record).label);
+    predicted.push(p.label);
+    probabilities.push(p.probabilities);
+    sliceBy.forEach((field, f) => sliceValues[f]!.push(sliceValueOf(record[field])));
   }
-  return { ...computeMetrics(truth, predicted, predictor.classes), skipped };
+  const overall: Evaluation = { ...computeMetrics(truth, predicted, predictor.classes, probabilities), skipped };
+  if (sliceBy.length === 0) return overall;
+  const slices: NonNullable<Evaluation['slices']> = {};
+  sliceBy.forEach((field, f) => {
+    const values = capSliceValues(sliceValues[f]!, options.maxSliceValues ?? 12);
+    const byValue: Record<string, SliceMetrics> = {};
+    for (const value of [...new Set(values)].sort()) {
+      const at = values.flatMap((v, k) => (v === value ? [k] : []));
+      const {
+        confusion: _c,
+        labels: _l,
+        ...m
+      } = computeMetrics(
+        at.map((k) => truth[k]!),
+        at.map((k) => predicted[k]!),
+        predictor.classes,
+        at.map((k) => probabilities[k]!),
+      );
+      byValue[value] = m;
+    }
+    slices[field] = byValue;
+  });
+  return { ...overall, slices };
+}
+
+/** Keep the `max` most frequent values (ties by name); map the others to OTHER_SLICE. */
+function capSliceValues(values: string[], max: number): string[] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  if (counts.size <= max) return values;
+  const kept = new Set(
+    [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, max)
+      .map(([v]) => v),
+  );
+  return values.map((v) => (kept.has(v) ? v : OTHER_SLICE));
 }
