@@ -2,10 +2,24 @@
 export interface Bench {
   id: string;
   name: string;
-  op: '>=' | '<=';
+  op: '>=' | '<=' | '<' | '>';
   target: number;
   /** Returns the figure; may print extra context lines (e.g. MB/s) to stderr. */
   run(): number | Promise<number>;
+}
+
+/** Whether value meets target under op. */
+export function meets(op: Bench['op'], value: number, target: number): boolean {
+  switch (op) {
+    case '>=':
+      return value >= target;
+    case '<=':
+      return value <= target;
+    case '<':
+      return value < target;
+    case '>':
+      return value > target;
+  }
 }
 
 /** Median of `rounds` interleaved timings of candidate and baseline; returns baseline time / candidate time. */

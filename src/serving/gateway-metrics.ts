@@ -7,13 +7,18 @@ export interface GatewayMetrics {
   requests: Counter<'arm' | 'outcome'>;
   latency: Histogram<'arm'>;
   feedback: Counter<'outcome'>;
+  feedbackByArm: Counter<'arm' | 'correct'>;
   refreshFailures: Counter;
   logDropped: Counter;
 }
 
-/** Creates the metrics; the routing gauges read the current state when scraped. */
-export function createGatewayMetrics(current: () => RoutingState | undefined): GatewayMetrics {
+/**
+ * Creates the metrics; the routing gauges read the current state when scraped. Every series carries the
+ * served model as a `model` label, so one Prometheus can tell gateways apart (the canary's PromQL filters on it).
+ */
+export function createGatewayMetrics(current: () => RoutingState | undefined, model: string): GatewayMetrics {
   const registry = new Registry();
+  registry.setDefaultLabels({ model });
   const registers = [registry];
   new Gauge({
     name: 'gateway_routing_generation',
@@ -50,6 +55,12 @@ export function createGatewayMetrics(current: () => RoutingState | undefined): G
       name: 'gateway_feedback_total',
       help: 'Feedback requests by outcome (recorded, not_found, error).',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    feedbackByArm: new Counter({
+      name: 'gateway_feedback_by_arm_total',
+      help: 'Recorded feedback by the arm that served the prediction and whether its label was correct (arm "unknown": served before a restart).',
+      labelNames: ['arm', 'correct'] as const,
       registers,
     }),
     refreshFailures: new Counter({

@@ -29,6 +29,8 @@ export interface GatewayDeps {
   flushMs?: number;
   /** Most rows per insert; default 200. */
   maxBatch?: number;
+  /** Recent predictions remembered (arm, label) so feedback can be counted per arm on /metrics; default 100 000. */
+  recentPredictions?: number;
 }
 
 /** A running (or startable) serving gateway. */
@@ -92,7 +94,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     onSwitch: (state) => logger.info({ ...state }, 'serving new routing state'),
   });
   const current = (): RoutingState | undefined => reloader.active()?.state;
-  const metrics = createGatewayMetrics(current);
+  const metrics = createGatewayMetrics(current, deps.model);
+  // Served arm and label of recent predictions, oldest first (a Map keeps insertion order): feedback per arm.
+  const recent = new Map<string, { arm: string; label: string }>();
+  const maxRecent = deps.recentPredictions ?? 100_000;
+  const remember = (id: string, arm: string, label: string): void => {
+    recent.set(id, { arm, label });
+    if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
+  };
   const buffer = createPredictionBuffer({
     log: deps.log,
     flushMs: deps.flushMs ?? 100,
@@ -215,6 +224,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     row.latencyMs = performance.now() - started;
     row.predictedLabel = result.label;
     buffer.add(row);
+    remember(row.id, arm, result.label);
     metrics.requests.inc({ arm, outcome: 'ok' });
     metrics.latency.observe({ arm }, row.latencyMs / 1000);
     const response: PredictResponse = {
@@ -245,6 +255,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return reply.code(404).send({ error: 'no such prediction' });
     }
     metrics.feedback.inc({ outcome: 'recorded' });
+    const served = recent.get(req.body.predictionId);
+    metrics.feedbackByArm.inc({
+      arm: served?.arm ?? 'unknown',
+      correct: served === undefined ? 'unknown' : String(served.label === req.body.label),
+    });
     return { recorded: true };
   });
 

@@ -1,8 +1,15 @@
-/** The canary loop of retrainPipelineWorkflow: step the weight up, bake, analyse vs the champion, stop on a breach. */
-import { CancellationScope, condition, isCancellation, log, sleep } from '@temporalio/workflow';
-import type { CanaryStepRecord, PipelineStatus, RunPlan } from '../shared/types';
-import { io, traffic } from './activity-proxies';
-import { analyzeCanaryWindow, armAccuracy } from './decisions';
+/**
+ * The canary loop of retrainPipelineWorkflow: step the weight up, bake, analyse vs the champion, and act per the
+ * spec's policy (canary-decisions.ts). Responders interrupt it: rollback and promote end a bake at once, pause
+ * holds it before the next step. Its position lives in workflow state, so a crashed worker's replacement resumes
+ * it at the step it was in.
+ */
+import { CancellationScope, condition, isCancellation, log, patched, sleep } from '@temporalio/workflow';
+import { CANARY_POLICY_DEFAULTS } from '../shared/canary-defaults';
+import type { CanaryPolicy, CanaryState, CanaryStepRecord, CanaryWindow, PipelineStatus, ResponderRequest, RunPlan } from '../shared/types';
+import { io, metrics, traffic, trafficNoWait } from './activity-proxies';
+import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryObservation } from './canary-decisions';
+import type { Responders } from './canary-responders';
 
 /** What the canary loop needs from the pipeline. */
 export interface CanaryContext {
@@ -11,87 +18,187 @@ export interface CanaryContext {
   datasetVersionId: string;
   workflowId: string;
   status: PipelineStatus;
-  rollbackRequested: () => { reason: string } | undefined;
+  responders: Responders;
 }
 
 /** How the canary ended. */
-export type CanaryOutcome = { outcome: 'pass' } | { outcome: 'rollback'; reason: string; automatic: boolean };
+export type CanaryOutcome =
+  | { outcome: 'pass'; promotedBy?: ResponderRequest }
+  | { outcome: 'rollback'; reason: string; automatic: boolean; requestedBy?: ResponderRequest };
 
-/**
- * Run every step of the spec's canary plan. A rollback signal interrupts the bake at once (the traffic
- * activity is cancelled); a breach, or an inconclusive step past the policy's extensions, rolls back.
- */
-export async function runCanary(ctx: CanaryContext): Promise<CanaryOutcome> {
+/** Run the spec's canary plan; returns pass (promote) or rollback with the reason. */
+export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
+  // A run whose plan was resolved before a policy field existed replays with that field's default.
+  const policy: CanaryPolicy = { ...CANARY_POLICY_DEFAULTS, ...input.plan.canary };
+  const ctx: CanaryContext = { ...input, plan: { ...input.plan, canary: policy } };
   const { plan, modelVersionId, status } = ctx;
-  const policy = plan.canary;
+  const state: CanaryState = { step: 0, weight: 0, paused: false, breaches: 0, consecutiveMetricErrors: 0 };
+  status.canaryState = state;
   for (let i = 0; i < policy.steps.length; i++) {
     const step = policy.steps[i]!;
+    // A pause holds the canary at its current weight before the next step starts.
+    const held = await waitWhilePaused(ctx, i, step.weight, 0);
+    if (held) return held;
+    state.step = i;
+    state.weight = step.weight;
     const { generation } = await io.setCanaryWeight({ model: plan.model, modelVersionId, weight: step.weight, workflowId: ctx.workflowId });
+    // Workflow time is replayed from history, so it is deterministic here.
+    const stepStartedAt = Date.now();
+    let inconclusiveInStep = 0;
     for (let attempt = 0; ; attempt++) {
       const interrupted = await bakeInterruptibly(ctx, i, attempt, step.bakeSeconds);
-      if (interrupted) {
-        const reason = `rollback signal: ${interrupted.reason}`;
-        status.canary.push(record(i, step.weight, generation, 'rollback-signal', [reason]));
-        return { outcome: 'rollback', reason, automatic: false };
+      if (interrupted) return interruption(ctx, interrupted, i, step.weight, generation);
+      let action: ReturnType<typeof nextCanaryAction>;
+      for (;;) {
+        const observed = await observe(ctx, generation, stepStartedAt);
+        if (observed.verdict === 'metrics-error') state.consecutiveMetricErrors += 1;
+        else state.consecutiveMetricErrors = 0;
+        if (observed.verdict === 'breach') state.breaches += 1;
+        if (observed.verdict === 'inconclusive') inconclusiveInStep += 1;
+        status.canary.push({ ...record(i, step.weight, generation, observed.verdict, observed.reasons), ...observed.figures });
+        log.info('canary step analysed', { step: i, weight: step.weight, verdict: observed.verdict });
+        action = nextCanaryAction(
+          observed,
+          { breaches: state.breaches, inconclusiveInStep, consecutiveErrors: state.consecutiveMetricErrors },
+          policy,
+          step.weight,
+        );
+        if (action.action !== 'reread') break;
+        const during = await waitInterruptibly(ctx, policy.metricsRetrySeconds * 1000);
+        if (during) return interruption(ctx, during, i, step.weight, generation);
       }
-      const window = await io.getCanaryWindow({ model: plan.model, generation });
-      const verdict = analyzeCanaryWindow(window, policy);
-      const rec = record(i, step.weight, generation, verdict.verdict, verdict.reasons);
-      rec.candidateAccuracy = armAccuracy(window.candidate);
-      rec.championAccuracy = armAccuracy(window.champion);
-      rec.candidateSamples = window.candidate.withFeedback;
-      rec.championSamples = window.champion.withFeedback;
-      status.canary.push(rec);
-      log.info('canary step analysed', { step: i, weight: step.weight, verdict: verdict.verdict });
-      if (verdict.verdict === 'pass') break;
-      if (verdict.verdict === 'breach') {
-        return { outcome: 'rollback', reason: `canary breach at ${step.weight}%: ${verdict.reasons.join('; ')}`, automatic: true };
+      if (action.action === 'advance') break;
+      if (action.action === 'rollback') return { outcome: 'rollback', reason: action.reason, automatic: true };
+      if (action.action === 'hold') {
+        ctx.responders.hold(`step ${i} at ${step.weight}% inconclusive`);
+        const after = await waitWhilePaused(ctx, i, step.weight, generation);
+        if (after) return after;
       }
-      if (policy.onInconclusive === 'rollback' || attempt >= policy.maxExtensions) {
-        return { outcome: 'rollback', reason: `canary inconclusive at ${step.weight}%: ${verdict.reasons.join('; ')}`, automatic: true };
-      }
+      // rebake, or resumed from a hold: bake the same step again with fresh request keys.
     }
   }
   return { outcome: 'pass' };
 }
 
-/** Send the step's traffic and bake; returns the rollback request if one arrives meanwhile. */
+type Observation = CanaryObservation & { figures: Partial<CanaryStepRecord> };
+
+/** Read the window's metrics and analyse them; a failed read is an observation too (counted against the limit). */
+async function observe(ctx: CanaryContext, generation: number, stepStartedAt: number): Promise<Observation> {
+  let window: CanaryWindow;
+  try {
+    window = await metrics.getCanaryWindow({
+      model: ctx.plan.model,
+      generation,
+      source: ctx.plan.canary.metricsSource,
+      // The window a time-based source (Prometheus) reads: the step so far, rounded up to whole seconds.
+      windowSeconds: Math.max(1, Math.ceil((Date.now() - stepStartedAt) / 1000)),
+    });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return { verdict: 'metrics-error', reasons: [failureMessage(err)], figures: {} };
+  }
+  const verdict = analyzeCanaryWindow(window, ctx.plan.canary);
+  return {
+    ...verdict,
+    figures: {
+      candidateAccuracy: armAccuracy(window.candidate),
+      championAccuracy: armAccuracy(window.champion),
+      candidateP95LatencyMs: window.candidate.p95LatencyMs,
+      championP95LatencyMs: window.champion.p95LatencyMs,
+      candidateSamples: window.candidate.withFeedback,
+      championSamples: window.champion.withFeedback,
+    },
+  };
+}
+
+type Interruption = { kind: 'rollback' | 'promote'; request: ResponderRequest };
+
+function interruptionOf(ctx: CanaryContext): Interruption | undefined {
+  const rollback = ctx.responders.rollback();
+  if (rollback) return { kind: 'rollback', request: rollback };
+  const promote = ctx.responders.promote();
+  if (promote) return { kind: 'promote', request: promote };
+  return undefined;
+}
+
+/** Record a responder's rollback or promote and turn it into the canary's outcome. */
+function interruption(ctx: CanaryContext, i: Interruption, step: number, weight: number, generation: number): CanaryOutcome {
+  const { request } = i;
+  if (i.kind === 'rollback') {
+    const reason = `rollback ${request.via}: ${request.reason}`;
+    ctx.status.canary.push(record(step, weight, generation, 'rollback-signal', [reason]));
+    return { outcome: 'rollback', reason, automatic: false, requestedBy: request };
+  }
+  ctx.status.canary.push(record(step, weight, generation, 'promote-signal', [`promote by ${request.actor}: ${request.reason}`]));
+  return { outcome: 'pass', promotedBy: request };
+}
+
+/** While paused, wait for resume, a rollback, a promote, or the pause deadline (which rolls back). */
+async function waitWhilePaused(ctx: CanaryContext, step: number, weight: number, generation: number): Promise<CanaryOutcome | undefined> {
+  const r = ctx.responders;
+  const stop = interruptionOf(ctx);
+  if (stop) return interruption(ctx, stop, step, weight, generation);
+  const because = r.pausedBecause();
+  if (because === undefined) return undefined;
+  const timeoutSeconds = ctx.plan.canary.pauseTimeoutSeconds;
+  // Every human wait has a deadline: the spec's pauseTimeoutSeconds, after which the canary rolls back.
+  const ended = await condition(() => r.pausedBecause() === undefined || interruptionOf(ctx) !== undefined, timeoutSeconds * 1000);
+  const after = interruptionOf(ctx);
+  if (after) return interruption(ctx, after, step, weight, generation);
+  if (!ended) {
+    r.unpause();
+    return { outcome: 'rollback', reason: `canary paused longer than ${timeoutSeconds} s at ${weight}% (${because})`, automatic: true };
+  }
+  return undefined;
+}
+
+/** Wait ms, or less when a responder rolls back or promotes meanwhile. */
+async function waitInterruptibly(ctx: CanaryContext, ms: number): Promise<Interruption | undefined> {
+  if (ms > 0) await condition(() => interruptionOf(ctx) !== undefined, ms);
+  return interruptionOf(ctx);
+}
+
+/** Send the step's traffic and bake; returns a responder's rollback or promote if one arrives meanwhile. */
 async function bakeInterruptibly(
   ctx: CanaryContext,
   step: number,
   attempt: number,
   bakeSeconds: number,
-): Promise<{ reason: string } | undefined> {
-  const already = ctx.rollbackRequested();
+): Promise<Interruption | undefined> {
+  const already = interruptionOf(ctx);
   if (already) return already;
+  const requests = ctx.plan.canary.requestsPerStep;
+  // Runs started before this patch waited for the traffic activity to finish cancelling before a rollback.
+  const trafficProxy = patched('canary-traffic-try-cancel') ? trafficNoWait : traffic;
   const scope = new CancellationScope();
   const work = scope.run(async () => {
-    // allSettled, not all: on a rollback the timer is cancelled at once, but the traffic activity must
-    // finish cancelling (it stops at its next heartbeat) before routing is restored.
+    // allSettled, not all: both the timer and the traffic activity settle before the bake ends or is interrupted.
     const settled = await Promise.allSettled([
-      traffic.sendCanaryTraffic({
-        dataset: ctx.plan.dataset,
-        model: ctx.plan.model,
-        versionId: ctx.datasetVersionId,
-        requests: ctx.plan.canary.requestsPerStep,
-        // Distinct request keys per step and extension, so sticky routing samples fresh keys each time.
-        keyPrefix: `${ctx.workflowId}/s${step}/a${attempt}`,
-      }),
+      requests > 0
+        ? trafficProxy.sendCanaryTraffic({
+            dataset: ctx.plan.dataset,
+            model: ctx.plan.model,
+            versionId: ctx.datasetVersionId,
+            requests,
+            // Distinct request keys per step and extension, so sticky routing samples fresh keys each time.
+            keyPrefix: `${ctx.workflowId}/s${step}/a${attempt}`,
+          })
+        : Promise.resolve(undefined),
       sleep(bakeSeconds * 1000),
     ]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   });
-  const rollback = condition(() => ctx.rollbackRequested() !== undefined);
-  const first = await Promise.race([work.then(() => 'done' as const), rollback.then(() => 'rollback' as const)]);
-  if (first === 'rollback') {
+  const interrupted = condition(() => interruptionOf(ctx) !== undefined);
+  const first = await Promise.race([work.then(() => 'done' as const), interrupted.then(() => 'interrupted' as const)]);
+  if (first === 'interrupted') {
     scope.cancel();
     try {
       await work;
     } catch (err) {
       if (!isCancellation(err)) throw err;
     }
-    return ctx.rollbackRequested();
+    return interruptionOf(ctx);
   }
   return undefined;
 }
@@ -104,4 +211,15 @@ function record(
   reasons: string[],
 ): CanaryStepRecord {
   return { step, weight, generation, verdict, reasons, candidateSamples: 0, championSamples: 0 };
+}
+
+/** The message of the failure behind an activity error (content-free: metric sources report status and URLs). */
+function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+    const cause = (e as { cause?: unknown }).cause;
+    if (!(cause instanceof Error)) return e.message.slice(0, 300);
+    e = cause;
+  }
+  return String(err).slice(0, 300);
 }

@@ -1,7 +1,7 @@
-/** The pure decisions of the pipeline: validation gate, canary window analysis, label coverage. */
+/** The pure decisions of the pipeline: validation gate and label coverage (canary: canary-decisions.test.ts). */
 import { describe, expect, it } from 'vitest';
-import type { ArmStats, CanaryPolicy, Evaluation, GatePolicy } from '../../src/shared/types';
-import { analyzeCanaryWindow, armAccuracy, decideGate, labelCoverageVerdict } from '../../src/workflows/decisions';
+import type { Evaluation, GatePolicy } from '../../src/shared/types';
+import { decideGate, labelCoverageVerdict } from '../../src/workflows/decisions';
 
 const gates: GatePolicy = { minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.03 };
 const m = (accuracy: number, macroF1: number) => ({ accuracy, macroF1, n: 200 });
@@ -83,107 +83,6 @@ describe('decideGate', () => {
     expect(d.rule).toBe(rule);
     expect(d.reasons).toHaveLength(reasons.length);
     reasons.forEach((re, i) => expect(d.reasons[i]).toMatch(re));
-  });
-});
-
-const policy: CanaryPolicy = {
-  steps: [{ weight: 10, bakeSeconds: 0 }],
-  requestsPerStep: 200,
-  minSamples: 50,
-  maxAccuracyDrop: 0.1,
-  maxErrorRateIncrease: 0.05,
-  onInconclusive: 'extend',
-  maxExtensions: 2,
-};
-const arm = (requests: number, withFeedback: number, correct: number, errors = 0): ArmStats => ({
-  requests,
-  errors,
-  withFeedback,
-  correct,
-  p95LatencyMs: 10,
-});
-
-describe('analyzeCanaryWindow', () => {
-  it.each([
-    {
-      name: 'passes when the candidate matches the champion',
-      cand: arm(100, 100, 88),
-      champ: arm(100, 100, 90),
-      verdict: 'pass',
-      reason: undefined,
-    },
-    {
-      name: 'passes at exactly the accuracy-drop limit',
-      cand: arm(100, 100, 80),
-      champ: arm(100, 100, 90),
-      verdict: 'pass',
-      reason: undefined,
-    },
-    {
-      name: 'breaches when accuracy drops more than the limit',
-      cand: arm(100, 100, 50),
-      champ: arm(100, 100, 90),
-      verdict: 'breach',
-      reason: /^accuracy 0\.500 is 0\.400 below champion 0\.900 \(limit 0\.100\)$/,
-    },
-    {
-      name: 'breaches when the error rate rises more than the limit',
-      cand: arm(100, 100, 90, 20),
-      champ: arm(100, 100, 90, 1),
-      verdict: 'breach',
-      reason: /^error rate 0\.200 exceeds champion 0\.010 by more than 0\.050$/,
-    },
-    {
-      name: 'passes when the error-rate rise is within the limit',
-      cand: arm(100, 100, 90, 5),
-      champ: arm(100, 100, 90, 1),
-      verdict: 'pass',
-      reason: undefined,
-    },
-    {
-      name: 'is inconclusive with too few candidate samples',
-      cand: arm(20, 20, 20),
-      champ: arm(100, 100, 90),
-      verdict: 'inconclusive',
-      reason: /^too few samples: candidate 20\/20, champion 100\/100 .* need 50 each$/,
-    },
-    {
-      name: 'is inconclusive with requests but too little feedback',
-      cand: arm(100, 10, 2),
-      champ: arm(100, 100, 90),
-      verdict: 'inconclusive',
-      reason: /too few samples/,
-    },
-    {
-      name: 'is inconclusive on an empty window',
-      cand: arm(0, 0, 0),
-      champ: arm(0, 0, 0),
-      verdict: 'inconclusive',
-      reason: /too few samples/,
-    },
-    {
-      name: 'breach beats inconclusive: a certain error-rate breach with too little feedback',
-      cand: arm(100, 10, 2, 40),
-      champ: arm(100, 100, 90, 0),
-      verdict: 'breach',
-      reason: /^error rate 0\.400/,
-    },
-  ])('$name', ({ cand, champ, verdict, reason }) => {
-    const v = analyzeCanaryWindow({ generation: 3, candidate: cand, champion: champ }, policy);
-    expect(v.verdict).toBe(verdict);
-    if (reason) expect(v.reasons[0]).toMatch(reason);
-    else expect(v.reasons).toEqual([]);
-  });
-
-  it('lists both reasons when accuracy and error rate breach together', () => {
-    const v = analyzeCanaryWindow({ generation: 1, candidate: arm(100, 100, 40, 30), champion: arm(100, 100, 90, 0) }, policy);
-    expect(v.verdict).toBe('breach');
-    expect(v.reasons).toHaveLength(2);
-  });
-
-  it('gives the accuracy of an arm on feedback, or undefined without feedback', () => {
-    expect(armAccuracy(arm(10, 4, 3))).toBe(0.75);
-    expect(armAccuracy(arm(10, 0, 0))).toBeUndefined();
   });
 });
 

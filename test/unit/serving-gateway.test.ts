@@ -189,6 +189,44 @@ describe('serving gateway', () => {
     expect(after.json).toMatchObject({ arm: 'candidate', generation: 2 });
   });
 
+  it('drops no request while its poller picks up weight steps and a new champion (alias change) under load', async () => {
+    const { gw, routing, models } = harness({ refreshMs: 5 });
+    await gw.start(0);
+    await expect.poll(() => gw.current()?.generation, { timeout: 2000 }).toBe(1);
+    const changes = [
+      routingState({ candidateVersion: 'v2', candidateWeight: 10, generation: 2 }),
+      routingState({ candidateVersion: 'v2', candidateWeight: 50, generation: 3 }),
+      routingState({ championVersion: 'v2', generation: 4 }),
+      routingState({ championVersion: 'v2', candidateVersion: 'v3', candidateWeight: 25, generation: 5 }),
+      routingState({ championVersion: 'v1', generation: 6 }),
+    ];
+    const release = models.hold('v3');
+    let stop = false;
+    const seen: Array<{ status: number; generation: number }> = [];
+    const clients = Array.from({ length: 8 }, async (_, c) => {
+      for (let i = 0; !stop; i++) {
+        const r = await predict(gw, { requestKey: `c${c}-${i}`, input: { i } });
+        seen.push({ status: r.status, generation: r.json.generation });
+      }
+    });
+    for (const next of changes) {
+      routing.state = next;
+      if (next.generation === 5) {
+        // A slow model load: the old state keeps serving meanwhile.
+        await new Promise((r) => setTimeout(r, 50));
+        expect(gw.current()?.generation).toBe(4);
+        release();
+      }
+      await expect.poll(() => gw.current()?.generation, { timeout: 2000 }).toBe(next.generation);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    stop = true;
+    await Promise.all(clients);
+    expect(seen.length).toBeGreaterThan(100);
+    expect(seen.filter((r) => r.status !== 200)).toEqual([]);
+    expect([...new Set(seen.map((r) => r.generation))]).toEqual(expect.arrayContaining([2, 3, 4, 5, 6]));
+  });
+
   it('keeps the last good state when a refresh fails, logs the outage once, and recovers later', async () => {
     const { gw, routing, models, errors } = harness();
     await gw.refresh();
@@ -222,10 +260,10 @@ describe('serving gateway', () => {
     const res = await gw.app.inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
-    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="ok"} 2');
-    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="error"} 1');
-    expect(res.body).toMatch(/gateway_predict_latency_seconds_count\{arm="champion"\} 3/);
-    expect(res.body).toContain('gateway_routing_generation 1');
+    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="ok",model="m"} 2');
+    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="error",model="m"} 1');
+    expect(res.body).toMatch(/gateway_predict_latency_seconds_count\{model="m",arm="champion"\} 3/);
+    expect(res.body).toContain('gateway_routing_generation{model="m"} 1');
   });
 
   it('keeps metrics per gateway (no shared global registry)', async () => {
@@ -234,6 +272,6 @@ describe('serving gateway', () => {
     await a.gw.refresh();
     await predict(a.gw, { input: {} });
     const bMetrics = (await b.gw.app.inject({ url: '/metrics' })).body;
-    expect(bMetrics).not.toContain('gateway_predict_requests_total{arm="champion",outcome="ok"} 1');
+    expect(bMetrics).not.toContain('gateway_predict_requests_total{arm="champion",outcome="ok",model="m"} 1');
   });
 });

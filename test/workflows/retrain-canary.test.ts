@@ -116,7 +116,7 @@ describe('retrainPipelineWorkflow canary', () => {
       const result = await handle.result();
       expect(Date.now() - signalled).toBeLessThan(10_000); // far less than the 300 s bake
       expect(result.outcome).toBe('rolled_back');
-      expect(result.status.rollbackRequest).toEqual({ reason: 'p95 latency spike in eu-west' });
+      expect(result.status.rollbackRequest).toEqual({ reason: 'p95 latency spike in eu-west', actor: 'unknown', via: 'signal' });
       expect(result.status.canary).toEqual([
         expect.objectContaining({ weight: 10, verdict: 'rollback-signal', reasons: ['rollback signal: p95 latency spike in eu-west'] }),
       ]);
@@ -151,7 +151,7 @@ describe('retrainPipelineWorkflow canary', () => {
       await handle.signal(rollbackSignal, { reason: 'second responder' });
       const result = await handle.result();
       expect(result.outcome).toBe('rolled_back');
-      expect(result.status.rollbackRequest).toEqual({ reason: 'first responder' });
+      expect(result.status.rollbackRequest).toMatchObject({ reason: 'first responder', via: 'signal' });
       expect(result.status.canary.filter((c) => c.verdict === 'rollback-signal')).toHaveLength(1);
       expect(run.inputsOf('restoreChampion')).toHaveLength(1);
       expect(run.inputsOf('rejectCandidate')).toHaveLength(1);

@@ -1,0 +1,10 @@
+/** Canary metrics from the gateway's own prediction log: exact per routing generation. */
+import type { ArmWindow, CanaryMetricsSource } from './metric-source';
+
+/** A source over a per-generation stats query (the registry's predictions.windowStats). */
+export function createGatewayLogMetricsSource(windowStats: (model: string, generation: number) => Promise<ArmWindow>): CanaryMetricsSource {
+  return {
+    name: 'gateway',
+    window: ({ model, generation }) => windowStats(model, generation),
+  };
+}
