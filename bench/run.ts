@@ -5,14 +5,18 @@
  *   npm run bench            every benchmark
  *   npm run bench -- B1      one (several ids may be given)
  */
-import type { Bench } from './harness';
+import { meets, type Bench } from './harness';
 import { bench as b1 } from './b1-data-path';
 import { bench as b2 } from './b2-memory';
 import { bench as b3 } from './b3-pii-accuracy';
 import { b4, b5, b6 } from './b4-storage';
+import { b7, b7b } from './b7-rollback-latency';
+import { b8 } from './b8-gateway-overhead';
+import { b9, b9b } from './b9-orchestration';
+import { b10 } from './b10-backfill';
 
 /** Every benchmark, in id order. */
-const BENCHES: Bench[] = [b1, b2, b3, b4, b5, b6];
+const BENCHES: Bench[] = [b1, b2, b3, b4, b5, b6, b7, b7b, b8, b9, b9b, b10];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).map((a) => a.toUpperCase());
@@ -24,7 +28,7 @@ async function main(): Promise<void> {
   for (const b of BENCHES) {
     if (wanted.length > 0 && !wanted.includes(b.id)) continue;
     const value = await b.run();
-    const met = b.op === '>=' ? value >= b.target : value <= b.target;
+    const met = meets(b.op, value, b.target);
     console.log(`${b.id} ${b.name}=${value.toFixed(3)} target${b.op}${b.target} ${met ? 'met' : 'missed'}`);
   }
 }

@@ -2,6 +2,7 @@
 import type { SpecSource } from '../data/spec-source';
 import type { Registry } from '../registry';
 import type { GatewayClient } from '../serving/http-client';
+import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { BlobStore } from '../storage/blob-store';
 import type { TrainerBackend } from '../training/local-trainer';
 
@@ -21,6 +22,8 @@ export interface CpuActivityDeps {
   logger: Logger;
   /** Key of the PII `tokenize` action (keyed HMAC); a spec that tokenizes without one fails the run. */
   piiTokenKey?: Buffer;
+  /** Canary metric sources beside the gateway's own log (spec `canary.metricsSource`); prometheus from PROMETHEUS_URL. */
+  metricSources?: { prometheus?: CanaryMetricsSource };
   /** Records per committed output part of the partition stages (the unit a retry resumes from); default 50 000. */
   partRecords?: number;
 }

@@ -5,6 +5,7 @@ import { createDeploymentActivities } from './deployment';
 import { createIngestActivities } from './ingest';
 import { createLabelingActivities } from './labeling';
 import { createPiiActivities } from './pii';
+import { createReportActivities } from './report';
 import { createRunActivities } from './run';
 import { createTrainingActivities } from './training';
 import { createValidationActivities } from './validation';
@@ -23,6 +24,7 @@ export function createCpuActivities(deps: CpuActivityDeps) {
     ...createVersioningActivities(deps),
     ...createValidationActivities(deps),
     ...createDeploymentActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

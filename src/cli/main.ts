@@ -2,8 +2,11 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { ConfigError } from '../workers/config';
 import { isLogicalDate } from '../shared/ids';
+import { registerBackfillCommand } from './backfill-command';
 import { registerDatasetCommands } from './datasets-command';
+import { registerGateCommands } from './gate-command';
 import { registerOperatorCommands } from './operator-commands';
+import { registerRunsCommands } from './runs-command';
 import { registerIngestCommand } from './ingest-command';
 import { registerPiiCommands } from './pii-command';
 import { registerStackCommands } from './stack-commands';
@@ -27,8 +30,11 @@ const program = new Command()
 registerStackCommands(program);
 registerOperatorCommands(program);
 registerDatasetCommands(program);
+registerGateCommands(program);
+registerRunsCommands(program);
 registerPiiCommands(program);
 registerIngestCommand(program);
+registerBackfillCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(err.message);

@@ -10,6 +10,7 @@ import { createBlobStore } from '../storage';
 import { openBackends } from '../workers/backends';
 import { outputKeyOfIndex, readJsonl, type HashedRecord } from '../activities/work-files';
 import { connectClient, resolveConfig } from './context';
+import { modelVersionDetails, modelVersionLines } from './models-show';
 import { dateRange, writeSamplePartitions } from './sample-data';
 import { applySchedule } from './schedules';
 import { startRun, watchRun } from './run-watch';
@@ -214,6 +215,17 @@ export function registerOperatorCommands(program: Command): void {
         for (const v of await b.registry.models.listVersions(modelNameFor(dataset))) {
           console.log(`${v.id}  v${v.version}  ${v.status.padEnd(10)} dataset ${v.datasetVersion}  ${v.createdAt}`);
         }
+      });
+    });
+  models
+    .command('show')
+    .description('One version: artifact URI, dataset version, trainer, code version, training cost, metrics, gate record')
+    .argument('<model-version>', 'model version id (see: npx trainset models list)')
+    .option('--json', 'print JSON')
+    .action(async (id, opts) => {
+      await withBackends(async (b) => {
+        const d = await modelVersionDetails(b.registry, b.blobs.uri, id);
+        console.log(opts.json ? JSON.stringify(d, null, 2) : modelVersionLines(d).join('\n'));
       });
     });
   models

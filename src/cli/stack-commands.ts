@@ -3,11 +3,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { modelNameFor } from '../shared/ids';
 import { openBackends } from '../workers/backends';
 import { createRegistryGateway } from '../workers/gateway-wiring';
-import { createLogger, installTemporalLogger } from '../workers/logger';
+import { createLogger } from '../workers/logger';
+import { startScheduleMonitor } from '../workers/schedule-monitor';
+import { startTelemetry } from '../workers/telemetry';
 import { startStack } from '../workers/stack';
 import { createPipelineWorkers } from '../workers/workers';
 import { readStackFile, resolveConfig, stackFilePath, type StackFile } from './context';
@@ -45,13 +48,14 @@ export function registerStackCommands(program: Command): void {
     .option('--ui-port <port>', 'Temporal UI port', intArg, 8233)
     .option('--gateway-port <port>', 'serving gateway port', intArg, 8088)
     .option('--registry-port <port>', 'embedded registry (PGlite) port', intArg, 55439)
+    .option('--metrics-port <port>', 'Prometheus /metrics of the workers (default METRICS_PORT or 9464; 0: off)', intArg)
     .option('--dataset <name>', 'dataset whose model the gateway serves', 'tickets')
     .option('--foreground', 'run in this process instead of in the background')
     .action(async (opts) => {
       const config = resolveConfig();
       const logger = createLogger(config.logLevel);
       if (config.mode === 'production') {
-        await runWorkers(['cpu', 'gpu']);
+        await runWorkers(['cpu', 'gpu', 'backfill']);
         return;
       }
       const running = readStackFile(config);
@@ -89,7 +93,13 @@ export function registerStackCommands(program: Command): void {
         }
         throw new Error(`the stack did not become ready in 5 minutes; see ${logFile}`);
       }
-      installTemporalLogger(logger);
+      const telemetry = await startTelemetry({
+        config: { ...config.telemetry, metricsPort: opts.metricsPort ?? config.telemetry.metricsPort },
+        logger,
+        metricsHost: '127.0.0.1',
+        serviceName: 'trainset-stack',
+        onPortInUse: 'warn',
+      });
       const stack = await startStack({
         config,
         logger,
@@ -100,6 +110,10 @@ export function registerStackCommands(program: Command): void {
         temporalDbFile: path.join(config.home, 'temporal.db'),
         registryPort: opts.registryPort,
         gatewayPort: opts.gatewayPort,
+        telemetry,
+      }).catch(async (err: unknown) => {
+        await telemetry.close();
+        throw err;
       });
       const file: StackFile = {
         pid: process.pid,
@@ -115,6 +129,7 @@ export function registerStackCommands(program: Command): void {
       } finally {
         rmSync(stackFilePath(config), { force: true });
         await stack.stop();
+        await telemetry.close();
       }
     });
 
@@ -143,10 +158,10 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('Run one worker process: cpu (workflows + data activities) or gpu (training)')
-    .argument('<queue>', 'cpu or gpu')
+    .description('Run one worker process: cpu (workflows + data activities), gpu (training) or backfill (backfill partitions)')
+    .argument('<queue>', 'cpu, gpu or backfill')
     .action(async (queue) => {
-      if (queue !== 'cpu' && queue !== 'gpu') throw new Error('queue must be cpu or gpu');
+      if (queue !== 'cpu' && queue !== 'gpu' && queue !== 'backfill') throw new Error('queue must be cpu, gpu or backfill');
       await runWorkers([queue]);
     });
 
@@ -183,12 +198,25 @@ function requireServers(config: ReturnType<typeof resolveConfig>): ReturnType<ty
 }
 
 /** Run worker processes for the given queues until SIGTERM/SIGINT, draining in-flight activities. */
-async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
+async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<void> {
   const config = requireServers(resolveConfig());
   const logger = createLogger(config.logLevel, `trainset-worker-${queues.join('+')}`);
-  installTemporalLogger(logger);
+  const telemetry = await startTelemetry({
+    config: config.telemetry,
+    logger,
+    metricsHost: '0.0.0.0',
+    serviceName: `trainset-worker-${queues.join('+')}`,
+  });
   const backends = await openBackends(config, { log: (m) => logger.info(m) });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  // The CPU worker also watches the schedules (missed and skipped runs) and running backfills.
+  const monitor = queues.includes('cpu')
+    ? startScheduleMonitor({
+        client: new Client({ connection, namespace: config.temporal.namespace }),
+        metrics: telemetry.metrics,
+        logger,
+      })
+    : undefined;
   try {
     const workers = await createPipelineWorkers({
       queues,
@@ -201,12 +229,16 @@ async function runWorkers(queues: Array<'cpu' | 'gpu'>): Promise<void> {
       gpuSlots: config.gpuSlots,
       logger,
       piiTokenKey: config.piiTokenKey,
+      prometheusUrl: config.prometheusUrl,
+      telemetry,
     });
     logger.info({ queues, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'workers running');
     // Worker.run() returns after SIGTERM/SIGINT once in-flight tasks finished or the grace time ran out.
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await monitor?.stop();
     await connection.close();
     await backends.close();
+    await telemetry.close();
   }
 }

@@ -164,8 +164,8 @@ function histogramSvg(s: NumericSummary, f: FeatureStats, title: string): string
   return `<svg viewBox="0 0 ${w} ${h + 18}" width="${w}" height="${h + 18}" role="img" aria-label="${escapeHtml(title)}"><title>${escapeHtml(title)}</title>${bars.join('')}<line x1="0" y1="${h}" x2="${w}" y2="${h}" class="axis"/>${axis}</svg>`;
 }
 
-/** Horizontal bars with a label and a count per row. */
-function barsSvg(rows: Array<{ label: string; count: number }>, total: number, title: string): string {
+/** Horizontal bars with a label and a count per row (also used by the run report). */
+export function barsSvg(rows: Array<{ label: string; count: number }>, total: number, title: string): string {
   const w = 480;
   const rh = 18;
   const lw = 170;
@@ -185,7 +185,7 @@ function barsSvg(rows: Array<{ label: string; count: number }>, total: number, t
 }
 
 /** One row per figure: the value as a bar against its limit (a tick); breached bars red, ungated ones grey. */
-function driftSvg(report: DriftReport, title: string): string {
+export function driftSvg(report: DriftReport, title: string): string {
   const w = 600;
   const rh = 20;
   const lw = 220;
@@ -209,7 +209,8 @@ function driftSvg(report: DriftReport, title: string): string {
   return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${escapeHtml(title)}"><title>${escapeHtml(title)}</title>${body.join('')}</svg>`;
 }
 
-function htmlTable(head: string[], rows: string[][], cls = ''): string {
+/** A table whose cells are HTML (escape text before passing it). */
+export function htmlTable(head: string[], rows: string[][], cls = ''): string {
   const th = head.map((x) => `<th>${escapeHtml(x)}</th>`).join('');
   const trs = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
   return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`;
@@ -231,7 +232,8 @@ function featureHtml(name: string, f: FeatureStats): string {
   return `<article>${head}</article>`;
 }
 
-const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fff}
+/** The style sheet of the card and the run report. */
+export const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fff}
 main{max-width:980px;margin:0 auto;padding:24px}h1{font-size:24px}h2{margin-top:32px;border-bottom:1px solid #ddd}
 h3{font-size:15px;margin:18px 0 6px}.meta{font-weight:normal;color:#666;font-size:13px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}

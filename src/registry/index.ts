@@ -7,6 +7,7 @@ import { createModelRepo } from './models';
 import { createPiiFindingRepo } from './pii-findings';
 import { createRecordHashRepo } from './record-hashes';
 import { createPredictionRepo } from './predictions';
+import { createRunRepo } from './runs';
 
 export * from './audit';
 export * from './datasets';
@@ -19,6 +20,7 @@ export * from './models';
 export * from './pii-findings';
 export * from './record-hashes';
 export * from './predictions';
+export * from './runs';
 
 /** The registry: one repository per aggregate, all over the same pool. */
 export function createRegistry(pool: pg.Pool) {
@@ -31,6 +33,7 @@ export function createRegistry(pool: pg.Pool) {
     piiFindings: createPiiFindingRepo(pool),
     recordHashes: createRecordHashRepo(pool),
     audit: createAuditRepo(pool),
+    runs: createRunRepo(pool),
   };
 }
 

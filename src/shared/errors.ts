@@ -28,6 +28,8 @@ export const ErrorType = {
   RoutingConflict: 'RoutingConflict',
   /** A stored object's content does not match its address. */
   IntegrityError: 'IntegrityError',
+  /** A backfill finished with fewer successful partitions than its minSuccessRatio. */
+  BackfillBelowMinSuccessRatio: 'BackfillBelowMinSuccessRatio',
 } as const;
 
 /** One of the ErrorType values. */

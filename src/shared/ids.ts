@@ -33,3 +33,13 @@ export function shiftDate(date: string, days: number): string {
   d.setUTCDate(d.getUTCDate() - days);
   return d.toISOString().slice(0, 10);
 }
+
+/** Workflow id of rolling back a promoted model version: one per (model, version), so a repeat is refused or a no-op. */
+export function rollbackWorkflowId(model: string, fromVersion: string): string {
+  return `rollback-${model}-${fromVersion}`;
+}
+
+/** Workflow id of a backfill over from … to (one at a time per range; a finished one may be started again). */
+export function backfillWorkflowId(dataset: string, from: string, to: string): string {
+  return `backfill-${dataset}-${from}-${to}`;
+}

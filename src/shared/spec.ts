@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CANARY_POLICY_DEFAULTS as D } from './canary-defaults';
 
 /** Type of one field in a dataset's record contract. */
 export const FieldTypeSchema = z.enum(['string', 'integer', 'number', 'boolean', 'timestamp', 'enum', 'list', 'object']);
@@ -60,6 +61,84 @@ export const PiiActionSchema = z.enum(['redact', 'mask', 'tokenize', 'drop_recor
 
 /** PII entity types the engine knows (Presidio names). */
 export const PiiEntitySchema = z.enum(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET']);
+
+/** A metric the validation gate can check. */
+export const GateMetricSchema = z.enum(['accuracy', 'macroF1', 'rocAuc', 'ece', 'precision', 'recall', 'f1']);
+
+const gateScope = {
+  metric: GateMetricSchema,
+  /** Class of a per-class metric (precision, recall, f1, rocAuc); absent: every class (rocAuc: the macro mean). */
+  class: z.string().min(1).optional(),
+  /** `field` (every value of a slice field from gates.slices) or `field=value`; absent: the whole test split. */
+  slice: z
+    .string()
+    .regex(/^[^=]+(=.+)?$/, 'a slice field, or field=value')
+    .optional(),
+};
+const perClassOnly = (r: { metric: string; class?: string }): boolean =>
+  r.class === undefined || ['precision', 'recall', 'f1', 'rocAuc'].includes(r.metric);
+const perClassMessage = { message: '"class" applies only to precision, recall, f1 and rocAuc' };
+
+/**
+ * The validation gate policy (the spec's `gates`; also the file `trainset gate recheck --policy` reads).
+ * Only minAccuracy, minMacroF1 and maxRegression have defaults; every other rule is off unless written.
+ */
+export const GatesSchema = z
+  .object({
+    /** Lowest accuracy on the test split (absolute). */
+    minAccuracy: z.number().min(0).max(1).default(0.6),
+    /** Lowest macro-F1 on the test split (absolute). */
+    minMacroF1: z.number().min(0).max(1).default(0.5),
+    /** Largest allowed drop of accuracy and macro-F1 vs the champion on the same test split (absolute). */
+    maxRegression: z.number().min(0).max(1).default(0.02),
+    /** Fields that slice the test split (e.g. [channel]); slice rules name one of them. */
+    slices: z.array(z.string().min(1)).optional(),
+    /** Slices with fewer test records are reported, not gated (default 30). */
+    minSliceSamples: z.number().int().min(1).optional(),
+    /** Largest train − validation gap of accuracy and of macro-F1. */
+    maxTrainValidationGap: z.number().min(0).max(1).optional(),
+    /** First model (no champion): `absolute` = value thresholds only; `require-override` = also needs an override. */
+    firstModel: z.enum(['absolute', 'require-override']).optional(),
+    /** Value thresholds: absolute bounds on a metric, overall or per slice. */
+    thresholds: z
+      .array(
+        z
+          .object({ ...gateScope, min: z.number().optional(), max: z.number().optional() })
+          .strict()
+          .refine((t) => t.min !== undefined || t.max !== undefined, { message: 'a threshold needs "min" or "max"' })
+          .refine(perClassOnly, perClassMessage),
+      )
+      .optional(),
+    /** Change thresholds vs the champion; degradation follows the metric's direction (ece: lower is better). */
+    changes: z
+      .array(
+        z
+          .object({
+            ...gateScope,
+            maxDegradation: z.number().min(0).optional(),
+            maxRelativeDegradation: z.number().min(0).optional(),
+            minImprovement: z.number().optional(),
+          })
+          .strict()
+          .refine((c) => c.maxDegradation !== undefined || c.maxRelativeDegradation !== undefined || c.minImprovement !== undefined, {
+            message: 'a change rule needs "maxDegradation", "maxRelativeDegradation" or "minImprovement"',
+          })
+          .refine(perClassOnly, perClassMessage),
+      )
+      .optional(),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const sliced = new Set(g.slices ?? []);
+    for (const kind of ['thresholds', 'changes'] as const) {
+      (g[kind] ?? []).forEach((r, i) => {
+        const field = r.slice?.split('=')[0];
+        if (field !== undefined && !sliced.has(field)) {
+          ctx.addIssue({ code: 'custom', path: [kind, i, 'slice'], message: `slice field "${field}" is not listed in gates.slices` });
+        }
+      });
+    }
+  });
 
 /** A dataset spec: the one file that declares a dataset's contract, policies and gates. */
 export const DatasetSpecSchema = z.object({
@@ -195,25 +274,34 @@ export const DatasetSpecSchema = z.object({
     l2: z.number().min(0).default(1e-4),
     seed: z.number().int().default(42),
   }),
-  gates: z.object({
-    minAccuracy: z.number().min(0).max(1).default(0.6),
-    minMacroF1: z.number().min(0).max(1).default(0.5),
-    /** Largest allowed drop vs the champion on the same test split (absolute). */
-    maxRegression: z.number().min(0).max(1).default(0.02),
-  }),
+  gates: GatesSchema,
   canary: z.object({
     steps: z.array(z.object({ weight: z.number().int().min(1).max(100), bakeSeconds: z.number().min(0) })).min(1),
     /** Requests the pipeline replays through the gateway per step (test split, with feedback). */
-    requestsPerStep: z.number().int().min(1).default(400),
-    /** Minimum feedback samples per arm before a step can pass. */
-    minSamples: z.number().int().min(1).default(50),
+    requestsPerStep: z.number().int().min(0).default(D.requestsPerStep),
+    /** Fewest requests and feedback samples per arm before a step can pass (fewer: inconclusive). */
+    minSamples: z.number().int().min(1).default(D.minSamples),
     /** Breach when candidate accuracy is below the champion's by more than this. */
-    maxAccuracyDrop: z.number().min(0).max(1).default(0.1),
+    maxAccuracyDrop: z.number().min(0).max(1).default(D.maxAccuracyDrop),
     /** Breach when the candidate's error rate exceeds the champion's by more than this. */
-    maxErrorRateIncrease: z.number().min(0).max(1).default(0.05),
-    /** What to do when a step has too few samples. */
-    onInconclusive: z.enum(['rollback', 'extend']).default('extend'),
-    maxExtensions: z.number().int().min(0).default(2),
+    maxErrorRateIncrease: z.number().min(0).max(1).default(D.maxErrorRateIncrease),
+    /** Breach when the candidate's p95 latency is above the champion's times this ratio… */
+    maxP95LatencyRatio: z.number().min(1).default(D.maxP95LatencyRatio),
+    /** …and also more than this many milliseconds above it (so sub-millisecond noise never breaches). */
+    maxP95LatencyIncreaseMs: z.number().min(0).default(D.maxP95LatencyIncreaseMs),
+    /** Breached analyses tolerated over the whole canary; the next breach rolls back. 0: the first breach rolls back. */
+    failureLimit: z.number().int().min(0).default(D.failureLimit),
+    /** Failed metric reads in a row tolerated; the next failure aborts the canary and rolls back. */
+    consecutiveErrorLimit: z.number().int().min(0).default(D.consecutiveErrorLimit),
+    /** Wait before re-reading metrics after a failed read. */
+    metricsRetrySeconds: z.number().min(0).default(D.metricsRetrySeconds),
+    /** Too few samples: `extend` bakes the step again (up to maxExtensions), `hold` pauses for a responder, `rollback` rolls back. */
+    onInconclusive: z.enum(['hold', 'extend', 'rollback']).default(D.onInconclusive),
+    maxExtensions: z.number().int().min(0).default(D.maxExtensions),
+    /** Longest a canary stays paused (pause signal or `hold`) before it rolls back. */
+    pauseTimeoutSeconds: z.number().positive().default(D.pauseTimeoutSeconds),
+    /** Live metrics from the gateway's prediction log or from Prometheus (`PROMETHEUS_URL`). */
+    metricsSource: z.enum(['gateway', 'prometheus']).default(D.metricsSource),
   }),
 });
 
@@ -241,6 +329,7 @@ export function parseDatasetSpec(raw: unknown, source = 'spec'): DatasetSpec {
     spec.schema.labelField,
     ...spec.schema.textFields,
     ...spec.schema.categoricalFields,
+    ...(spec.gates.slices ?? []),
   ];
   const missing = needed.filter((f) => !declared.has(f));
   if (missing.length > 0) {

@@ -49,22 +49,81 @@ export interface RunPlan {
   canary: CanaryPolicy;
 }
 
-/** Validation gate thresholds. */
+/** A metric the validation gate can check; precision, recall and f1 are per class, rocAuc either. */
+export type GateMetric = 'accuracy' | 'macroF1' | 'rocAuc' | 'ece' | 'precision' | 'recall' | 'f1';
+
+/** Where a gate rule applies: a metric, optionally of one class, optionally on slices of the test split. */
+export interface GateMetricRef {
+  metric: GateMetric;
+  /** Class of a per-class metric; absent: every class present in the scope (rocAuc: the macro mean). */
+  class?: string;
+  /** `field` (every value of a slice field) or `field=value` (one slice); absent: the whole test split. */
+  slice?: string;
+}
+
+/** A value threshold (absolute bound) on a metric. */
+export interface GateThreshold extends GateMetricRef {
+  min?: number;
+  max?: number;
+}
+
+/** A change threshold vs the champion on the same split; "degradation" follows the metric's direction. */
+export interface GateChangeRule extends GateMetricRef {
+  /** Largest allowed worsening, in metric units. */
+  maxDegradation?: number;
+  /** Largest allowed worsening as a share of the champion's value (0.05 = 5 %). */
+  maxRelativeDegradation?: number;
+  /** Smallest required improvement, in metric units. */
+  minImprovement?: number;
+}
+
+/** Validation gate policy: the spec's `gates` section (every field past the first three is optional). */
 export interface GatePolicy {
   minAccuracy: number;
   minMacroF1: number;
+  /** Largest drop of accuracy and macro-F1 (whole split) below the champion's, absolute. */
   maxRegression: number;
+  /** Fields whose values slice the test split (metrics recorded and gateable per slice). */
+  slices?: string[];
+  /** Slices with fewer test records are reported but not gated (default 30). */
+  minSliceSamples?: number;
+  /** Largest train − validation gap of accuracy and of macro-F1 (overfitting). */
+  maxTrainValidationGap?: number;
+  /** Rule for the first model (no champion): value thresholds only, or those plus a required override. */
+  firstModel?: 'absolute' | 'require-override';
+  thresholds?: GateThreshold[];
+  changes?: GateChangeRule[];
 }
 
-/** Canary plan and analysis policy. */
+/** Where the canary reads its live metrics: the gateway's own prediction log, or Prometheus (PromQL over HTTP). */
+export type CanaryMetricsSourceName = 'gateway' | 'prometheus';
+
+/** What a canary does with a step whose analysis has too few samples. */
+export type InconclusivePolicy = 'hold' | 'extend' | 'rollback';
+
+/** Canary plan and analysis policy (the spec's `canary` section; see the README's canary semantics). */
 export interface CanaryPolicy {
   steps: Array<{ weight: number; bakeSeconds: number }>;
   requestsPerStep: number;
+  /** Fewest requests and feedback samples per arm before a step can pass. */
   minSamples: number;
   maxAccuracyDrop: number;
   maxErrorRateIncrease: number;
-  onInconclusive: 'rollback' | 'extend';
+  /** Breach when the candidate's p95 latency exceeds the champion's by this factor and by maxP95LatencyIncreaseMs. */
+  maxP95LatencyRatio: number;
+  maxP95LatencyIncreaseMs: number;
+  /** Breached analyses tolerated over the whole canary; the next one rolls back (0: the first breach rolls back). */
+  failureLimit: number;
+  /** Metric reads failing in a row that are tolerated; the next failure aborts the canary (rollback). */
+  consecutiveErrorLimit: number;
+  /** Wait between a failed metric read and the next one. */
+  metricsRetrySeconds: number;
+  onInconclusive: InconclusivePolicy;
+  /** `extend`: extra bakes of an inconclusive step before rolling back. */
   maxExtensions: number;
+  /** Longest a canary stays paused (pause signal, or an inconclusive step under `hold`); then it rolls back. */
+  pauseTimeoutSeconds: number;
+  metricsSource: CanaryMetricsSourceName;
 }
 
 /** Result of ingesting one partition. */
@@ -161,12 +220,27 @@ export interface QualityResult {
   };
 }
 
-/** Classification metrics. */
+/** Precision, recall, F1, support and (with scores) one-vs-rest ROC-AUC of one class. */
+export interface ClassMetricsSummary {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+  rocAuc?: number;
+}
+
+/** Classification metrics (small: a few numbers per class and per slice, never records). */
 export interface Metrics {
   accuracy: number;
   macroF1: number;
   n: number;
-  perClass?: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  perClass?: Record<string, ClassMetricsSummary>;
+  /** Macro mean of the per-class one-vs-rest ROC-AUCs. */
+  rocAuc?: number;
+  /** Expected calibration error of the top-label confidence (10 bins). */
+  ece?: number;
+  /** Per slice: slice field → value → metrics. */
+  slices?: Record<string, Record<string, Metrics>>;
 }
 
 /** Result of the training activity. */
@@ -190,14 +264,36 @@ export interface Evaluation {
   /** True when the candidate already is the champion (an unchanged re-run). */
   candidateIsChampion?: boolean;
   champion?: { modelVersionId: string; metrics: Metrics };
+  /** The candidate's train and validation metrics as registered (for the train–validation gap). */
+  training?: { train: Metrics; validation: Metrics };
+  /** Dataset version whose test split both were scored on. */
+  datasetVersionId?: string;
+}
+
+/** One check the gate made. */
+export interface GateCheck {
+  /** Stable name of the check (kind, metric, scope, bound): the key recheck compares decisions by. */
+  id: string;
+  kind: 'threshold' | 'change' | 'train-validation-gap' | 'first-model';
+  passed: boolean;
+  /** The candidate's value (the gap, for train-validation-gap). */
+  value: number;
+  limit: number;
+  /** Champion value (change) or validation value (gap). */
+  baseline?: number;
 }
 
 /** Gate verdict. */
 export interface GateDecision {
   passed: boolean;
   rule: 'first-model' | 'vs-champion';
+  /** One line per failed check. */
   reasons: string[];
   overridden?: boolean;
+  /** Every check made, passed or failed. */
+  checks?: GateCheck[];
+  /** Rules that could not be applied (too few samples in a slice, a metric not recorded). */
+  skipped?: string[];
 }
 
 /** Which side of a canary served a request. */
@@ -227,7 +323,7 @@ export interface ArmStats {
   p95LatencyMs: number;
 }
 
-/** Canary window stats: champion vs candidate over the same routing generation. */
+/** Canary window stats: champion vs candidate over the same routing generation (and time window). */
 export interface CanaryWindow {
   generation: number;
   champion: ArmStats;
@@ -240,17 +336,58 @@ export interface CanaryVerdict {
   reasons: string[];
 }
 
-/** One canary step as recorded in the status and result. */
+/** What a canary step record says happened. */
+export type CanaryStepVerdict = CanaryVerdict['verdict'] | 'metrics-error' | 'rollback-signal' | 'promote-signal';
+
+/** One canary analysis (or responder action) as recorded in the status and result. */
 export interface CanaryStepRecord {
   step: number;
   weight: number;
   generation: number;
-  verdict: CanaryVerdict['verdict'] | 'rollback-signal';
+  verdict: CanaryStepVerdict;
   reasons: string[];
   candidateAccuracy?: number;
   championAccuracy?: number;
+  candidateP95LatencyMs?: number;
+  championP95LatencyMs?: number;
   candidateSamples: number;
   championSamples: number;
+}
+
+/** A responder's request (signal or Update) as the run recorded it. */
+export interface ResponderRequest {
+  reason: string;
+  /** Who asked: the Update requires it; a signal may carry it (Temporal does not pass the client identity to handlers). */
+  actor: string;
+  via: 'signal' | 'update';
+}
+
+/** Live state of the canary, for the status query and the rollback Update's answer. */
+export interface CanaryState {
+  step: number;
+  weight: number;
+  paused: boolean;
+  /** Why the canary is paused: a responder's pause signal, or an inconclusive step under `hold`. */
+  pausedBecause?: string;
+  breaches: number;
+  consecutiveMetricErrors: number;
+}
+
+/** Input of the rollback Update: both fields are required. */
+export interface RollbackUpdateInput {
+  reason: string;
+  actor: string;
+}
+
+/** Answer of the rollback Update: the state the run reached (traffic is on the champion when outcome is set). */
+export interface RollbackUpdateResult {
+  /** False when an earlier rollback (signal or Update) was already in place: this one changed nothing. */
+  accepted: boolean;
+  stage: Stage;
+  outcome?: RetrainOutcome;
+  /** The first rollback request, the one that acted. */
+  rollback: ResponderRequest;
+  champion?: string;
 }
 
 /** Status query answer: the stage and its counters. */
@@ -269,9 +406,34 @@ export interface PipelineStatus {
   evaluation?: Evaluation;
   gate?: GateDecision;
   canary: CanaryStepRecord[];
-  rollbackRequest?: { reason: string };
+  canaryState?: CanaryState;
+  rollbackRequest?: ResponderRequest;
+  promoteRequest?: ResponderRequest;
   outcome?: RetrainOutcome;
   error?: string;
+  /** The run report (HTML; a Markdown summary beside it), once written. */
+  reportKey?: string;
+}
+
+/** Input of rollbackWorkflow: roll back a model already promoted, restoring the champion before it. */
+export interface RollbackModelInput {
+  model: string;
+  /** The champion being rolled back; a compare-and-set, so a repeated rollback changes nothing. */
+  fromVersion: string;
+  /** Version to restore; default: the champion before fromVersion in the alias history. */
+  toVersion?: string;
+  reason: string;
+  actor: string;
+}
+
+/** Result of rollbackWorkflow. */
+export interface RollbackModelResult {
+  /** `already_rolled_back`: fromVersion was no longer the champion; nothing changed. */
+  outcome: 'rolled_back' | 'already_rolled_back';
+  model: string;
+  champion: string;
+  /** Routing generation the gateway serves after the change. */
+  generation: number;
 }
 
 /** Result of retrainPipelineWorkflow. */

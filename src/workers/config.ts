@@ -23,6 +23,10 @@ export const CONFIG_ENV_VARS = [
   'SHUTDOWN_GRACE_SECONDS',
   'GPU_SLOTS',
   'PII_TOKEN_KEY',
+  'METRICS_PORT',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_SERVICE_NAME',
+  'PROMETHEUS_URL',
 ] as const;
 
 /** Variables that must be set when TRAINSET_MODE=production. */
@@ -57,7 +61,23 @@ export interface Config {
   gpuSlots: number;
   /** Key of the PII tokenize action, if configured. */
   piiTokenKey?: Buffer;
+  /** Prometheus HTTP API base URL (PROMETHEUS_URL), for canaries whose spec reads metrics from Prometheus. */
+  prometheusUrl?: string;
+  telemetry: TelemetryConfig;
 }
+
+/** Where a worker process sends its metrics and traces. */
+export interface TelemetryConfig {
+  /** Port of the worker's Prometheus endpoint, GET /metrics (METRICS_PORT, default 9464; 0 turns it off). */
+  metricsPort: number;
+  /** OTLP/HTTP collector for traces (OTEL_EXPORTER_OTLP_ENDPOINT); tracing is off when unset. */
+  otlpEndpoint?: string;
+  /** service.name of the spans (OTEL_SERVICE_NAME); each process defaults it to its role. */
+  serviceName?: string;
+}
+
+/** Default METRICS_PORT (the port Prometheus exporters conventionally use). */
+export const DEFAULT_METRICS_PORT = 9464;
 
 /** Variables that point a process at production services (registry, blobs, Temporal, gateway). */
 const PRODUCTION_SELECTORS = [
@@ -128,12 +148,16 @@ const EnvSchema = z.object({
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   GATEWAY_URL: urlString.optional(),
+  PROMETHEUS_URL: urlString.optional(),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   SPECS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   GPU_SLOTS: z.coerce.number().int().min(1).max(64).optional(),
   PII_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters (a random secret; tokens are HMACs under it)').optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlString.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
 /**
@@ -194,5 +218,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 30,
     gpuSlots: e.GPU_SLOTS ?? 1,
     piiTokenKey: e.PII_TOKEN_KEY ? Buffer.from(e.PII_TOKEN_KEY, 'utf8') : undefined,
+    prometheusUrl: e.PROMETHEUS_URL,
+    telemetry: {
+      metricsPort: e.METRICS_PORT ?? DEFAULT_METRICS_PORT,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
   };
 }

@@ -17,13 +17,22 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 
 let installed = false;
 
-/** Route the Temporal runtime's logs (workers, workflows' `log`) into pino; once per process. */
-export function installTemporalLogger(logger: pino.Logger, level: LogLevel = 'INFO'): void {
+/**
+ * Route the Temporal runtime's logs (workers, workflows' `log`) into pino; once per process, before the first
+ * connection. With sdkMetricsAddress (host:port) the SDK core also serves its Prometheus metrics there.
+ */
+export function installTemporalLogger(logger: pino.Logger, level: LogLevel = 'INFO', opts: { sdkMetricsAddress?: string } = {}): void {
   if (installed) return;
   installed = true;
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => {
       logger[LEVELS[entry.level]]({ ...entry.meta, temporal: true }, entry.message);
     }),
+    ...(opts.sdkMetricsAddress ? { telemetryOptions: { metrics: sdkPrometheus(opts.sdkMetricsAddress) } } : {}),
   });
+}
+
+/** The SDK's Prometheus exporter: durations in seconds and counters with `_total`, as Prometheus names them. */
+export function sdkPrometheus(bindAddress: string) {
+  return { prometheus: { bindAddress, useSecondsForDurations: true, countersTotalSuffix: true } };
 }

@@ -8,10 +8,13 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pino from 'pino';
 import type { Gateway } from '../serving/gateway';
 import { modelNameFor } from '../shared/ids';
+import { TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
 import { resolveTemporalCli, TemporalCliNotFoundError } from './temporal-binary';
+import { startScheduleMonitor } from './schedule-monitor';
+import type { WorkerTelemetry } from './telemetry';
 import { createPipelineWorkers } from './workers';
 
 /** Options of startStack. */
@@ -32,6 +35,8 @@ export interface StackOptions {
   gatewayPort?: number;
   /** Start the gateway in this process (embedded default). */
   withGateway?: boolean;
+  /** Metrics and tracing of the workers (see startTelemetry); with metrics, the schedule monitor runs too. */
+  telemetry?: WorkerTelemetry;
 }
 
 /** A running stack. */
@@ -78,6 +83,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           uiPort: uiPort || undefined,
           dbFilename: opts.temporalDbFile,
           log: { format: 'json', level: 'error' },
+          // Registered at every start (idempotent), also on a persistent database from before.
+          searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
         },
       });
       cleanups.push(() => env.teardown());
@@ -109,7 +116,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
 
     const workers = await createPipelineWorkers({
-      queues: ['cpu', 'gpu'],
+      queues: ['cpu', 'gpu', 'backfill'],
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       shutdownGraceSeconds: config.shutdownGraceSeconds,
@@ -119,6 +126,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       gpuSlots: config.gpuSlots,
       logger,
       piiTokenKey: config.piiTokenKey,
+      prometheusUrl: config.prometheusUrl,
+      telemetry: opts.telemetry,
     });
     const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
     // Stopping the workers first lets in-flight activities finish within the grace time.
@@ -126,8 +135,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running.catch(() => undefined);
     });
-    say('workers running on task queues trainset-cpu and trainset-gpu');
+    say('workers running on task queues trainset-cpu, trainset-gpu and trainset-backfill');
     const client = new Client({ connection, namespace: config.temporal.namespace });
+    if (opts.telemetry?.metrics) {
+      const monitor = startScheduleMonitor({ client, metrics: opts.telemetry.metrics, logger });
+      cleanups.push(() => monitor.stop());
+    }
     return { client, backends, temporalAddress, uiUrl, gatewayUrl, gateway, running, stop: cleanup };
   } catch (err) {
     await cleanup();

@@ -1,22 +1,57 @@
 /** Worker factories for both task queues; the process entry points and the demo stack share them. */
 import * as path from 'node:path';
-import { type NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  type ActivityInterceptorsFactory,
+  type NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions as SdkWorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
+import { createBackfillActivities } from '../activities/backfill';
 import type { Logger } from '../activities/deps';
 import { createGatewayClient } from '../serving/http-client';
+import { createPrometheusMetricsSource } from '../serving/prometheus-metrics';
 import { createLocalTrainer } from '../training/local-trainer';
 import type { Backends } from './backends';
-import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
+import { BACKFILL_TASK_QUEUE, CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
+import { metricsActivityInterceptors } from './metrics-interceptor';
+import type { WorkerTelemetry } from './telemetry';
+import { OTEL_WORKFLOW_INTERCEPTOR_MODULE } from './tracing';
 
 /** Path of the workflows module (the only workflowsPath): index.ts from source, index.js when compiled. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundle the workflow code once per process (webpack takes seconds; every CPU worker reuses the result). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+/**
+ * Bundle the workflow code once per process (webpack takes seconds; every CPU worker reuses the result).
+ * With tracing, the bundle also holds the OpenTelemetry workflow interceptors (they add no commands).
+ */
+export function workflowBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const tracing = opts.tracing ?? false;
+  let bundle = bundles.get(tracing);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: tracing ? [OTEL_WORKFLOW_INTERCEPTOR_MODULE] : [],
+      logger: quietBundlerLogger,
+    });
+    bundles.set(tracing, bundle);
+  }
   return bundle;
+}
+
+/** Interceptors and sinks that carry a process's telemetry into a worker. */
+export function workerTelemetryOptions(
+  t: WorkerTelemetry | undefined,
+  onMetricsError: (err: unknown) => void = () => undefined,
+): Pick<SdkWorkerOptions, 'interceptors' | 'sinks'> {
+  const activity: ActivityInterceptorsFactory[] = [...(t?.tracing?.activityInterceptors ?? [])];
+  if (t?.metrics) activity.push(metricsActivityInterceptors(t.metrics, onMetricsError));
+  return { interceptors: { activity }, sinks: t?.tracing?.sinks };
 }
 
 const quietBundlerLogger = {
@@ -34,6 +69,8 @@ export interface WorkerOptions {
   namespace: string;
   taskQueue?: string;
   shutdownGraceSeconds?: number;
+  /** Pipeline metrics and tracing (see startTelemetry); none when absent. */
+  telemetry?: WorkerTelemetry;
 }
 
 /** The trainset-cpu worker: workflows plus data, registry and canary activities. */
@@ -42,8 +79,9 @@ export async function createCpuWorker(opts: WorkerOptions & { deps: CpuActivityD
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? CPU_TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle({ tracing: opts.telemetry?.tracing !== undefined }),
     activities: createCpuActivities(opts.deps),
+    ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });
 }
@@ -55,14 +93,37 @@ export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityD
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
     activities: createGpuActivities(opts.deps),
+    ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
     maxConcurrentActivityTaskExecutions: opts.slots ?? 1,
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
+  });
+}
+
+/**
+ * The trainset-backfill worker: the partition runs a backfillWorkflow starts (workflows plus their CPU
+ * activities) and the backfill's lookups. Fewer slots than the trainset-cpu worker, so nightly runs never wait
+ * behind a backfill.
+ */
+export async function createBackfillWorker(opts: WorkerOptions & { deps: CpuActivityDeps; slots?: number }): Promise<Worker> {
+  const slots = Math.max(2, opts.slots ?? 4); // the SDK needs two workflow task slots (sticky + normal queue)
+  // The lookups read workflow state through the worker's own connection.
+  const client = new Client({ connection: opts.connection, namespace: opts.namespace });
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue ?? BACKFILL_TASK_QUEUE,
+    workflowBundle: await workflowBundle({ tracing: opts.telemetry?.tracing !== undefined }),
+    activities: { ...createCpuActivities(opts.deps), ...createBackfillActivities({ client }) },
+    ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
+    maxConcurrentWorkflowTaskExecutions: slots,
+    maxConcurrentActivityTaskExecutions: slots,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });
 }
 
 /** What createPipelineWorkers builds the workers from. */
 export interface PipelineWorkersOptions extends WorkerOptions {
-  queues: ReadonlyArray<'cpu' | 'gpu'>;
+  queues: ReadonlyArray<'cpu' | 'gpu' | 'backfill'>;
   backends: Pick<Backends, 'blobs' | 'registry' | 'specs'>;
   /** Where the canary activity sends traffic. */
   gatewayUrl: string;
@@ -71,18 +132,45 @@ export interface PipelineWorkersOptions extends WorkerOptions {
   gpuSlots: number;
   logger: Logger;
   piiTokenKey?: Buffer;
+  /** Prometheus HTTP API base URL, for specs whose canary reads metrics from Prometheus. */
+  prometheusUrl?: string;
 }
 
 /** The workers of the given task queues over one set of backends (worker processes and the embedded stack). */
 export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<Worker[]> {
-  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceSeconds: o.shutdownGraceSeconds };
+  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceSeconds: o.shutdownGraceSeconds, telemetry: o.telemetry };
   const { blobs, registry, specs } = o.backends;
+  const metricSources = o.prometheusUrl ? { prometheus: createPrometheusMetricsSource({ url: o.prometheusUrl }) } : undefined;
   const workers: Worker[] = [];
   if (o.queues.includes('cpu')) {
     workers.push(
       await createCpuWorker({
         ...common,
-        deps: { blobs, registry, specs, gateway: createGatewayClient(o.gatewayUrl), logger: o.logger, piiTokenKey: o.piiTokenKey },
+        deps: {
+          blobs,
+          registry,
+          specs,
+          gateway: createGatewayClient(o.gatewayUrl),
+          logger: o.logger,
+          piiTokenKey: o.piiTokenKey,
+          metricSources,
+        },
+      }),
+    );
+  }
+  if (o.queues.includes('backfill')) {
+    workers.push(
+      await createBackfillWorker({
+        ...common,
+        deps: {
+          blobs,
+          registry,
+          specs,
+          gateway: createGatewayClient(o.gatewayUrl),
+          logger: o.logger,
+          piiTokenKey: o.piiTokenKey,
+          metricSources,
+        },
       }),
     );
   }
@@ -97,4 +185,8 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
     );
   }
   return workers;
+}
+
+function metricsErrorLogger(logger: Logger): (err: unknown) => void {
+  return (err) => logger.warn({ error: String(err) }, 'recording activity metrics failed');
 }

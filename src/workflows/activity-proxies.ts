@@ -1,6 +1,7 @@
 /** Every proxyActivities call of the workflows, grouped in named timeout profiles. */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { BackfillActivities } from '../activities/backfill';
 import { GPU_TASK_QUEUE } from '../shared/task-queues';
 import { ErrorType } from '../shared/errors';
 
@@ -20,6 +21,16 @@ export const scan = proxyActivities<Activities>({
 });
 
 /**
+ * Canary metric reads. One attempt: the canary loop counts failed reads in a row against the spec's
+ * consecutiveErrorLimit and waits metricsRetrySeconds between reads, so the policy (not a retry policy) decides
+ * when a metrics source that is down aborts the canary.
+ */
+export const metrics = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
  * Canary traffic: heartbeats every batch so a rollback signal can cancel it promptly;
  * a short heartbeat timeout lets a crashed worker's step be retried elsewhere quickly.
  */
@@ -27,6 +38,18 @@ export const traffic = proxyActivities<Activities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '20 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
+});
+
+/**
+ * Canary traffic whose cancellation the workflow does not wait for: a rollback restores routing at once instead of
+ * waiting for the traffic activity's next heartbeat to deliver the cancellation (up to its heartbeat throttle,
+ * seconds). Requests it still sends meanwhile reach the champion. Runs before the patch use `traffic`.
+ */
+export const trafficNoWait = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: 'TRY_CANCEL',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
 });
 
@@ -41,3 +64,12 @@ export const gpu = proxyActivities<Activities>({
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '10 seconds', maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
 });
+
+/** The backfill's lookups of partition runs, on the task queue whose worker holds a Temporal client. */
+export function backfillLookups(taskQueue: string) {
+  return proxyActivities<BackfillActivities>({
+    taskQueue,
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
+  });
+}

@@ -1,2 +1,4 @@
 /** The only workflowsPath: every workflow of trainset. */
 export { retrainPipelineWorkflow } from './retrain-pipeline';
+export { rollbackWorkflow } from './rollback';
+export { backfillWorkflow } from './backfill';

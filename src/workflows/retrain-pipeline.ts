@@ -10,6 +10,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,9 +18,11 @@ import { ErrorType } from '../shared/errors';
 import type { PipelineStatus, RetrainInput, RetrainResult, RunPlan, SubmitLabelsInput, SubmitLabelsResult } from '../shared/types';
 import { gpu, io, scan } from './activity-proxies';
 import { runCanary } from './canary';
+import { registerResponders } from './canary-responders';
 import { decideGate, labelCoverageVerdict } from './decisions';
 import { resolveLogicalDate } from './logical-date';
-import { rollbackSignal, statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
+import { statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
+import { searchAttributesSync } from './search-attributes';
 
 const MAX_LABELS_PER_MESSAGE = 5000;
 
@@ -27,16 +30,17 @@ const MAX_LABELS_PER_MESSAGE = 5000;
 export async function retrainPipelineWorkflow(input: RetrainInput): Promise<RetrainResult> {
   const status: PipelineStatus = { dataset: input.dataset, stage: 'starting', canary: [] };
   let plan: RunPlan | undefined;
-  let rollbackRequest: { reason: string } | undefined;
+  const syncSearchAttributes = searchAttributesSync();
+  /** Move to a stage; the run's search attributes follow (Stage, and whatever else changed). */
+  const setStage = (stage: PipelineStatus['stage']): void => {
+    status.stage = stage;
+    syncSearchAttributes(status);
+  };
 
   // Handlers first: registered before the first await.
   setHandler(statusQuery, () => status);
-  setHandler(rollbackSignal, ({ reason }) => {
-    if (rollbackRequest) return; // the first request wins; a duplicate signal has the effect of one
-    rollbackRequest = { reason: String(reason ?? '').slice(0, 500) || 'no reason given' };
-    status.rollbackRequest = rollbackRequest;
-    log.warn('rollback requested', { reason: rollbackRequest.reason });
-  });
+  // pause, resume, promote, rollback (signal and Update): the canary loop acts on what they record.
+  const responders = registerResponders(status);
   const applyLabels = async ({ labels, labeledBy }: SubmitLabelsInput): Promise<SubmitLabelsResult> => {
     if (!plan) throw ApplicationFailure.nonRetryable('not ready for labels yet', ErrorType.InvalidInput);
     const r = await io.recordLabels({ dataset: plan.dataset, partition: plan.partition, labels, labeledBy: labeledBy ?? 'human' });
@@ -83,28 +87,29 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
 
   const logicalDate = resolveLogicalDate(input);
   status.logicalDate = logicalDate;
+  syncSearchAttributes(status);
   const workflowId = workflowInfo().workflowId;
   let datasetVersionId = '';
   try {
     plan = await io.resolveRun({ dataset: input.dataset, logicalDate });
     const ref = { dataset: plan.dataset, partition: plan.partition, specHash: plan.specHash };
 
-    status.stage = 'ingest';
+    setStage('ingest');
     const ingest = await scan.ingestPartition(ref);
     const { stagedKey, ...ingestCounts } = ingest;
     status.ingest = ingestCounts;
 
-    status.stage = 'pii';
+    setStage('pii');
     const pii = await scan.scanPii({ ...ref, stagedKey });
     const { cleanKey, ...piiCounts } = pii;
     status.pii = piiCounts;
 
-    status.stage = 'dedupe';
+    setStage('dedupe');
     const dedupe = await scan.dedupeRecords({ ...ref, cleanKey });
     const { dedupedKey, ...dedupeCounts } = dedupe;
     status.dedupe = dedupeCounts;
 
-    status.stage = 'labeling';
+    setStage('labeling');
     status.labeling = await io.createLabelTasks({ ...ref, dedupedKey });
     if (plan.labeling.labeler === 'programmatic' && status.labeling.labeled < status.labeling.total) {
       status.labeling = await scan.runProgrammaticLabeler({ ...ref, dedupedKey });
@@ -125,9 +130,10 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       );
     }
 
-    status.stage = 'version';
+    setStage('version');
     const version = await scan.createDatasetVersion({ ...ref, dedupedKey, workflowId });
     status.datasetVersion = version;
+    syncSearchAttributes(status);
     datasetVersionId = version.versionId;
     compensations.push({
       name: 'untagDatasetVersion',
@@ -141,10 +147,10 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
         }),
     });
 
-    status.stage = 'quality';
+    setStage('quality');
     status.quality = await scan.checkQuality({ dataset: plan.dataset, versionId: version.versionId });
 
-    status.stage = 'train';
+    setStage('train');
     const jobKey = `${plan.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
     const trained = await gpu.trainModel({
       dataset: plan.dataset,
@@ -163,6 +169,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       workflowId,
     });
     status.modelVersion = mv;
+    syncSearchAttributes(status);
     compensations.push({
       name: 'rejectCandidate',
       run: () =>
@@ -174,7 +181,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
         }),
     });
 
-    status.stage = 'validate';
+    setStage('validate');
     const evaluation = await scan.evaluateModel({
       dataset: plan.dataset,
       model: plan.model,
@@ -200,11 +207,12 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     if (!gate.passed && !gate.overridden) {
       return await finish('rejected', `validation gate failed: ${gate.reasons.join('; ')}`);
     }
-    if (rollbackRequest) return await finish('rolled_back', `rollback requested before the canary: ${rollbackRequest.reason}`);
+    const early = responders.rollback();
+    if (early) return await finish('rolled_back', `rollback requested before the canary: ${early.reason}`);
 
     if (!evaluation.champion) {
       // First model: nothing to compare live traffic against, so it becomes champion after the absolute gates.
-      status.stage = 'promote';
+      setStage('promote');
       await io.promoteCandidate({
         model: plan.model,
         modelVersionId: mv.modelVersionId,
@@ -215,7 +223,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       return await finish('first_champion');
     }
 
-    status.stage = 'canary';
+    setStage('canary');
     compensations.push({
       name: 'restoreChampion',
       run: () =>
@@ -227,31 +235,67 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       datasetVersionId: version.versionId,
       workflowId,
       status,
-      rollbackRequested: () => rollbackRequest,
+      responders,
     });
     if (canary.outcome === 'rollback') {
-      status.stage = 'rollback';
-      await io.restoreChampion({ model: plan.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
+      setStage('rollback');
+      await io.restoreChampion({
+        model: plan.model,
+        modelVersionId: mv.modelVersionId,
+        reason: canary.reason,
+        workflowId,
+        requestedBy: canary.requestedBy,
+      });
       await io.rejectCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
       compensations.length = 0;
       return await finish('rolled_back', canary.reason);
     }
 
-    status.stage = 'promote';
-    await io.promoteCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: 'canary passed every step', workflowId });
+    setStage('promote');
+    const promotedBy = canary.promotedBy;
+    await io.promoteCandidate({
+      model: plan.model,
+      modelVersionId: mv.modelVersionId,
+      reason: promotedBy ? `promoted by ${promotedBy.actor} before the last canary step: ${promotedBy.reason}` : 'canary passed every step',
+      workflowId,
+      requestedBy: promotedBy,
+    });
     compensations.length = 0;
     return await finish('promoted');
   } catch (err) {
     status.error = errorSummary(err);
     if (compensations.length > 0) {
-      status.stage = 'compensating';
+      setStage('compensating');
       await runCompensations();
     }
-    status.stage = 'failed';
+    setStage('failed');
+    await writeReport();
     await condition(allHandlersFinished);
     if (isCancellation(err)) throw err;
     const { type } = failureOf(err);
     throw ApplicationFailure.create({ message: `pipeline failed: ${status.error}`, type, nonRetryable: true, cause: err as Error });
+  }
+
+  /**
+   * The run report (HTML + Markdown, stored with the run's artifacts, listed by `trainset runs`). Best effort:
+   * a report that cannot be written is logged, never the run's failure; runs recorded before it replay without.
+   */
+  async function writeReport(): Promise<void> {
+    if (!patched('run-report')) return;
+    const info = workflowInfo();
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        const r = await io.writeRunReport({
+          workflowId: info.workflowId,
+          runId: info.runId,
+          status,
+          startedAt: info.startTime.toISOString(),
+        });
+        status.reportKey = r.reportKey;
+      } catch (err) {
+        log.warn('run report not written', { error: String(err) });
+      }
+    });
   }
 
   async function finish(outcome: RetrainResult['outcome'], why?: string): Promise<RetrainResult> {
@@ -265,8 +309,9 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     }
     status.outcome = outcome;
     if (why) status.error = why;
-    status.stage = 'done';
+    setStage('done');
     const champion = plan ? await io.currentChampion({ model: plan.model }) : undefined;
+    await writeReport();
     await condition(allHandlersFinished);
     return {
       outcome,

@@ -1,6 +1,7 @@
 /**
  * End to end through real workers on the production adapters (real PostgreSQL, real S3 server, Temporal
- * dev server): a promotion, an automatic rollback of a bad model, a rollback by signal, and an unchanged re-run.
+ * dev server): a promotion, an automatic rollback of a bad model, a rollback by signal and by the rollback Update
+ * (through the stock temporal CLI), an unchanged re-run, a CPU worker killed mid-canary, and rollbackWorkflow.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,12 +10,16 @@ import * as path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { retrainPipelineWorkflow } from '../../src/workflows';
+import { retrainPipelineWorkflow, rollbackWorkflow } from '../../src/workflows';
 import { rollbackSignal, statusQuery } from '../../src/workflows/messages';
+import { rollbackWorkflowId } from '../../src/shared/ids';
+import { createGatewayClient } from '../../src/serving/http-client';
+import { createCpuWorker } from '../../src/workers/workers';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainInput, RetrainResult } from '../../src/shared/types';
 import { writeSamplePartitions } from '../../src/cli/sample-data';
-import { startE2eStack, type E2eStack } from '../helpers/e2e-stack';
+import { quietLogger, startE2eStack, type E2eStack } from '../helpers/e2e-stack';
+import { temporalCliOk } from '../helpers/temporal-cli';
 
 const MODEL = 'tickets-classifier';
 const DAYS = ['2026-10-05', '2026-10-06', '2026-10-07'];
@@ -26,7 +31,12 @@ beforeAll(async () => {
   await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 400 });
 }, 180_000);
 
+/** Workers started by the tests (the replacement CPU worker), stopped before the stack. */
+const extraWorkers: Array<{ worker: { shutdown(): void }; running: Promise<void> }> = [];
+
 afterAll(async () => {
+  for (const w of extraWorkers) w.worker.shutdown();
+  await Promise.all(extraWorkers.map((w) => w.running));
   await stack?.stop();
 });
 
@@ -52,7 +62,7 @@ function cli(args: string[]): Promise<{ out: string; code: number }> {
     execFile(
       process.execPath,
       [path.resolve(__dirname, '../../bin/trainset.js'), ...args],
-      { env: stack.cliEnv, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      { env: stack.cliEnv, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => resolve({ out: `${stdout}${stderr}`, code: err ? (typeof err.code === 'number' ? err.code : -1) : 0 }),
     );
   });
@@ -159,7 +169,7 @@ describe('retrainPipelineWorkflow end to end', () => {
     const missing = await cli(['datasets', 'verify', 'dv-doesnotexist']);
     expect(missing.code).not.toBe(0);
     expect(missing.out).toContain('no dataset version dv-doesnotexist');
-  });
+  }, 240_000);
 
   it('re-running a processed day gives the same dataset version, stores nothing new, and changes nothing', async () => {
     const before = (await stack.blobs.list('datasets/')).length;
@@ -217,4 +227,129 @@ describe('retrainPipelineWorkflow end to end', () => {
     expect((await stack.registry.models.getVersion(result.modelVersionId!))?.status).toBe('rejected');
     await recordHistory('retrain-rollback-signal.json', await expectNoPiiInHistory('e2e-day3-signal'));
   });
+
+  it('rolls back when a responder sends the rollback Update with the temporal CLI, answering once traffic is on the champion', async () => {
+    const champion = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    const handle = await stack.env.client.workflow.start(retrainPipelineWorkflow, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: 'e2e-day3-update',
+      args: [{ dataset: 'tickets', logicalDate: DAYS[2] }],
+    });
+    await waitForStage(handle, 'canary');
+    const out = await temporalCliOk(stack.env.address, [
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      'e2e-day3-update',
+      '--name',
+      'rollback',
+      '--input',
+      JSON.stringify({ reason: 'error budget burn', actor: 'oncall@example.com' }),
+      '-o',
+      'json',
+    ]);
+    expect(out).toContain('"accepted": true');
+    expect(out).toContain('"outcome": "rolled_back"');
+    // The Update answered after the rollback: routing is already back to 100 % champion.
+    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({
+      championVersion: champion,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    expect((await handle.result()).outcome).toBe('rolled_back');
+    const audit = (await stack.registry.audit.list()).filter((a) => a.action === 'canary.rollback').at(-1);
+    expect(audit).toMatchObject({
+      actor: 'oncall@example.com',
+      details: expect.objectContaining({ via: 'update', workflowId: 'e2e-day3-update' }),
+    });
+  });
+
+  it('resumes the canary at its step on a new CPU worker after the old one dies mid-bake, without training again', async () => {
+    const [cpu] = stack.workers;
+    const handle = await stack.env.client.workflow.start(retrainPipelineWorkflow, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: 'e2e-day3-crash',
+      args: [{ dataset: 'tickets', logicalDate: DAYS[2] }],
+    });
+    await waitForStage(handle, 'canary');
+    await new Promise((r) => setTimeout(r, 300)); // into the first step's bake (its traffic is being sent)
+    expect((await handle.query(statusQuery)).canary).toEqual([]);
+    // Kill the worker during the first step's bake; nothing serves the CPU queue for a moment.
+    cpu!.shutdown();
+    for (let i = 0; i < 200 && cpu!.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(cpu!.getState()).toBe('STOPPED');
+    const replacement = await createCpuWorker({
+      connection: stack.env.nativeConnection,
+      namespace: 'default',
+      shutdownGraceSeconds: 2,
+      deps: {
+        blobs: stack.blobs,
+        registry: stack.registry,
+        specs: stack.specs,
+        gateway: createGatewayClient(stack.gatewayUrl),
+        logger: quietLogger,
+      },
+    });
+    // The replacement serves the CPU queue for the rest of the file.
+    extraWorkers.push({ worker: replacement, running: replacement.run() });
+    const result = await handle.result();
+    expect(result.outcome).toBe('promoted');
+    expect(result.status.canary.map((c) => [c.weight, c.verdict])).toEqual([
+      [20, 'pass'],
+      [50, 'pass'],
+    ]);
+    const scheduled = (await handle.fetchHistory()).events!.flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    const count = (name: string): number => scheduled.filter((n) => n === name).length;
+    expect(count('trainModel')).toBe(1);
+    expect(count('registerModelVersion')).toBe(1);
+    expect(count('setCanaryWeight')).toBe(2);
+    expect((await stack.registry.models.listVersions(MODEL)).filter((v) => v.id === result.modelVersionId)).toHaveLength(1);
+  });
+
+  it('rollbackWorkflow (temporal workflow start) restores the previous champion, routing and alias together; a repeat changes nothing', async () => {
+    const promoted = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    const history = await stack.registry.models.aliasHistory(MODEL);
+    const previous = history.filter((h) => h.alias === 'champion' && h.toVersion === promoted).at(-1)!.fromVersion!;
+    const workflowId = rollbackWorkflowId(MODEL, promoted);
+    const input = { model: MODEL, fromVersion: promoted, reason: 'complaints about billing tickets', actor: 'oncall@example.com' };
+    await temporalCliOk(stack.env.address, [
+      'workflow',
+      'start',
+      '--type',
+      'rollbackWorkflow',
+      '--task-queue',
+      CPU_TASK_QUEUE,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      JSON.stringify(input),
+    ]);
+    const result = await stack.env.client.workflow.getHandle<typeof rollbackWorkflow>(workflowId).result();
+    expect(result).toMatchObject({ outcome: 'rolled_back', model: MODEL, champion: previous });
+    expect((await stack.registry.models.getAlias(MODEL, 'champion'))?.id).toBe(previous);
+    expect(await stack.registry.deployments.getDeployment(MODEL)).toMatchObject({
+      championVersion: previous,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    expect(stack.gateway.current()).toMatchObject({ championVersion: previous, candidateWeight: 0, generation: result.generation });
+    expect((await stack.registry.models.getVersion(promoted))?.status).toBe('rejected');
+    const move = (await stack.registry.models.aliasHistory(MODEL)).at(-1);
+    expect(move).toMatchObject({ alias: 'champion', fromVersion: promoted, toVersion: previous, actor: 'oncall@example.com', workflowId });
+
+    const again = await stack.env.client.workflow.execute(rollbackWorkflow, { taskQueue: CPU_TASK_QUEUE, workflowId, args: [input] });
+    expect(again).toMatchObject({ outcome: 'already_rolled_back', champion: previous });
+    expect((await stack.registry.models.aliasHistory(MODEL)).at(-1)?.id).toBe(move!.id);
+  });
 });
+
+async function waitForStage(handle: { query: (q: typeof statusQuery) => Promise<{ stage: string }> }, stage: string): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if ((await handle.query(statusQuery)).stage === stage) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`run never reached stage ${stage}`);
+}

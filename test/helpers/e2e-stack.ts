@@ -18,6 +18,7 @@ import { createS3BlobStore } from '../../src/storage';
 import type { BlobStore } from '../../src/storage/blob-store';
 import { createLocalTrainer } from '../../src/training/local-trainer';
 import { createRegistryGateway } from '../../src/workers/gateway-wiring';
+import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { createCpuWorker, createGpuWorker } from '../../src/workers/workers';
 import { dropDatabaseWhenIdle } from './drop-database';
 import { serviceEnv } from './services';
@@ -67,7 +68,11 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
   };
   try {
     const env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: svc.temporalCliPath }, log: { format: 'json', level: 'error' } },
+      server: {
+        executable: { type: 'existing-path', path: svc.temporalCliPath },
+        log: { format: 'json', level: 'error' },
+        searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
+      },
     });
     cleanups.push(() => env.teardown());
     const db = await freshDatabase();

@@ -26,6 +26,7 @@ import type {
   TrainResult,
 } from '../../src/shared/types';
 import { GPU_TASK_QUEUE } from '../../src/shared/task-queues';
+import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import type { retrainPipelineWorkflow } from '../../src/workflows/retrain-pipeline';
 import { statusQuery } from '../../src/workflows/messages';
 import { serviceEnv } from './services';
@@ -67,8 +68,15 @@ export function testPlan(overrides: Partial<RunPlan> = {}): RunPlan {
       minSamples: 50,
       maxAccuracyDrop: 0.1,
       maxErrorRateIncrease: 0.05,
+      maxP95LatencyRatio: 1.5,
+      maxP95LatencyIncreaseMs: 25,
+      failureLimit: 0,
+      consecutiveErrorLimit: 2,
+      metricsRetrySeconds: 0,
       onInconclusive: 'extend',
       maxExtensions: 2,
+      pauseTimeoutSeconds: 30,
+      metricsSource: 'gateway',
     },
     ...overrides,
   };
@@ -165,6 +173,10 @@ export function dataStageMocks(opts: { plan?: RunPlan; evaluation?: Evaluation; 
     registerModelVersion: async () => TEST_MODEL_VERSION,
     evaluateModel: async () => opts.evaluation ?? evaluation(0.9),
     currentChampion: async () => opts.champion ?? TEST_MODEL_VERSION.modelVersionId,
+    writeRunReport: async (r: { workflowId: string; runId: string }) => ({
+      reportKey: `runs/test/${r.workflowId}/${r.runId}/report.html`,
+      summaryKey: `runs/test/${r.workflowId}/${r.runId}/summary.md`,
+    }),
   };
 }
 
@@ -222,7 +234,11 @@ export class PipelineHarness {
   /** Start the dev server (the project's binary), bundle the workflows once and run the GPU-queue worker. */
   static async start(): Promise<PipelineHarness> {
     const env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: serviceEnv().temporalCliPath }, log: { format: 'json', level: 'error' } },
+      server: {
+        executable: { type: 'existing-path', path: serviceEnv().temporalCliPath },
+        log: { format: 'json', level: 'error' },
+        searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
+      },
     });
     try {
       const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows/index.ts'), logger: silentLogger });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { CONFIG_ENV_VARS, REQUIRED_IN_PRODUCTION } from '../../src/workers/config';
 
 interface ComposeService {
@@ -39,7 +40,7 @@ function publishedPorts(name: string): Array<{ host: number; container: number }
   });
 }
 
-const appServices = ['worker-cpu', 'worker-gpu', 'gateway'] as const;
+const appServices = ['worker-cpu', 'worker-gpu', 'worker-backfill', 'gateway'] as const;
 const wiredByCompose = [
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',
@@ -139,5 +140,12 @@ describe('docker-compose.yml', () => {
       expect(service(name).depends_on?.['s3-create-bucket']?.condition).toBe('service_completed_successfully');
       expect(service(name).depends_on?.['temporal-create-namespace']?.condition).toBe('service_completed_successfully');
     }
+  });
+
+  it('registers every custom search attribute the workflows set', () => {
+    const script = [service('temporal-create-namespace').command ?? ''].flat().join('\n');
+    const listed = /for a in ([A-Za-z ]+); do/.exec(script)?.[1]?.trim().split(/\s+/) ?? [];
+    expect(listed.sort()).toEqual(TRAINSET_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+    expect(script).toContain('--type Keyword');
   });
 });

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       shutdownGraceSeconds: 30,
       gpuSlots: 1,
+      telemetry: { metricsPort: 9464 },
     });
   });
 

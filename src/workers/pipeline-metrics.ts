@@ -1,0 +1,238 @@
+/**
+ * The pipeline's own Prometheus metrics (prefix `trainset_`), on a registry of their own, and how each
+ * activity's result updates them. The activities stay unaware: the metrics interceptor calls
+ * recordActivityResult after an activity succeeds and recordActivityFailure when it throws.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunReportRequest } from '../activities/report';
+import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../shared/types';
+
+/** Every pipeline metric, by role. */
+export interface PipelineMetrics {
+  registry: Registry;
+  recordsIn: Counter<'dataset'>;
+  recordsAccepted: Counter<'dataset'>;
+  recordsQuarantined: Counter<'dataset' | 'stage' | 'reason'>;
+  piiFindings: Counter<'dataset' | 'entity'>;
+  piiDroppedRecords: Counter<'dataset'>;
+  duplicates: Counter<'dataset' | 'scope'>;
+  versions: Counter<'dataset' | 'created'>;
+  versionBytesWritten: Counter<'dataset'>;
+  versionReusedChunks: Gauge<'dataset'>;
+  versionRows: Gauge<'dataset'>;
+  driftScore: Gauge<'dataset' | 'feature'>;
+  driftGated: Gauge<'dataset'>;
+  trainingSeconds: Histogram<'dataset'>;
+  validationAccuracy: Gauge<'dataset'>;
+  gateDecisions: Counter<'dataset' | 'decision'>;
+  canarySteps: Counter<'model' | 'weight'>;
+  canaryWeight: Gauge<'model'>;
+  canaryVerdicts: Counter<'dataset' | 'verdict'>;
+  canaryDecisions: Counter<'model' | 'decision'>;
+  runs: Counter<'dataset' | 'outcome'>;
+  activityFailures: Counter<'activity' | 'error_type'>;
+  backfillPartitions: Gauge<'backfill' | 'state'>;
+  scheduleMissed: Counter<'schedule'>;
+  scheduleOverlapSkipped: Counter<'schedule'>;
+  schedulePaused: Gauge<'schedule'>;
+}
+
+/** Create the metrics on a fresh registry (never the global one: several stacks may share a process). */
+export function createPipelineMetrics(): PipelineMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
+    new Gauge({ name, help, labelNames, registers });
+  return {
+    registry,
+    recordsIn: counter('trainset_records_in_total', 'Raw records read by ingest.', ['dataset']),
+    recordsAccepted: counter('trainset_records_accepted_total', 'Records that passed the contract at ingest.', ['dataset']),
+    recordsQuarantined: counter('trainset_records_quarantined_total', 'Records quarantined, by stage (ingest, pii) and reason.', [
+      'dataset',
+      'stage',
+      'reason',
+    ]),
+    piiFindings: counter('trainset_pii_findings_total', 'PII findings by entity type.', ['dataset', 'entity']),
+    piiDroppedRecords: counter('trainset_pii_dropped_records_total', 'Records dropped by a drop_record PII policy.', ['dataset']),
+    duplicates: counter(
+      'trainset_duplicates_total',
+      'Duplicates dropped by dedupe; scope is partition (within it) or cross_partition (of earlier partitions).',
+      ['dataset', 'scope'],
+    ),
+    versions: counter('trainset_dataset_versions_total', 'Dataset version requests; created=false when the content already existed.', [
+      'dataset',
+      'created',
+    ]),
+    versionBytesWritten: counter('trainset_dataset_version_bytes_written_total', 'Bytes of new chunks and delta segments stored.', [
+      'dataset',
+    ]),
+    versionReusedChunks: gauge('trainset_dataset_version_reused_chunks', 'Base chunks the latest version shares with its predecessor.', [
+      'dataset',
+    ]),
+    versionRows: gauge('trainset_dataset_version_rows', 'Rows of the latest dataset version.', ['dataset']),
+    driftScore: gauge(
+      'trainset_drift_score_ratio',
+      'Largest drift figure of each feature relative to its limit (1 = at the limit) in the latest quality check.',
+      ['dataset', 'feature'],
+    ),
+    driftGated: gauge('trainset_drift_gated_figures', 'Drift figures over their gating limit in the latest quality check.', ['dataset']),
+    trainingSeconds: new Histogram({
+      name: 'trainset_training_seconds',
+      help: 'Wall time of successful training activities.',
+      labelNames: ['dataset'] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+      registers,
+    }),
+    validationAccuracy: gauge('trainset_model_validation_accuracy', 'Validation accuracy of the latest trained candidate.', ['dataset']),
+    gateDecisions: counter('trainset_gate_decisions_total', 'Validation gate decisions (passed, failed, overridden).', [
+      'dataset',
+      'decision',
+    ]),
+    canarySteps: counter('trainset_canary_steps_total', 'Canary steps started, by weight (percent to the candidate).', ['model', 'weight']),
+    canaryWeight: gauge('trainset_canary_weight_percent', 'Candidate weight the pipeline last set.', ['model']),
+    canaryVerdicts: counter(
+      'trainset_canary_verdicts_total',
+      'Canary step analyses by verdict (pass, breach, inconclusive, rollback-signal).',
+      ['dataset', 'verdict'],
+    ),
+    canaryDecisions: counter('trainset_canary_decisions_total', 'Champion changes: promoted, restored (rollback) or rejected.', [
+      'model',
+      'decision',
+    ]),
+    runs: counter('trainset_runs_total', 'Finished pipeline runs by outcome (the run report is written at the end).', [
+      'dataset',
+      'outcome',
+    ]),
+    activityFailures: counter('trainset_activity_failures_total', 'Failed activity attempts by activity type and error type.', [
+      'activity',
+      'error_type',
+    ]),
+    backfillPartitions: gauge('trainset_backfill_partitions', 'Partitions of each running backfill by state.', ['backfill', 'state']),
+    scheduleMissed: counter(
+      'trainset_schedule_missed_total',
+      'Scheduled runs the server skipped because they were past the catch-up window (seen by the schedule monitor).',
+      ['schedule'],
+    ),
+    scheduleOverlapSkipped: counter(
+      'trainset_schedule_overlap_skipped_total',
+      'Scheduled runs skipped by the overlap policy (seen by the schedule monitor).',
+      ['schedule'],
+    ),
+    schedulePaused: gauge('trainset_schedule_paused', '1 when the schedule is paused.', ['schedule']),
+  };
+}
+
+/** Drift features last exported per dataset, so features that left the top list are removed. */
+const driftFeatures = new WeakMap<PipelineMetrics, Map<string, Set<string>>>();
+
+/** Update the metrics from a successful activity's input and result; unknown activities are ignored. */
+export function recordActivityResult(m: PipelineMetrics, activityType: string, input: unknown, result: unknown): void {
+  const dataset = str((input as { dataset?: unknown } | undefined)?.dataset);
+  const model = str((input as { model?: unknown } | undefined)?.model);
+  switch (activityType) {
+    case 'ingestPartition': {
+      const r = result as IngestResult;
+      m.recordsIn.inc({ dataset }, r.recordsIn);
+      m.recordsAccepted.inc({ dataset }, r.accepted);
+      for (const [reason, n] of Object.entries(r.byReason ?? {})) m.recordsQuarantined.inc({ dataset, stage: 'ingest', reason }, n);
+      break;
+    }
+    case 'scanPii': {
+      const r = result as PiiResult;
+      for (const [entity, n] of Object.entries(r.findings ?? {})) if (n) m.piiFindings.inc({ dataset, entity }, n);
+      if (r.droppedRecords) m.piiDroppedRecords.inc({ dataset }, r.droppedRecords);
+      for (const [reason, n] of Object.entries(r.quarantineByReason ?? {})) m.recordsQuarantined.inc({ dataset, stage: 'pii', reason }, n);
+      break;
+    }
+    case 'dedupeRecords': {
+      const r = result as DedupeResult;
+      const cross = r.crossPartitionDuplicates ?? 0;
+      m.duplicates.inc({ dataset, scope: 'partition' }, Math.max(0, r.duplicates - cross));
+      m.duplicates.inc({ dataset, scope: 'cross_partition' }, cross);
+      break;
+    }
+    case 'createDatasetVersion': {
+      const r = result as DatasetVersionRef;
+      m.versions.inc({ dataset, created: String(r.created) });
+      m.versionBytesWritten.inc({ dataset }, r.bytesWritten ?? 0);
+      m.versionReusedChunks.set({ dataset }, r.reusedChunks ?? 0);
+      m.versionRows.set({ dataset }, r.rows);
+      break;
+    }
+    case 'checkQuality':
+      recordDrift(m, dataset, (result as QualityResult).drift);
+      break;
+    case 'trainModel': {
+      const r = result as TrainResult;
+      m.trainingSeconds.observe({ dataset }, r.seconds);
+      m.validationAccuracy.set({ dataset }, r.validationMetrics.accuracy);
+      break;
+    }
+    case 'setCanaryWeight': {
+      const weight = Number((input as { weight?: unknown }).weight);
+      m.canarySteps.inc({ model, weight: String(weight) });
+      m.canaryWeight.set({ model }, weight);
+      break;
+    }
+    case 'promoteCandidate':
+      m.canaryDecisions.inc({ model, decision: 'promoted' });
+      m.canaryWeight.set({ model }, 0);
+      break;
+    case 'restoreChampion':
+      m.canaryDecisions.inc({ model, decision: 'restored' });
+      m.canaryWeight.set({ model }, 0);
+      break;
+    case 'rejectCandidate':
+      m.canaryDecisions.inc({ model, decision: 'rejected' });
+      break;
+    case 'writeRunReport':
+      recordRunEnd(m, (input as RunReportRequest).status);
+      break;
+  }
+}
+
+/** A failed activity attempt: counted by activity type and the failure's type. */
+export function recordActivityFailure(m: PipelineMetrics, activityType: string, err: unknown): void {
+  m.activityFailures.inc({ activity: activityType, error_type: errorTypeOf(err) });
+}
+
+/** ApplicationFailure.type, else the error's name (CancelledFailure, TypeError, …). */
+export function errorTypeOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { type?: unknown; name?: unknown };
+    if (typeof e.type === 'string' && e.type) return e.type;
+    if (typeof e.name === 'string' && e.name) return e.name;
+  }
+  return 'Unknown';
+}
+
+function recordDrift(m: PipelineMetrics, dataset: string, drift: QualityResult['drift']): void {
+  const perFeature = new Map<string, number>();
+  for (const f of drift?.top ?? []) {
+    const ratio = f.limit > 0 ? f.value / f.limit : f.value;
+    perFeature.set(f.feature, Math.max(perFeature.get(f.feature) ?? 0, ratio));
+  }
+  let seen = driftFeatures.get(m);
+  if (!seen) driftFeatures.set(m, (seen = new Map()));
+  for (const feature of seen.get(dataset) ?? []) if (!perFeature.has(feature)) m.driftScore.remove({ dataset, feature });
+  for (const [feature, ratio] of perFeature) m.driftScore.set({ dataset, feature }, ratio);
+  seen.set(dataset, new Set(perFeature.keys()));
+  m.driftGated.set({ dataset }, drift?.gated ?? 0);
+}
+
+function recordRunEnd(m: PipelineMetrics, status: RunReportRequest['status'] | undefined): void {
+  if (!status) return;
+  const dataset = status.dataset;
+  if (status.gate) {
+    const decision = status.gate.passed ? 'passed' : status.gate.overridden ? 'overridden' : 'failed';
+    m.gateDecisions.inc({ dataset, decision });
+  }
+  for (const step of status.canary ?? []) m.canaryVerdicts.inc({ dataset, verdict: step.verdict });
+  m.runs.inc({ dataset, outcome: status.outcome ?? (status.error ? 'failed' : 'unfinished') });
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}

@@ -1,0 +1,101 @@
+/** Pure decisions of backfillWorkflow: input checks, the partition list, the success verdict and the ETA. */
+import type { BackfillInput } from '../shared/backfill';
+import { isLogicalDate } from '../shared/ids';
+
+/** Most partition runs in flight at once. */
+export const MAX_CONCURRENCY = 200;
+/** Most partitions in one backfill (ten years of days); keeps the carried failure list well under payload limits. */
+export const MAX_PARTITIONS = 3660;
+/** Default partition runs per workflow run before continue-as-new. */
+export const DEFAULT_MAX_CHILDREN_PER_RUN = 500;
+
+/** Input with its defaults applied. */
+export interface BackfillOptions {
+  dataset: string;
+  from: string;
+  to: string;
+  concurrency: number;
+  dryRun: boolean;
+  minSuccessRatio: number;
+  maxChildrenPerRun: number;
+  recheckSeconds: number;
+}
+
+/** Problems with an input (empty when it is valid). */
+export function backfillInputProblems(input: BackfillInput): string[] {
+  const problems: string[] = [];
+  if (typeof input?.dataset !== 'string' || !/^[a-z][a-z0-9_-]{0,62}$/.test(input.dataset)) {
+    problems.push('dataset must be a dataset name (lowercase letters, digits, "-" or "_", starting with a letter)');
+  }
+  if (!isLogicalDate(String(input?.from))) problems.push('from must be a date as YYYY-MM-DD');
+  if (!isLogicalDate(String(input?.to))) problems.push('to must be a date as YYYY-MM-DD');
+  if (problems.length === 0) {
+    const n = daysBetween(input.from, input.to) + 1;
+    if (n < 1) problems.push('from must not be after to');
+    else if (n > MAX_PARTITIONS) problems.push(`at most ${MAX_PARTITIONS} partitions per backfill; split the range`);
+  }
+  if (!isConcurrency(input?.concurrency)) problems.push(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}`);
+  const ratio = input?.minSuccessRatio;
+  if (ratio !== undefined && !(typeof ratio === 'number' && ratio >= 0 && ratio <= 1)) {
+    problems.push('minSuccessRatio must be a number from 0 to 1');
+  }
+  const max = input?.maxChildrenPerRun;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1)) problems.push('maxChildrenPerRun must be a positive integer');
+  const recheck = input?.recheckSeconds;
+  if (recheck !== undefined && !(typeof recheck === 'number' && recheck > 0)) problems.push('recheckSeconds must be positive');
+  return problems;
+}
+
+/** The input with defaults; call after backfillInputProblems found nothing. */
+export function backfillOptions(input: BackfillInput): BackfillOptions {
+  return {
+    dataset: input.dataset,
+    from: input.from,
+    to: input.to,
+    concurrency: input.concurrency,
+    dryRun: input.dryRun ?? false,
+    minSuccessRatio: input.minSuccessRatio ?? 1,
+    maxChildrenPerRun: input.maxChildrenPerRun ?? DEFAULT_MAX_CHILDREN_PER_RUN,
+    recheckSeconds: input.recheckSeconds ?? 30,
+  };
+}
+
+/** True for a concurrency the workflow accepts. */
+export function isConcurrency(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_CONCURRENCY;
+}
+
+/** Every date from `from` to `to`, both included, in order. */
+export function partitionsBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  const d = new Date(`${from}T00:00:00Z`);
+  const n = daysBetween(from, to) + 1;
+  for (let i = 0; i < n; i++) {
+    out.push(d.toISOString().slice(0, 10));
+    d.setUTCDate(d.getUTCDate() + 1);
+  }
+  return out;
+}
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** Whether a finished backfill met its success ratio. Partitions already done count as successes. */
+export function backfillVerdict(c: { total: number; succeeded: number; alreadyDone: number; minSuccessRatio: number }): {
+  successRatio: number;
+  met: boolean;
+} {
+  const successRatio = c.total === 0 ? 1 : (c.succeeded + c.alreadyDone) / c.total;
+  return { successRatio, met: successRatio >= c.minSuccessRatio };
+}
+
+/**
+ * Seconds left at the rate so far: partition runs finished by this backfill per elapsed second, applied to those
+ * not finished. Undefined before the first finish (no rate yet).
+ */
+export function etaSeconds(c: { finished: number; elapsedMs: number; left: number }): number | undefined {
+  if (c.left === 0) return 0;
+  if (c.finished === 0 || c.elapsedMs <= 0) return undefined;
+  return Math.ceil((c.left * c.elapsedMs) / c.finished / 1000);
+}

@@ -1,0 +1,90 @@
+/** The Grafana dashboard queries only metrics that exist: the pipeline's registered ones and SDK names proven by scraping. */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createPipelineMetrics } from '../../src/workers/pipeline-metrics';
+import { SDK_METRIC_NAMES } from '../helpers/sdk-metric-names';
+
+interface Target {
+  expr?: string;
+}
+interface Panel {
+  type: string;
+  title: string;
+  targets?: Target[];
+  panels?: Panel[];
+}
+interface Dashboard {
+  panels: Panel[];
+  templating: { list: Array<{ type: string; query?: string | { query?: string } }> };
+}
+
+const dashboard = JSON.parse(readFileSync(path.resolve(__dirname, '../../deploy/grafana/trainset-dashboard.json'), 'utf8')) as Dashboard;
+
+/** Every PromQL expression of the dashboard: panel targets (rows included) and query variables. */
+function expressions(d: Dashboard): Array<{ where: string; expr: string }> {
+  const out: Array<{ where: string; expr: string }> = [];
+  const walk = (panels: Panel[]): void => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) out.push({ where: p.title, expr: t.expr ?? '' });
+      walk(p.panels ?? []);
+    }
+  };
+  walk(d.panels);
+  for (const v of d.templating.list) {
+    if (v.type !== 'query') continue;
+    out.push({ where: 'variable', expr: typeof v.query === 'string' ? v.query : (v.query?.query ?? '') });
+  }
+  return out;
+}
+
+/** Metric names in a PromQL expression: label matchers, strings and ranges removed, then the prefixed identifiers. */
+function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '');
+  return [...bare.matchAll(/\b(?:trainset|temporal)_[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
+}
+
+/** Names a scrape shows for the registry's metrics (a histogram as _bucket, _sum, _count). */
+async function registeredNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const m of await createPipelineMetrics().registry.getMetricsAsJSON()) {
+    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
+    else names.add(m.name);
+  }
+  return names;
+}
+
+describe('deploy/grafana/trainset-dashboard.json', () => {
+  const exprs = expressions(dashboard);
+
+  it('has queries, each naming at least one metric', () => {
+    expect(exprs.length).toBeGreaterThan(20);
+    for (const { where, expr } of exprs) expect(metricNames(expr), `${where}: ${expr}`).not.toEqual([]);
+  });
+
+  it('queries only metrics the pipeline registers or the Temporal SDK was seen to export', async () => {
+    const known = new Set([...(await registeredNames()), ...SDK_METRIC_NAMES]);
+    const unknown = exprs.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !known.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it('shows every pipeline metric somewhere', async () => {
+    const used = new Set(exprs.flatMap(({ expr }) => metricNames(expr)));
+    const registered = (await createPipelineMetrics().registry.getMetricsAsJSON()).map((m) => m.name);
+    const unused = registered.filter((n) => !used.has(n) && !used.has(`${n}_bucket`));
+    expect(unused).toEqual([]);
+  });
+
+  it('extracts names past label matchers, ranges and strings', () => {
+    expect(
+      metricNames('sum by (le) (rate(trainset_training_seconds_bucket{dataset=~"temporal_x"}[1d])) / trainset_records_in_total'),
+    ).toEqual(['trainset_training_seconds_bucket', 'trainset_records_in_total']);
+  });
+});

@@ -1,0 +1,172 @@
+/** recordActivityResult: each activity's result lands in the right pipeline metric. */
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import type { RunReportRequest } from '../../src/activities/report';
+import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../../src/shared/types';
+import {
+  createPipelineMetrics,
+  errorTypeOf,
+  recordActivityFailure,
+  recordActivityResult,
+  type PipelineMetrics,
+} from '../../src/workers/pipeline-metrics';
+
+/** The value of one series, or undefined when it does not exist. */
+async function value(m: PipelineMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = m.registry.getSingleMetric(name) ?? m.registry.getSingleMetric(name.replace(/_(count|sum)$/, ''));
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  // A histogram's series carry their own names (_bucket, _sum, _count).
+  const match = values.find(
+    (v) =>
+      ((v as { metricName?: string }).metricName ?? name) === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l),
+  );
+  return match?.value;
+}
+
+const ds = { dataset: 'tickets', partition: '2026-11-01', specHash: 'h' };
+
+describe('recordActivityResult', () => {
+  it('counts records in, accepted and quarantined by stage and reason', async () => {
+    const m = createPipelineMetrics();
+    const ingest: IngestResult = {
+      recordsIn: 100,
+      accepted: 90,
+      quarantined: 10,
+      byReason: { invalid_json: 7, 'wrong_type:age': 3 },
+      stagedKey: 'k',
+      files: 1,
+    };
+    recordActivityResult(m, 'ingestPartition', ds, ingest);
+    recordActivityResult(m, 'ingestPartition', ds, ingest);
+    const pii: PiiResult = {
+      records: 88,
+      droppedRecords: 1,
+      quarantined: 1,
+      quarantineByReason: { pii_scan_timeout: 1 },
+      findings: { EMAIL_ADDRESS: 4, US_SSN: 0 },
+      findingsByField: {},
+      cleanKey: 'c',
+    };
+    recordActivityResult(m, 'scanPii', { ...ds, stagedKey: 'k' }, pii);
+    expect(await value(m, 'trainset_records_in_total', { dataset: 'tickets' })).toBe(200);
+    expect(await value(m, 'trainset_records_accepted_total', { dataset: 'tickets' })).toBe(180);
+    expect(await value(m, 'trainset_records_quarantined_total', { stage: 'ingest', reason: 'invalid_json' })).toBe(14);
+    expect(await value(m, 'trainset_records_quarantined_total', { stage: 'pii', reason: 'pii_scan_timeout' })).toBe(1);
+    expect(await value(m, 'trainset_pii_findings_total', { entity: 'EMAIL_ADDRESS' })).toBe(4);
+    expect(await value(m, 'trainset_pii_findings_total', { entity: 'US_SSN' })).toBeUndefined();
+    expect(await value(m, 'trainset_pii_dropped_records_total', { dataset: 'tickets' })).toBe(1);
+  });
+
+  it('splits duplicates into within-partition and cross-partition', async () => {
+    const m = createPipelineMetrics();
+    const r: DedupeResult = { records: 80, duplicates: 8, crossPartitionDuplicates: 3, dedupedKey: 'd' };
+    recordActivityResult(m, 'dedupeRecords', ds, r);
+    expect(await value(m, 'trainset_duplicates_total', { scope: 'partition' })).toBe(5);
+    expect(await value(m, 'trainset_duplicates_total', { scope: 'cross_partition' })).toBe(3);
+  });
+
+  it('records version bytes, reused chunks and rows', async () => {
+    const m = createPipelineMetrics();
+    const v: DatasetVersionRef = {
+      versionId: 'v1',
+      created: true,
+      rows: 500,
+      partitions: ['2026-11-01'],
+      manifestKey: 'm',
+      objectsWritten: 3,
+      bytesWritten: 4096,
+      reusedChunks: 7,
+    };
+    recordActivityResult(m, 'createDatasetVersion', ds, v);
+    expect(await value(m, 'trainset_dataset_version_bytes_written_total', { dataset: 'tickets' })).toBe(4096);
+    expect(await value(m, 'trainset_dataset_version_reused_chunks', { dataset: 'tickets' })).toBe(7);
+    expect(await value(m, 'trainset_dataset_versions_total', { created: 'true' })).toBe(1);
+  });
+
+  it('keeps the largest drift per feature relative to its limit, and drops features that left the top list', async () => {
+    const m = createPipelineMetrics();
+    const q = (top: NonNullable<QualityResult['drift']>['top']): QualityResult => ({
+      trainRows: 1,
+      validationRows: 1,
+      testRows: 1,
+      labelDistribution: {},
+      completeness: {},
+      drift: { against: 'v0', figures: 10, gated: 1, top },
+    });
+    recordActivityResult(
+      m,
+      'checkQuality',
+      { dataset: 'tickets', versionId: 'v1' },
+      q([
+        { feature: 'priority', metric: 'psi', value: 0.3, limit: 0.2, gated: true },
+        { feature: 'priority', metric: 'jensen_shannon', value: 0.05, limit: 0.1, gated: false },
+        { feature: 'channel', metric: 'linf', value: 0.1, limit: 0.2, gated: false },
+      ]),
+    );
+    expect(await value(m, 'trainset_drift_score_ratio', { feature: 'priority' })).toBeCloseTo(1.5);
+    expect(await value(m, 'trainset_drift_score_ratio', { feature: 'channel' })).toBeCloseTo(0.5);
+    expect(await value(m, 'trainset_drift_gated_figures', { dataset: 'tickets' })).toBe(1);
+    recordActivityResult(
+      m,
+      'checkQuality',
+      { dataset: 'tickets', versionId: 'v2' },
+      q([{ feature: 'channel', metric: 'linf', value: 0.02, limit: 0.2, gated: false }]),
+    );
+    expect(await value(m, 'trainset_drift_score_ratio', { feature: 'priority' })).toBeUndefined();
+    expect(await value(m, 'trainset_drift_score_ratio', { feature: 'channel' })).toBeCloseTo(0.1);
+  });
+
+  it('observes training time and follows the canary through steps to a decision', async () => {
+    const m = createPipelineMetrics();
+    const metrics = { accuracy: 0.9, macroF1: 0.88, n: 100 };
+    const t: TrainResult = { artifactKey: 'a', trainMetrics: metrics, validationMetrics: metrics, epochs: 5, seconds: 42 };
+    recordActivityResult(m, 'trainModel', { dataset: 'tickets', versionId: 'v1', jobKey: 'j' }, t);
+    expect(await value(m, 'trainset_training_seconds_count', { dataset: 'tickets' })).toBe(1);
+    expect(await value(m, 'trainset_training_seconds_sum', { dataset: 'tickets' })).toBe(42);
+    const model = 'tickets-classifier';
+    recordActivityResult(m, 'setCanaryWeight', { model, modelVersionId: 'mv', weight: 20, workflowId: 'w' }, { generation: 3 });
+    expect(await value(m, 'trainset_canary_weight_percent', { model })).toBe(20);
+    expect(await value(m, 'trainset_canary_steps_total', { model, weight: '20' })).toBe(1);
+    recordActivityResult(m, 'restoreChampion', { model, modelVersionId: 'mv', reason: 'breach', workflowId: 'w' }, undefined);
+    expect(await value(m, 'trainset_canary_decisions_total', { model, decision: 'restored' })).toBe(1);
+    expect(await value(m, 'trainset_canary_weight_percent', { model })).toBe(0);
+  });
+
+  it('counts the gate decision, canary verdicts and outcome when the run report is written', async () => {
+    const m = createPipelineMetrics();
+    const req: RunReportRequest = {
+      workflowId: 'w',
+      runId: 'r',
+      status: {
+        dataset: 'tickets',
+        stage: 'done',
+        gate: { passed: false, rule: 'vs-champion', reasons: ['accuracy'], overridden: true },
+        canary: [
+          { step: 0, weight: 20, generation: 1, verdict: 'pass', reasons: [], candidateSamples: 50, championSamples: 50 },
+          { step: 1, weight: 50, generation: 2, verdict: 'breach', reasons: ['accuracy'], candidateSamples: 50, championSamples: 50 },
+        ],
+        outcome: 'rolled_back',
+      },
+    };
+    recordActivityResult(m, 'writeRunReport', req, { reportKey: 'r', summaryKey: 's' });
+    expect(await value(m, 'trainset_gate_decisions_total', { decision: 'overridden' })).toBe(1);
+    expect(await value(m, 'trainset_canary_verdicts_total', { verdict: 'breach' })).toBe(1);
+    expect(await value(m, 'trainset_runs_total', { outcome: 'rolled_back' })).toBe(1);
+  });
+
+  it('ignores activities it does not know', () => {
+    expect(() => recordActivityResult(createPipelineMetrics(), 'somethingNew', {}, 42)).not.toThrow();
+  });
+});
+
+describe('recordActivityFailure', () => {
+  it('counts by activity and failure type', async () => {
+    const m = createPipelineMetrics();
+    recordActivityFailure(m, 'ingestPartition', ApplicationFailure.nonRetryable('gone', 'PartitionNotFound'));
+    recordActivityFailure(m, 'ingestPartition', new TypeError('x'));
+    expect(await value(m, 'trainset_activity_failures_total', { activity: 'ingestPartition', error_type: 'PartitionNotFound' })).toBe(1);
+    expect(await value(m, 'trainset_activity_failures_total', { error_type: 'TypeError' })).toBe(1);
+    expect(errorTypeOf('plain string')).toBe('Unknown');
+  });
+});

@@ -1,0 +1,23 @@
+/**
+ * Workflows bundle of the backfill tests: the real backfillWorkflow plus a stub retrainPipelineWorkflow (registered
+ * under the real one's name) whose only step is one `partitionWork` activity the test controls.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { RetrainInput } from '../../src/shared/types';
+
+export { backfillWorkflow } from '../../src/workflows/backfill';
+
+/** The stub's activity. */
+export interface StubActivities {
+  partitionWork(input: { dataset: string; logicalDate: string }): Promise<void>;
+}
+
+// One attempt: a failing partition fails its run at once.
+const { partitionWork } = proxyActivities<StubActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 1 } });
+
+/** Stand-in for one partition's pipeline run. */
+export async function retrainPipelineWorkflow(input: RetrainInput): Promise<{ dataset: string; logicalDate: string }> {
+  const logicalDate = input.logicalDate ?? '';
+  await partitionWork({ dataset: input.dataset, logicalDate });
+  return { dataset: input.dataset, logicalDate };
+}

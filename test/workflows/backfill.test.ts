@@ -1,0 +1,330 @@
+/**
+ * backfillWorkflow on the real dev server. Its children are a stub retrainPipelineWorkflow (one `partitionWork`
+ * activity the test holds, releases or fails), so the orchestration is what is under test; the lookups are the
+ * real describePartitionRuns activity against the same server. Each test uses its own dataset (so its own
+ * partition workflow ids) and task queue.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackfillActivities } from '../../src/activities/backfill';
+import type { BackfillInput, BackfillProgress, BackfillResult } from '../../src/shared/backfill';
+import { ErrorType } from '../../src/shared/errors';
+import { retrainWorkflowId } from '../../src/shared/ids';
+import { pauseSignal, progressQuery, resumeSignal, setConcurrencySignal, type backfillWorkflow } from '../../src/workflows/backfill';
+import { serviceEnv } from '../helpers/services';
+import type { StubActivities } from './backfill-workflows';
+
+type BackfillHandle = WorkflowHandleWithFirstExecutionRunId<typeof backfillWorkflow>;
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: serviceEnv().temporalCliPath }, log: { format: 'json', level: 'error' } },
+  });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./backfill-workflows.ts'), logger: silentLogger });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** A dataset name of its own per test: partition workflow ids must not collide between tests. */
+const uniqueDataset = (): string => `bf${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+
+/** Partition work the test controls: held until released, failing for chosen days; every call is recorded. */
+function controlledWork(opts: { hold?: boolean; fail?: string[] } = {}) {
+  const calls: string[] = [];
+  const waiters: Array<() => void> = [];
+  let open = !opts.hold;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const work: StubActivities['partitionWork'] = async ({ logicalDate }) => {
+    calls.push(logicalDate);
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      if (!open) await new Promise<void>((r) => waiters.push(r));
+      if (opts.fail?.includes(logicalDate)) {
+        throw ApplicationFailure.nonRetryable('quality gate failed: too few rows', ErrorType.QualityGateFailed);
+      }
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  return {
+    work,
+    calls,
+    waiting: () => waiters.length,
+    maxInFlight: () => maxInFlight,
+    releaseOne: () => waiters.shift()?.(),
+    releaseAll: () => {
+      open = true;
+      waiters.splice(0).forEach((r) => r());
+    },
+  };
+}
+
+/** Run fn with a worker (the backfill, the stub children, the real lookups) on a fresh task queue. */
+async function withWorker<T>(
+  w: ReturnType<typeof controlledWork>,
+  fn: (ctx: { taskQueue: string; start: (input: Omit<BackfillInput, 'taskQueue'>) => Promise<BackfillHandle> }) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `backfill-test-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: { partitionWork: w.work, ...createBackfillActivities({ client: env.client }) },
+  });
+  const start = (input: Omit<BackfillInput, 'taskQueue'>): Promise<BackfillHandle> =>
+    env.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
+      taskQueue,
+      workflowId: `backfill-test-${randomUUID()}`,
+      args: [{ ...input, taskQueue }],
+      // A path that hangs fails the test within its timeout instead of lingering on the server.
+      workflowExecutionTimeout: '50 seconds',
+    });
+  // A failed assertion lets held work go, or the worker would wait for it on shutdown.
+  return worker.runUntil(
+    fn({ taskQueue, start }).catch((err: unknown) => {
+      w.releaseAll();
+      throw err;
+    }),
+  );
+}
+
+/** Poll the progress query until pred holds. */
+async function waitForProgress(h: BackfillHandle, pred: (p: BackfillProgress) => boolean, timeoutMs = 15_000): Promise<BackfillProgress> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await h.query(progressQuery);
+    if (pred(p)) return p;
+    if (Date.now() > until) throw new Error(`progress never matched; last ${JSON.stringify(p)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitUntil(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Commit a history for the replay test when RECORD_HISTORIES=1. */
+async function recordHistory(name: string, h: WorkflowHandle, runId?: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await env.client.workflow.getHandle(h.workflowId, runId).fetchHistory();
+  await writeFile(path.join(__dirname, '../histories', name), historyToJSON(history));
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** The events of every run of a continue-as-new chain, first to last. */
+async function runHistories(workflowId: string, firstRunId: string): Promise<Array<{ runId: string; events: HistoryEvent[] }>> {
+  const out: Array<{ runId: string; events: HistoryEvent[] }> = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const events: HistoryEvent[] = (await env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+    out.push({ runId, events });
+    runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return out;
+}
+
+const DAYS = ['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04', '2024-01-05', '2024-01-06', '2024-01-07', '2024-01-08'];
+
+describe('backfillWorkflow', () => {
+  it('dry run lists what it would start and what is already done, and starts nothing', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ taskQueue, start }) => {
+      // One day already done by an earlier run of its own.
+      await env.client.workflow.execute('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[1]!),
+        args: [{ dataset, logicalDate: DAYS[1] }],
+      });
+      const result = await (await start({ dataset, from: DAYS[0]!, to: DAYS[3]!, concurrency: 2, dryRun: true })).result();
+      expect(result.dryRun).toEqual({ wouldStart: [DAYS[0], DAYS[2], DAYS[3]], alreadyDone: [DAYS[1]], running: [] });
+      expect(w.calls).toEqual([DAYS[1]]);
+      await expect(env.client.workflow.getHandle(retrainWorkflowId(dataset, DAYS[0]!)).describe()).rejects.toThrow();
+    });
+  });
+
+  it('processes each partition once: a re-run and a manual run of a day skip what is done', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ taskQueue, start }) => {
+      await env.client.workflow.execute('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[2]!),
+        args: [{ dataset, logicalDate: DAYS[2] }],
+      });
+      const first = await (await start({ dataset, from: DAYS[0]!, to: DAYS[5]!, concurrency: 3 })).result();
+      expect(first).toMatchObject({ total: 6, succeeded: 5, alreadyDone: 1, failed: [], successRatio: 1, runs: 1 });
+      const second = await (await start({ dataset, from: DAYS[0]!, to: DAYS[5]!, concurrency: 3 })).result();
+      expect(second).toMatchObject({ total: 6, succeeded: 0, alreadyDone: 6, failed: [] });
+      expect([...w.calls].sort()).toEqual(DAYS.slice(0, 6));
+    });
+  });
+
+  it('two backfills over the same days run each partition once; the second waits for the first one’s runs', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ start }) => {
+      const a = await start({ dataset, from: DAYS[0]!, to: DAYS[3]!, concurrency: 4 });
+      await waitUntil(() => w.waiting() === 4, 'four held partitions of backfill A');
+      const b = await start({ dataset, from: DAYS[2]!, to: DAYS[5]!, concurrency: 4, recheckSeconds: 1 });
+      const p = await waitForProgress(b, (x) => x.running.length === 2 && x.waitingOnOthers.length === 2);
+      expect(p.waitingOnOthers).toEqual([DAYS[2], DAYS[3]]);
+      expect([...p.running].sort()).toEqual([DAYS[4], DAYS[5]]);
+      w.releaseAll();
+      const [ra, rb] = await Promise.all([a.result(), b.result()]);
+      expect(ra).toMatchObject({ succeeded: 4, alreadyDone: 0, failed: [] });
+      expect(rb).toMatchObject({ succeeded: 2, alreadyDone: 2, failed: [] });
+      expect([...w.calls].sort()).toEqual(DAYS.slice(0, 6));
+    });
+  });
+
+  it('resizes on setConcurrency, starts nothing while paused, and carries on after resume', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ start }) => {
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[7]!, concurrency: 2 });
+      await waitUntil(() => w.waiting() === 2, 'two partitions in flight');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(w.calls).toHaveLength(2);
+
+      await h.signal(setConcurrencySignal, { concurrency: 4 });
+      await waitUntil(() => w.waiting() === 4, 'four partitions in flight after the resize');
+      expect((await h.query(progressQuery)).concurrency).toBe(4);
+
+      await h.signal(pauseSignal);
+      await waitForProgress(h, (x) => x.paused);
+      for (let i = 0; i < 4; i++) w.releaseOne();
+      const paused = await waitForProgress(h, (x) => x.done === 4 && x.running.length === 0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(w.calls).toHaveLength(4);
+      expect(paused).toMatchObject({ paused: true, remaining: 4, failed: 0 });
+      expect(paused.etaSeconds).toBeUndefined();
+
+      await h.signal(resumeSignal);
+      w.releaseAll();
+      const result = await h.result();
+      expect(result).toMatchObject({ total: 8, succeeded: 8, failed: [] });
+      expect(w.maxInFlight()).toBe(4);
+      await recordHistory('backfill-resize-pause.json', h);
+    });
+  });
+
+  it('reports done / running / failed / remaining and an ETA in the progress query', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true, fail: [DAYS[0]!] });
+    await withWorker(w, async ({ start }) => {
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[3]!, concurrency: 1, minSuccessRatio: 0.5 });
+      const p0 = await waitForProgress(h, (x) => x.running.length === 1);
+      expect(p0).toMatchObject({ total: 4, done: 0, running: [DAYS[0]], failed: 0, remaining: 3, run: 1 });
+      expect(p0.etaSeconds).toBeUndefined();
+      await waitUntil(() => w.waiting() === 1, 'the first partition held');
+      w.releaseOne();
+      const p1 = await waitForProgress(h, (x) => x.failed === 1 && x.running.length === 1);
+      expect(p1).toMatchObject({ done: 0, running: [DAYS[1]], remaining: 2 });
+      expect(p1.etaSeconds).toBeGreaterThanOrEqual(0);
+      await waitUntil(() => w.waiting() === 1, 'the second partition held');
+      w.releaseOne();
+      const p2 = await waitForProgress(h, (x) => x.done === 1 && x.running.length === 1);
+      expect(p2).toMatchObject({ done: 1, succeeded: 1, failed: 1, remaining: 1 });
+      w.releaseAll();
+      expect((await h.result()).failed.map((f) => f.partition)).toEqual([DAYS[0]]);
+    });
+  });
+
+  it('continues as new every maxChildrenPerRun partitions, draining its children first', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ start }) => {
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[6]!, concurrency: 2, maxChildrenPerRun: 3 });
+      const result = await h.result();
+      expect(result).toMatchObject({ total: 7, succeeded: 7, failed: [], runs: 3 });
+      expect([...w.calls].sort()).toEqual(DAYS.slice(0, 7));
+
+      // Follow the chain of runs: each started at most 3 children and saw all of them finish before continuing.
+      const runs: Array<{ started: number; completed: number; last: string }> = [];
+      for (const [i, { runId, events }] of (await runHistories(h.workflowId, h.firstExecutionRunId)).entries()) {
+        runs.push({
+          started: events.filter((e) => e.childWorkflowExecutionStartedEventAttributes).length,
+          completed: events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes).length,
+          last: events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes ? 'continued' : 'closed',
+        });
+        if (i === 0) await recordHistory('backfill-continued-as-new.json', h, runId);
+      }
+      expect(runs).toEqual([
+        { started: 3, completed: 3, last: 'continued' },
+        { started: 3, completed: 3, last: 'continued' },
+        { started: 1, completed: 1, last: 'closed' },
+      ]);
+    });
+  });
+
+  it('fails below minSuccessRatio listing the failed partitions, and a re-run retries only those', async () => {
+    const dataset = uniqueDataset();
+    const failing = [DAYS[1]!, DAYS[4]!];
+    const w = controlledWork({ fail: failing });
+    await withWorker(w, async ({ start }) => {
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[5]!, concurrency: 3, minSuccessRatio: 0.8 });
+      const err = await h.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      const failure = cause as ApplicationFailure;
+      expect(failure.type).toBe(ErrorType.BackfillBelowMinSuccessRatio);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toContain(`${DAYS[1]} (QualityGateFailed)`);
+      expect(failure.message).toContain(`${DAYS[4]} (QualityGateFailed)`);
+      const details = failure.details?.[0] as BackfillResult;
+      expect(details.failed.map((f) => f.partition).sort()).toEqual(failing);
+      expect(details.failed[0]).toMatchObject({ type: ErrorType.QualityGateFailed, workflowId: retrainWorkflowId(dataset, failing[0]!) });
+      expect(details.successRatio).toBeCloseTo(4 / 6);
+      await recordHistory('backfill-below-ratio.json', h);
+
+      // Same range, lower bar: done days are skipped, the failed ones run again (and fail again).
+      w.calls.length = 0;
+      const lenient = await (await start({ dataset, from: DAYS[0]!, to: DAYS[5]!, concurrency: 3, minSuccessRatio: 0.5 })).result();
+      expect([...w.calls].sort()).toEqual(failing);
+      expect(lenient).toMatchObject({ succeeded: 0, alreadyDone: 4, successRatio: 4 / 6 });
+      expect(lenient.failed.map((f) => f.partition).sort()).toEqual(failing);
+    });
+  });
+
+  it('rejects a bad input at once, saying what is wrong', async () => {
+    const w = controlledWork();
+    await withWorker(w, async ({ start }) => {
+      const h = await start({ dataset: 'tickets', from: '2024-02-10', to: '2024-02-01', concurrency: 0 });
+      const err = (await h.result().catch((e: unknown) => e)) as WorkflowFailedError;
+      const cause = err.cause as ApplicationFailure;
+      expect(cause.type).toBe(ErrorType.InvalidInput);
+      expect(cause.message).toContain('from must not be after to');
+      expect(cause.message).toContain('concurrency must be an integer');
+    });
+  });
+});
+
+const silentLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (m: string) => process.stderr.write(`${m}\n`),
+};
