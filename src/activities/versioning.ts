@@ -2,7 +2,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { checkLeakage, splitByTime } from '../data/split';
 import { ErrorType } from '../shared/errors';
-import { shiftDate } from '../shared/ids';
+import { modelNameFor, shiftDate } from '../shared/ids';
 import type { DatasetVersionRef, QualityResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
@@ -214,6 +214,18 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         const breach = driftFailureMessage(drift, prev.id);
         if (breach) problems.push(breach);
       }
+      // Drift against production: the gateway's recent input profiles (lengths and category codes, no text).
+      // Gated like the previous-version figures once the sample has spec.quality.drift.minRows requests.
+      const since = new Date(Date.now() - spec.quality.production.windowDays * 86_400_000);
+      const profiles = await registry.predictions.recentProfiles(modelNameFor(input.dataset), since, spec.quality.production.sampleSize);
+      let production: DriftReport | undefined;
+      if (profiles.length > 0) {
+        const prodStats = new StatsBuilder(spec);
+        for (const p of profiles) prodStats.addProfile(p);
+        production = compareStats(prodStats.finish(), stats, spec.quality.drift);
+        const breach = driftFailureMessage(production, 'production sample');
+        if (breach) problems.push(breach);
+      }
       const card = {
         dataset: input.dataset,
         versionId: input.versionId,
@@ -221,7 +233,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         rows: rows.length,
         partitions: manifestPartitions(manifest),
         stats,
-        drift: drift ? { previous: drift } : undefined,
+        drift: drift || production ? { previous: drift, production } : undefined,
         split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
       };
       const cardKey = `datasets/${input.dataset}/cards/${input.versionId}`;
@@ -244,6 +256,15 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         labelDistribution: manifest.labelDistribution,
         completeness,
         cardKey: `${cardKey}.html`,
+        ...(production
+          ? {
+              productionDrift: {
+                requests: profiles.length,
+                figures: production.figures.filter((f) => f.value !== null).length,
+                gated: production.figures.filter((f) => f.gated).length,
+              },
+            }
+          : {}),
         ...(drift
           ? {
               drift: {

@@ -1,15 +1,8 @@
 /** The `trainset` command: thin wrappers over the Temporal client, the registry and the embedded stack. */
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { ConfigError } from '../workers/config';
 import { isLogicalDate } from '../shared/ids';
-import { registerBackfillCommand } from './backfill-command';
-import { registerDatasetCommands } from './datasets-command';
-import { registerGateCommands } from './gate-command';
-import { registerOperatorCommands } from './operator-commands';
-import { registerRunsCommands } from './runs-command';
-import { registerIngestCommand } from './ingest-command';
-import { registerPiiCommands } from './pii-command';
-import { registerStackCommands } from './stack-commands';
+import { buildProgram } from './program';
 
 // The AWS SDK warns on every client about Node 20 support; the pinned version supports it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -20,21 +13,7 @@ export function dateArg(value: string): string {
   return value;
 }
 
-const program = new Command()
-  .name('trainset')
-  .description(
-    'Durable ML training-set pipeline on Temporal: versioned, PII-clean, labeled data; training; canary promotion with rollback.',
-  )
-  .showHelpAfterError();
-
-registerStackCommands(program);
-registerOperatorCommands(program);
-registerDatasetCommands(program);
-registerGateCommands(program);
-registerRunsCommands(program);
-registerPiiCommands(program);
-registerIngestCommand(program);
-registerBackfillCommand(program);
+const program = buildProgram();
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(err.message);

@@ -390,6 +390,30 @@ export class StatsBuilder {
     }
   }
 
+  /**
+   * Profile one served request as the gateway logs it (see src/serving/input-profile.ts): category values of
+   * categorical fields and `<field>.length` of text fields, never the text. Other features stay empty, so their
+   * drift figures are recorded as not computable.
+   */
+  addProfile(profile: Readonly<Record<string, unknown>>): void {
+    const index = this.rows;
+    this.rows += 1;
+    this.unlabeled += 1;
+    for (const f of this.features) {
+      if (f.plan.kind === 'text') {
+        const n = profile[`${f.plan.path}.length`];
+        if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) continue;
+        f.present += 1;
+        f.numeric?.add(n, index);
+      } else if (f.categories) {
+        const v = Object.hasOwn(profile, f.plan.path) ? profile[f.plan.path] : undefined;
+        if (!isPresent(v)) continue;
+        f.present += 1;
+        f.categories.add(categoryOf(v));
+      }
+    }
+  }
+
   /** Values and categories the sketches hold now: bounded by the feature count, never by the row count. */
   retained(): number {
     return this.features.reduce((s, f) => s + (f.numeric?.sample.size ?? 0) + (f.categories?.size ?? 0), 0);

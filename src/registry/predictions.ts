@@ -33,9 +33,9 @@ export function createPredictionRepo(db: Queryable) {
       if (rows.length === 0) return 0;
       const res = await db.query(
         `INSERT INTO predictions (id, model, model_version, arm, generation, request_key_hash, input_hash,
-           predicted_label, latency_ms, error)
+           predicted_label, latency_ms, error, profile)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-           $8::text[], $9::real[], $10::text[])
+           $8::text[], $9::real[], $10::text[], $11::jsonb[])
          ON CONFLICT (id) DO NOTHING`,
         [
           rows.map((r) => r.id),
@@ -48,9 +48,20 @@ export function createPredictionRepo(db: Queryable) {
           rows.map((r) => r.predictedLabel),
           rows.map((r) => r.latencyMs),
           rows.map((r) => r.error),
+          rows.map((r) => (r.profile ? JSON.stringify(r.profile) : null)),
         ],
       );
       return res.rowCount ?? 0;
+    },
+
+    /** Input profiles of a model's most recent served requests since `since` (newest first, at most `limit`). */
+    async recentProfiles(model: string, since: Date, limit: number): Promise<Array<Record<string, string | number>>> {
+      const { rows } = await db.query<{ profile: Record<string, string | number> }>(
+        `SELECT profile FROM predictions WHERE model = $1 AND created_at >= $2 AND profile IS NOT NULL AND error IS NULL
+         ORDER BY created_at DESC LIMIT $3`,
+        [model, since, limit],
+      );
+      return rows.map((r) => r.profile);
     },
 
     /** Attach the true label to a logged prediction; false when no such prediction exists. */

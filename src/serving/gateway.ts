@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { inputProfile } from './input-profile';
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
@@ -204,6 +205,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       generation: state.generation,
       requestKeyHash: sha256(requestKey),
       inputHash: sha256(canonicalJson(req.body.input)),
+      profile: predictor.featureSpec ? inputProfile(req.body.input, predictor.featureSpec) : null,
       predictedLabel: null,
       latencyMs: 0,
       error: null,

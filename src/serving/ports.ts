@@ -31,6 +31,8 @@ export interface PredictionLog {
 /** A loaded model (structurally the same as src/training/model.ts's Predictor). */
 export interface Predictor {
   readonly classes: string[];
+  /** The fields the model reads; when known, each request's input profile is logged for drift. */
+  readonly featureSpec?: { textFields: readonly string[]; categoricalFields: readonly string[] };
   predict(record: Record<string, unknown>): { label: string; probabilities: number[] };
 }
 

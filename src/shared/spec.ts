@@ -256,10 +256,20 @@ export const DatasetSpecSchema = z.object({
             .default({}),
         })
         .default({ psi: 0.25, ks: 0.2, jensenShannon: 0.1, linf: 0.2, labelLinf: 0.25, minRows: 200, features: {} }),
+      /** The production sample: the serving gateway's logged input profiles of the dataset's model. */
+      production: z
+        .object({
+          /** Requests from this many days back. */
+          windowDays: z.number().int().min(1).default(7),
+          /** At most this many of the most recent ones. */
+          sampleSize: z.number().int().min(1).max(1_000_000).default(5000),
+        })
+        .default({ windowDays: 7, sampleSize: 5000 }),
     })
     .default({
       minCompleteness: {},
       drift: { psi: 0.25, ks: 0.2, jensenShannon: 0.1, linf: 0.2, labelLinf: 0.25, minRows: 200, features: {} },
+      production: { windowDays: 7, sampleSize: 5000 },
     }),
   trainer: z.object({
     kind: z.literal('logreg-hashed').default('logreg-hashed'),

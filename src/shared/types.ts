@@ -218,6 +218,8 @@ export interface QualityResult {
     gated: number;
     top: Array<{ feature: string; metric: string; value: number; limit: number; gated: boolean }>;
   };
+  /** Drift against the production sample (served requests' input profiles): its size and figures. */
+  productionDrift?: { requests: number; figures: number; gated: number };
 }
 
 /** Precision, recall, F1, support and (with scores) one-vs-rest ROC-AUC of one class. */
@@ -312,6 +314,8 @@ export interface PredictionRecord {
   latencyMs: number;
   /** A content-free error code when the predictor failed, else null. */
   error: string | null;
+  /** Text lengths and category codes of the input (src/serving/input-profile.ts), never its content. */
+  profile?: Record<string, string | number> | null;
 }
 
 /** Live metrics of one arm over a canary window. */

@@ -191,6 +191,13 @@ describe('retrainPipelineWorkflow end to end', () => {
     });
     expect(bad.outcome).toBe('rolled_back');
     expect(bad.status.gate).toMatchObject({ passed: false, overridden: true });
+    // Earlier canaries served requests: their input profiles are the production sample the quality gate compared.
+    expect(bad.status.quality?.productionDrift?.requests).toBeGreaterThan(0);
+    expect(bad.status.quality?.productionDrift?.figures).toBeGreaterThan(0);
+    // The run report is written and listed.
+    expect(bad.status.reportKey).toMatch(/^runs\/tickets\/e2e-day3-bad\/.+\/report\.html$/);
+    expect((await stack.blobs.get(bad.status.reportKey!)).toString('utf8')).toContain('Canary steps over time');
+    expect((await stack.registry.runs.get('e2e-day3-bad'))?.outcome).toBe('rolled_back');
     expect(bad.status.canary).toHaveLength(1);
     expect(bad.status.canary[0]!.verdict).toBe('breach');
     expect(bad.champion).toBe(champion);
