@@ -13,7 +13,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createBackfillActivities } from '../src/activities/backfill';
 import type { BackfillInput, BackfillResult } from '../src/shared/backfill';
 import { retrainWorkflowId } from '../src/shared/ids';
-import { resolveTemporalCli } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
 import { partitionsBetween } from '../src/workflows/backfill-plan';
 import type { Bench } from './harness';
 
@@ -31,7 +31,11 @@ export const b10: Bench = {
     const workMs = Number(process.env.B10_WORK_MS ?? 200);
     const cli = await resolveTemporalCli({ env: process.env });
     const env = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: cli }, log: { format: 'json', level: 'error' } },
+      server: {
+        executable: { type: 'existing-path', path: cli },
+        log: { format: 'json', level: 'error' },
+        extraArgs: [...DEV_SERVER_ARGS],
+      },
     });
     try {
       const taskQueue = `b10-${process.pid}`;

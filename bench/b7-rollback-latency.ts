@@ -15,7 +15,7 @@ import { createGateway } from '../src/serving/gateway';
 import { createGatewayClient } from '../src/serving/http-client';
 import type { RoutingState } from '../src/serving/ports';
 import { GPU_TASK_QUEUE } from '../src/shared/task-queues';
-import { resolveTemporalCli } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
 import type { retrainPipelineWorkflow } from '../src/workflows';
 import { rollbackSignal, rollbackUpdate } from '../src/workflows/messages';
 import { TEST_MODEL_VERSION, dataStageMocks, evaluation, testPlan } from '../test/helpers/workflow-harness';
@@ -42,6 +42,7 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
     server: {
       executable: { type: 'existing-path', path: cli },
       log: { format: 'json', level: 'error' },
+      extraArgs: [...DEV_SERVER_ARGS],
       searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
     },
   });

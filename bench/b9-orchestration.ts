@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { generateTickets } from '../src/data/sample-tickets';
-import { resolveTemporalCli } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
 import { benchSpec, runDataPath } from './b1-data-path';
 import type { Bench } from './harness';
 import type { B9Activities } from './b9-workflows';
@@ -28,7 +28,7 @@ async function withTemporal<T>(
 ): Promise<T> {
   const cli = await resolveTemporalCli({ env: process.env });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, log: { format: 'json', level: 'error' } },
+    server: { executable: { type: 'existing-path', path: cli }, log: { format: 'json', level: 'error' }, extraArgs: [...DEV_SERVER_ARGS] },
   });
   try {
     const taskQueue = `b9-${process.pid}`;

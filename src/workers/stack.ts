@@ -12,7 +12,7 @@ import { TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
-import { resolveTemporalCli, TemporalCliNotFoundError } from './temporal-binary';
+import { resolveTemporalCli, TemporalCliNotFoundError, DEV_SERVER_ARGS } from './temporal-binary';
 import { startScheduleMonitor } from './schedule-monitor';
 import type { WorkerTelemetry } from './telemetry';
 import { createPipelineWorkers } from './workers';
@@ -83,6 +83,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           uiPort: uiPort || undefined,
           dbFilename: opts.temporalDbFile,
           log: { format: 'json', level: 'error' },
+          extraArgs: [...DEV_SERVER_ARGS],
           // Registered at every start (idempotent), also on a persistent database from before.
           searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
         },

@@ -3,6 +3,7 @@
  * project's binary), a fresh database on the real PostgreSQL, a unique prefix on the real S3 server,
  * the serving gateway, and both workers.
  */
+import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -71,6 +72,7 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
       server: {
         executable: { type: 'existing-path', path: svc.temporalCliPath },
         log: { format: 'json', level: 'error' },
+        extraArgs: [...DEV_SERVER_ARGS],
         searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
       },
     });

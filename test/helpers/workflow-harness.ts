@@ -4,6 +4,7 @@
  * trainModel to the mocks of the calling workflow. Every activity a run does not mock fails at once and
  * non-retryably, so a path that calls something unexpected fails loudly instead of retrying for minutes.
  */
+import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -237,6 +238,7 @@ export class PipelineHarness {
       server: {
         executable: { type: 'existing-path', path: serviceEnv().temporalCliPath },
         log: { format: 'json', level: 'error' },
+        extraArgs: [...DEV_SERVER_ARGS],
         searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
       },
     });

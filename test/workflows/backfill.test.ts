@@ -4,6 +4,7 @@
  * real describePartitionRuns activity against the same server. Each test uses its own dataset (so its own
  * partition workflow ids) and task queue.
  */
+import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -28,7 +29,11 @@ let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: serviceEnv().temporalCliPath }, log: { format: 'json', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: serviceEnv().temporalCliPath },
+      log: { format: 'json', level: 'error' },
+      extraArgs: [...DEV_SERVER_ARGS],
+    },
   });
   bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./backfill-workflows.ts'), logger: silentLogger });
 });
