@@ -5,6 +5,7 @@
  * Figure: wall time ÷ (sum of the partitions' measured work ÷ 16); target ≤ 1.25. On stderr: partitions per second
  * and the most events and bytes of any single history (every run of the backfill and every partition run).
  */
+import { quietBundlerLogger } from '../src/workers/workers';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -13,7 +14,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createBackfillActivities } from '../src/activities/backfill';
 import type { BackfillInput, BackfillResult } from '../src/shared/backfill';
 import { retrainWorkflowId } from '../src/shared/ids';
-import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, devServerOptions } from '../src/workers/temporal-binary';
 import { partitionsBetween } from '../src/workflows/backfill-plan';
 import type { Bench } from './harness';
 
@@ -31,11 +32,7 @@ export const b10: Bench = {
     const workMs = Number(process.env.B10_WORK_MS ?? 200);
     const cli = await resolveTemporalCli({ env: process.env });
     const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: cli },
-        log: { format: 'json', level: 'error' },
-        extraArgs: [...DEV_SERVER_ARGS],
-      },
+      server: devServerOptions(cli),
     });
     try {
       const taskQueue = `b10-${process.pid}`;
@@ -43,7 +40,7 @@ export const b10: Bench = {
       const worker = await Worker.create({
         connection: env.nativeConnection,
         taskQueue,
-        workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./b10-workflows.ts'), logger: quiet }),
+        workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./b10-workflows.ts'), logger: quietBundlerLogger }),
         activities: {
           partitionWork: async () => {
             const t0 = process.hrtime.bigint();
@@ -120,12 +117,3 @@ async function historySizes(
   }
   return out;
 }
-
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (m: string) => process.stderr.write(`${m}\n`),
-};

@@ -6,7 +6,6 @@
  * every millisecond. The routing activities change an in-memory deployment and refresh the real gateway over HTTP,
  * as the production ones do with the registry row. Figure: p99 in seconds over the trials (p50 on stderr).
  */
-import { TRAINSET_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -15,7 +14,7 @@ import { createGateway } from '../src/serving/gateway';
 import { createGatewayClient } from '../src/serving/http-client';
 import type { RoutingState } from '../src/serving/ports';
 import { GPU_TASK_QUEUE } from '../src/shared/task-queues';
-import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, devServerOptions } from '../src/workers/temporal-binary';
 import type { retrainPipelineWorkflow } from '../src/workflows';
 import { rollbackSignal, rollbackUpdate } from '../src/workflows/messages';
 import { TEST_MODEL_VERSION, dataStageMocks, evaluation, testPlan } from '../test/helpers/workflow-harness';
@@ -39,12 +38,7 @@ type Via = 'signal' | 'update';
 async function measure(trials: number): Promise<Record<Via, number[]>> {
   const cli = await resolveTemporalCli({ env: process.env });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli },
-      log: { format: 'json', level: 'error' },
-      extraArgs: [...DEV_SERVER_ARGS],
-      searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
-    },
+    server: devServerOptions(cli),
   });
   let routing: RoutingState = { model: MODEL, championVersion: 'mv-champion', candidateVersion: null, candidateWeight: 0, generation: 1 };
   const gateway = createGateway({

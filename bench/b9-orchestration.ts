@@ -7,13 +7,14 @@
  *       ~6 MB): the data path (ingest + contract + PII + dedupe + Parquet, as B1) as one step plus 11 no-op steps
  *       for the other stages (12 activities, as a run without canary); Temporal ÷ in-process; target ≤ 1.15.
  */
+import { quietBundlerLogger } from '../src/workers/workers';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { generateTickets } from '../src/data/sample-tickets';
-import { resolveTemporalCli, DEV_SERVER_ARGS } from '../src/workers/temporal-binary';
+import { resolveTemporalCli, devServerOptions } from '../src/workers/temporal-binary';
 import { benchSpec, runDataPath } from './b1-data-path';
 import type { Bench } from './harness';
 import type { B9Activities } from './b9-workflows';
@@ -28,14 +29,14 @@ async function withTemporal<T>(
 ): Promise<T> {
   const cli = await resolveTemporalCli({ env: process.env });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, log: { format: 'json', level: 'error' }, extraArgs: [...DEV_SERVER_ARGS] },
+    server: devServerOptions(cli),
   });
   try {
     const taskQueue = `b9-${process.pid}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./b9-workflows.ts'), logger: quiet }),
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./b9-workflows.ts'), logger: quietBundlerLogger }),
       activities,
     });
     let n = 0;
@@ -120,13 +121,4 @@ export const b9b: Bench = {
       rmSync(out, { force: true });
     }
   },
-};
-
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (m: string) => process.stderr.write(`${m}\n`),
 };

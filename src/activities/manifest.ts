@@ -1,4 +1,5 @@
 /** Dataset version manifests and reading a version's records back (used by quality, training, evaluation, canary). */
+import { computeStats, type VersionStats } from '../data/stats';
 import { createHash } from 'node:crypto';
 import { HASH_COLUMN } from '../data/parquet';
 import { decodeParquetRows, readVersionV3, type ManifestV3 } from '../datasets/version-store';
@@ -100,6 +101,17 @@ export async function* readPartitionRows(
   for (const p of manifest.partitions) {
     if (p.partition === partition) yield* await readObjectRows(blobs, spec, manifest.dataset, p.object, manifest.format);
   }
+}
+
+/** A version's statistics: those its (v3) manifest carries, else computed from its rows (read unless given). */
+export async function versionStats(
+  blobs: BlobStore,
+  spec: DatasetSpec,
+  m: AnyManifest,
+  rows?: ReadonlyArray<Record<string, unknown>>,
+): Promise<VersionStats> {
+  if (m.format === 'trainset-manifest-v3' && m.stats?.format === 'trainset-stats-v1') return m.stats as VersionStats;
+  return computeStats(spec, rows ?? (await readVersionRows(blobs, spec, m)));
 }
 
 /** The partitions a version spans, oldest first. */

@@ -25,7 +25,6 @@ import {
 interface PiiTally {
   quarantineByReason: Record<string, number>;
   findings: Partial<Record<PiiEntity, number>>;
-  findingsByField: Record<string, number>;
   perField: Record<string, { field: string; entity: string; count: number }>;
   dropped: number;
 }
@@ -54,9 +53,7 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
       // A retry resumes after the last checkpoint: committed parts stay, the records they came from are skipped.
       const resume = resumeCheckpoint<PiiCheckpoint>(cleanKey);
-      const tally: PiiTally = resume
-        ? structuredClone(resume.tally)
-        : { quarantineByReason: {}, findings: {}, findingsByField: {}, perField: {}, dropped: 0 };
+      const tally: PiiTally = resume ? structuredClone(resume.tally) : { quarantineByReason: {}, findings: {}, perField: {}, dropped: 0 };
       const out = new PartedJsonlWriter(blobs, cleanKey, resume?.outParts);
       const quarantine = new PartedJsonlWriter(blobs, quarantineKey, resume?.quarantineParts);
       let checkpoint = resume;
@@ -84,7 +81,6 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
               // Array indexes fold to `*` so the keys stay few and stable.
               const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
               const k = `${field}:${f.entity}`;
-              tally.findingsByField[k] = (tally.findingsByField[k] ?? 0) + 1;
               const row = tally.perField[k] ?? { field, entity: f.entity, count: 0 };
               row.count += 1;
               tally.perField[k] = row;
@@ -116,7 +112,8 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       });
       const records = out.count;
       const quarantined = quarantine.count;
-      const { quarantineByReason, findings, findingsByField, dropped } = tally;
+      const { quarantineByReason, findings, dropped } = tally;
+      const findingsByField = Object.fromEntries(Object.entries(tally.perField).map(([k, row]) => [k, row.count]));
       if (quarantined === 0) {
         await deleteJsonl(blobs, quarantineKey);
         quarantineKey = undefined;

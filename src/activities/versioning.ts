@@ -8,7 +8,7 @@ import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
 import { renderCardHtml, renderCardMarkdown } from '../data/dataset-card';
 import { compareStats, driftFailureMessage, type DriftReport } from '../data/drift';
-import { StatsBuilder, computeStats, type VersionStats } from '../data/stats';
+import { StatsBuilder } from '../data/stats';
 import {
   manifestObjects,
   rowOrder,
@@ -18,21 +18,8 @@ import {
   type PartitionRows,
   type Row,
 } from '../datasets/version-store';
-import {
-  HASH_FIELD,
-  manifestKey,
-  manifestPartitions,
-  readManifest,
-  readPartitionRows,
-  readVersionRows,
-  type AnyManifest,
-} from './manifest';
+import { HASH_FIELD, manifestKey, manifestPartitions, readManifest, readPartitionRows, readVersionRows, versionStats } from './manifest';
 import { readJsonl, type HashedRecord } from './work-files';
-
-/** The statistics a v3 manifest carries, when it does. */
-function versionStatsOf(m: AnyManifest): VersionStats | undefined {
-  return m.format === 'trainset-manifest-v3' && m.stats?.format === 'trainset-stats-v1' ? (m.stats as VersionStats) : undefined;
-}
 
 /** Versioning activities. */
 export function createVersioningActivities({ blobs, specs, registry, logger }: CpuActivityDeps) {
@@ -204,12 +191,12 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       }
 
       // Drift against the previous version (statistics from its manifest, or computed for older layouts).
-      const stats = versionStatsOf(manifest) ?? computeStats(spec, rows);
+      const stats = await versionStats(blobs, spec, manifest, rows);
       const prev = await registry.datasets.previousVersion(input.dataset, manifest.logicalDate);
       let drift: DriftReport | undefined;
       if (prev) {
         const prevManifest = await readManifest(blobs, input.dataset, prev.id);
-        const prevStats = versionStatsOf(prevManifest) ?? computeStats(spec, await readVersionRows(blobs, spec, prevManifest));
+        const prevStats = await versionStats(blobs, spec, prevManifest);
         drift = compareStats(prevStats, stats, spec.quality.drift);
         const breach = driftFailureMessage(drift, prev.id);
         if (breach) problems.push(breach);

@@ -1,15 +1,12 @@
 /** `trainset datasets list | show | verify | diff | lineage | tag | gc`: the dataset version registry. */
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { readManifest, readVersionRows, type AnyManifest } from '../activities/manifest';
+import { readManifest, readVersionRows, versionStats } from '../activities/manifest';
 import { compareStats, figureName, formatFigure } from '../data/drift';
 import { HASH_COLUMN } from '../data/parquet';
-import { computeStats, type VersionStats } from '../data/stats';
 import { diffRows } from '../data/version-diff';
 import { collectGarbage, lineageGraph, lineageNodeOf, verifyVersion } from '../datasets/ops';
 import type { Registry } from '../registry';
-import type { DatasetSpec } from '../shared/spec';
-import type { BlobStore } from '../storage/blob-store';
 import { posInt, withBackends } from './operator-commands';
 
 const nonNegInt = (v: string): number => {
@@ -23,11 +20,6 @@ async function versionOrThrow(registry: Registry, id: string) {
   const v = await registry.datasets.getVersion(id);
   if (!v) throw new Error(`no dataset version ${id} (see: npx trainset datasets list <dataset>)`);
   return v;
-}
-
-async function statsOf(blobs: BlobStore, spec: DatasetSpec, m: AnyManifest): Promise<VersionStats> {
-  if (m.format === 'trainset-manifest-v3' && m.stats?.format === 'trainset-stats-v1') return m.stats as VersionStats;
-  return computeStats(spec, await readVersionRows(blobs, spec, m));
 }
 
 /** Register the dataset commands. */
@@ -117,7 +109,7 @@ export function registerDatasetCommands(program: Command): void {
         const rows = await diffRows(await readVersionRows(b.blobs, spec, ma), await readVersionRows(b.blobs, spec, mb), {
           keyField: opts.key ?? HASH_COLUMN,
         });
-        const drift = compareStats(await statsOf(b.blobs, spec, ma), await statsOf(b.blobs, spec, mb), spec.quality.drift);
+        const drift = compareStats(await versionStats(b.blobs, spec, ma), await versionStats(b.blobs, spec, mb), spec.quality.drift);
         if (opts.json) return void console.log(JSON.stringify({ a: aId, b: bId, rows, drift }, null, 2));
         console.log(`${aId} → ${bId}`);
         console.log(`records: +${rows.added} added, -${rows.removed} removed, ~${rows.changed} changed, ${rows.unchanged} unchanged`);

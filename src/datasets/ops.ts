@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Registry } from '../registry';
 import type { LineageEdge } from '../registry/datasets';
 import type { BlobStore } from '../storage/blob-store';
-import { manifestObjects, type ManifestV3 } from './version-store';
+import { chunkKey, deltaKey, manifestObjects, type ManifestV3 } from './version-store';
 
 /** One problem `verify` found. */
 export interface VerifyProblem {
@@ -136,7 +136,7 @@ export async function collectGarbage(blobs: BlobStore, registry: Registry, opts:
 
 /** Where an object with this hash may live: a base chunk or a delta segment. */
 function objectKeysOf(dataset: string, hash: string): string[] {
-  return [`datasets/${dataset}/chunks/${hash}.parquet`, `datasets/${dataset}/deltas/${hash}.jsonl.gz`];
+  return [chunkKey(dataset, hash), deltaKey(dataset, hash)];
 }
 
 /** The lineage graph around one node, both ways, as edges reached by walking from it. */

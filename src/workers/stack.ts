@@ -8,11 +8,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pino from 'pino';
 import type { Gateway } from '../serving/gateway';
 import { modelNameFor } from '../shared/ids';
-import { TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
-import { resolveTemporalCli, TemporalCliNotFoundError, DEV_SERVER_ARGS } from './temporal-binary';
+import { resolveTemporalCli, TemporalCliNotFoundError, devServerOptions } from './temporal-binary';
 import { startScheduleMonitor } from './schedule-monitor';
 import type { WorkerTelemetry } from './telemetry';
 import { createPipelineWorkers } from './workers';
@@ -76,16 +75,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const uiPort = opts.uiPort ?? 0;
       const env = await TestWorkflowEnvironment.createLocal({
         server: {
-          executable: cli ? { type: 'existing-path', path: cli } : undefined,
+          // Search attributes are registered at every start (idempotent), also on a persistent database from before.
+          ...devServerOptions(cli),
           ip: '127.0.0.1',
           port: opts.temporalPort || undefined,
           ui: true,
           uiPort: uiPort || undefined,
           dbFilename: opts.temporalDbFile,
-          log: { format: 'json', level: 'error' },
-          extraArgs: [...DEV_SERVER_ARGS],
-          // Registered at every start (idempotent), also on a persistent database from before.
-          searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
         },
       });
       cleanups.push(() => env.teardown());

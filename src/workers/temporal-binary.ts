@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -21,6 +22,20 @@ export const DEV_SERVER_ARGS: readonly string[] = [
   '--dynamic-config-value',
   'matching.useNewMatcher=true',
 ];
+
+/**
+ * The `server` options of TestWorkflowEnvironment.createLocal shared by every dev server the project starts
+ * (embedded stack, tests, benchmarks): the binary (the SDK downloads one when undefined), quiet JSON logs,
+ * DEV_SERVER_ARGS and the custom search attributes. Callers spread it and add ports or a database file.
+ */
+export function devServerOptions(cliPath: string | undefined) {
+  return {
+    executable: cliPath ? ({ type: 'existing-path', path: cliPath } as const) : undefined,
+    log: { format: 'json', level: 'error' },
+    extraArgs: [...DEV_SERVER_ARGS],
+    searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
+  };
+}
 
 /** The Go package that `go install` builds into the `temporal` binary. */
 export const TEMPORAL_CLI_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';

@@ -54,7 +54,8 @@ export function workerTelemetryOptions(
   return { interceptors: { activity }, sinks: t?.tracing?.sinks };
 }
 
-const quietBundlerLogger = {
+/** The workflow bundler's logger: warnings and errors only (also used by tests and benchmarks that bundle). */
+export const quietBundlerLogger = {
   log: () => undefined,
   trace: () => undefined,
   debug: () => undefined,
@@ -141,38 +142,22 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
   const common = { connection: o.connection, namespace: o.namespace, shutdownGraceSeconds: o.shutdownGraceSeconds, telemetry: o.telemetry };
   const { blobs, registry, specs } = o.backends;
   const metricSources = o.prometheusUrl ? { prometheus: createPrometheusMetricsSource({ url: o.prometheusUrl }) } : undefined;
+  // The CPU and backfill workers run the same activities over the same backends.
+  const cpuDeps: CpuActivityDeps = {
+    blobs,
+    registry,
+    specs,
+    gateway: createGatewayClient(o.gatewayUrl),
+    logger: o.logger,
+    piiTokenKey: o.piiTokenKey,
+    metricSources,
+  };
   const workers: Worker[] = [];
   if (o.queues.includes('cpu')) {
-    workers.push(
-      await createCpuWorker({
-        ...common,
-        deps: {
-          blobs,
-          registry,
-          specs,
-          gateway: createGatewayClient(o.gatewayUrl),
-          logger: o.logger,
-          piiTokenKey: o.piiTokenKey,
-          metricSources,
-        },
-      }),
-    );
+    workers.push(await createCpuWorker({ ...common, deps: cpuDeps }));
   }
   if (o.queues.includes('backfill')) {
-    workers.push(
-      await createBackfillWorker({
-        ...common,
-        deps: {
-          blobs,
-          registry,
-          specs,
-          gateway: createGatewayClient(o.gatewayUrl),
-          logger: o.logger,
-          piiTokenKey: o.piiTokenKey,
-          metricSources,
-        },
-      }),
-    );
+    workers.push(await createBackfillWorker({ ...common, deps: cpuDeps }));
   }
   if (o.queues.includes('gpu')) {
     const workDir = path.join(o.home, 'gpu-work');

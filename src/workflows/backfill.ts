@@ -116,6 +116,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     };
     const eta = etaSeconds({
       finished: carry.finished,
+      // Date.now() in a workflow is the sandbox's clock: the time of the current workflow task, deterministic.
       elapsedMs: Date.now() - Date.parse(carry.startedAt),
       left: remaining + running.size + waitingOnOthers.length,
     });

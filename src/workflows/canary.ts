@@ -42,7 +42,7 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
     state.step = i;
     state.weight = step.weight;
     const { generation } = await io.setCanaryWeight({ model: plan.model, modelVersionId, weight: step.weight, workflowId: ctx.workflowId });
-    // Workflow time is replayed from history, so it is deterministic here.
+    // Date.now() in a workflow is the sandbox's clock (the current workflow task's time, replayed from history).
     const stepStartedAt = Date.now();
     let inconclusiveInStep = 0;
     for (let attempt = 0; ; attempt++) {

@@ -3,7 +3,7 @@
  * project's binary), a fresh database on the real PostgreSQL, a unique prefix on the real S3 server,
  * the serving gateway, and both workers.
  */
-import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
+import { devServerOptions } from '../../src/workers/temporal-binary';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -19,7 +19,6 @@ import { createS3BlobStore } from '../../src/storage';
 import type { BlobStore } from '../../src/storage/blob-store';
 import { createLocalTrainer } from '../../src/training/local-trainer';
 import { createRegistryGateway } from '../../src/workers/gateway-wiring';
-import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { createCpuWorker, createGpuWorker } from '../../src/workers/workers';
 import { dropDatabaseWhenIdle } from './drop-database';
 import { serviceEnv } from './services';
@@ -69,12 +68,7 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
   };
   try {
     const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: svc.temporalCliPath },
-        log: { format: 'json', level: 'error' },
-        extraArgs: [...DEV_SERVER_ARGS],
-        searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
-      },
+      server: devServerOptions(svc.temporalCliPath),
     });
     cleanups.push(() => env.teardown());
     const db = await freshDatabase();

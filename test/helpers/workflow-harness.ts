@@ -4,7 +4,8 @@
  * trainModel to the mocks of the calling workflow. Every activity a run does not mock fails at once and
  * non-retryably, so a path that calls something unexpected fails loudly instead of retrying for minutes.
  */
-import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
+import { quietBundlerLogger } from '../../src/workers/workers';
+import { devServerOptions } from '../../src/workers/temporal-binary';
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -27,7 +28,6 @@ import type {
   TrainResult,
 } from '../../src/shared/types';
 import { GPU_TASK_QUEUE } from '../../src/shared/task-queues';
-import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import type { retrainPipelineWorkflow } from '../../src/workflows/retrain-pipeline';
 import { statusQuery } from '../../src/workflows/messages';
 import { serviceEnv } from './services';
@@ -235,15 +235,13 @@ export class PipelineHarness {
   /** Start the dev server (the project's binary), bundle the workflows once and run the GPU-queue worker. */
   static async start(): Promise<PipelineHarness> {
     const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: serviceEnv().temporalCliPath },
-        log: { format: 'json', level: 'error' },
-        extraArgs: [...DEV_SERVER_ARGS],
-        searchAttributes: [...TRAINSET_SEARCH_ATTRIBUTES],
-      },
+      server: devServerOptions(serviceEnv().temporalCliPath),
     });
     try {
-      const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows/index.ts'), logger: silentLogger });
+      const bundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../src/workflows/index.ts'),
+        logger: quietBundlerLogger,
+      });
       const h = new PipelineHarness(env, bundle);
       h.gpuWorker = await Worker.create({
         connection: env.nativeConnection,
@@ -357,12 +355,3 @@ export async function historyText(handle: PipelineHandle): Promise<string> {
     return value;
   });
 }
-
-const silentLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (m: string) => process.stderr.write(`${m}\n`),
-};

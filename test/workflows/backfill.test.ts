@@ -4,7 +4,8 @@
  * real describePartitionRuns activity against the same server. Each test uses its own dataset (so its own
  * partition workflow ids) and task queue.
  */
-import { DEV_SERVER_ARGS } from '../../src/workers/temporal-binary';
+import { quietBundlerLogger } from '../../src/workers/workers';
+import { devServerOptions } from '../../src/workers/temporal-binary';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -29,13 +30,9 @@ let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: serviceEnv().temporalCliPath },
-      log: { format: 'json', level: 'error' },
-      extraArgs: [...DEV_SERVER_ARGS],
-    },
+    server: devServerOptions(serviceEnv().temporalCliPath),
   });
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./backfill-workflows.ts'), logger: silentLogger });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./backfill-workflows.ts'), logger: quietBundlerLogger });
 });
 
 afterAll(async () => {
@@ -324,12 +321,3 @@ describe('backfillWorkflow', () => {
     });
   });
 });
-
-const silentLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (m: string) => process.stderr.write(`${m}\n`),
-};
