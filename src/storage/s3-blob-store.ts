@@ -94,6 +94,8 @@ export class S3BlobStore implements BlobStore {
   private readonly log: (message: string) => void;
   private readonly listPageSize: number | undefined;
   private conditionalWrites: 'unknown' | 'supported' | 'unsupported' = 'unknown';
+  /** The putIfAbsent in flight per key in this process; a second call for the key waits for it. */
+  private readonly conditionalInFlight = new Map<string, Promise<unknown>>();
 
   constructor(config: S3BlobStoreConfig) {
     if (!config.bucket) throw new Error('S3 blob store: bucket is required');
@@ -179,7 +181,25 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Writes only if the key is absent (If-None-Match: *). Calls for one key from this process run one at a
+   * time, so exactly one of them can win even on a server that checks the condition before it stores the
+   * upload instead of atomically with it (versitygw's posix backend does; writers in different processes can
+   * then both succeed, the last to finish winning, as for a plain PUT). Every key this project writes
+   * conditionally is content-addressed, so such a double write stores the same bytes twice.
+   */
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
+    const previous = this.conditionalInFlight.get(key);
+    const mine = (previous ?? Promise.resolve()).catch(() => undefined).then(() => this.conditionalPut(key, body));
+    this.conditionalInFlight.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.conditionalInFlight.get(key) === mine) this.conditionalInFlight.delete(key);
+    }
+  }
+
+  private async conditionalPut(key: string, body: Buffer | string): Promise<boolean> {
     const objectKey = this.objectKey(key);
     const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     if (this.conditionalWrites === 'unsupported') return await this.headThenPut(key, data);

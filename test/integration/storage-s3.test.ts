@@ -83,6 +83,22 @@ describe('S3BlobStore against a real S3-compatible server', () => {
     expect((await store.get('datasets/d/manifests/v1.json')).toString()).toBe(`writer-${results.indexOf(true)}`);
   });
 
+  // versitygw checks If-None-Match before it stores the upload, not atomically with it, so writers in two
+  // processes can both succeed (AWS S3 lets only one win). Every key the project writes conditionally is
+  // content-addressed; what must hold is that each writer gets an answer, not an error, and the object is whole.
+  it('gives every writer an answer and keeps the object whole when separate clients race on one key', async () => {
+    const stores = Array.from({ length: 4 }, () => new S3BlobStore({ ...s3Settings(), prefix: runPrefix }));
+    const body = randomBytes(256 * 1024);
+    const results = await Promise.all(
+      stores.flatMap((s) => Array.from({ length: 5 }, () => s.putIfAbsent('datasets/d/chunks/race', body))),
+    );
+    expect(results.filter((r) => r).length).toBeGreaterThanOrEqual(1);
+    // Within one client the calls for a key run one at a time, so at most one per client can win.
+    for (let i = 0; i < stores.length; i++) expect(results.slice(i * 5, i * 5 + 5).filter((r) => r).length).toBeLessThanOrEqual(1);
+    expect((await store.get('datasets/d/chunks/race')).equals(body)).toBe(true);
+    for (const s of stores) s.close();
+  });
+
   it('talks to a server that honours If-None-Match: * (answers 412 on an existing key)', async () => {
     const key = `${runPrefix}/raw-conditional`;
     const { bucket } = s3Settings();
@@ -138,6 +154,29 @@ describe('S3BlobStore error mapping (scripted client)', () => {
     const store = new S3BlobStore({ bucket: 'b', region: 'r', client });
     expect(await store.putIfAbsent('k', 'v')).toBe(false);
     expect(calls).toEqual(['PutObjectCommand', 'PutObjectCommand']);
+  });
+
+  it('sends a second putIfAbsent for a key only after the first one has its answer', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { client, calls } = scripted([() => gate.then(() => ({})), fail('PreconditionFailed', 412), fail('PreconditionFailed', 412)]);
+    const store = new S3BlobStore({ bucket: 'b', region: 'r', client });
+    const first = store.putIfAbsent('k', 'a');
+    const second = store.putIfAbsent('k', 'b');
+    const other = store.putIfAbsent('other', 'c'); // another key does not wait
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toEqual(['PutObjectCommand', 'PutObjectCommand']);
+    release();
+    expect(await Promise.all([first, second, other])).toEqual([true, false, false]);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('lets the next writer of a key try when the one before it failed', async () => {
+    const { client } = scripted([fail('InternalError', 500), () => ({})]);
+    const store = new S3BlobStore({ bucket: 'b', region: 'r', client });
+    const [first, second] = await Promise.allSettled([store.putIfAbsent('k', 'a'), store.putIfAbsent('k', 'b')]);
+    expect(first).toMatchObject({ status: 'rejected', reason: { name: 'InternalError' } });
+    expect(second).toEqual({ status: 'fulfilled', value: true });
   });
 
   it('does not mistake a missing bucket for a missing key', async () => {
