@@ -7,6 +7,7 @@
  */
 import { quietBundlerLogger } from '../src/workers/workers';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -17,6 +18,7 @@ import { retrainWorkflowId } from '../src/shared/ids';
 import { resolveTemporalCli, devServerOptions } from '../src/workers/temporal-binary';
 import { partitionsBetween } from '../src/workflows/backfill-plan';
 import type { Bench } from './harness';
+import { cpuMeter, descendantPids } from './proc-cpu';
 
 const FROM = '2025-01-01';
 const TO = '2025-12-31';
@@ -54,7 +56,8 @@ export const b10: Bench = {
       });
       const dataset = `bench${randomUUID().slice(0, 8)}`;
       const input: BackfillInput = { dataset, from: FROM, to: TO, concurrency: CONCURRENCY, taskQueue };
-      const { wallMs, result, runIds } = await worker.runUntil(async () => {
+      const { wallMs, result, runIds, cpu } = await worker.runUntil(async () => {
+        const meter = cpuMeter(descendantPids('start-dev'));
         const t0 = process.hrtime.bigint();
         const handle = await env.client.workflow.start<(i: BackfillInput) => Promise<BackfillResult>>('backfillWorkflow', {
           taskQueue,
@@ -63,7 +66,8 @@ export const b10: Bench = {
         });
         const r = await handle.result();
         const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-        return { wallMs: wall, result: r, runIds: await runChain(env.client, handle.workflowId, handle.firstExecutionRunId) };
+        const used = meter();
+        return { wallMs: wall, cpu: used, result: r, runIds: await runChain(env.client, handle.workflowId, handle.firstExecutionRunId) };
       });
       if (result.succeeded !== 365) throw new Error(`B10: expected 365 partitions to succeed, got ${JSON.stringify(result)}`);
       const sizes = await historySizes(env.client, [
@@ -75,6 +79,13 @@ export const b10: Bench = {
         `  B10 365 partitions in ${(wallMs / 1000).toFixed(2)} s (${((365 * 1000) / wallMs).toFixed(1)} partitions/s); ideal ` +
           `${(ideal / 1000).toFixed(2)} s; backfill runs ${result.runs}; largest history ${sizes.events} events, ${sizes.bytes} bytes ` +
           `(backfill run: ${sizes.backfillEvents} events, ${sizes.backfillBytes} bytes)`,
+      );
+      // What bounds the figure: the CPU each partition costs the dev server and this process (worker + client),
+      // against the cores the machine has.
+      const perPartition = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 365).toFixed(1)} ms`);
+      console.error(
+        `  B10 CPU per partition: dev server ${perPartition(cpu.othersMs)}, worker process ${perPartition(cpu.selfMs)}; ` +
+          `${availableParallelism()} cores busy ${(((cpu.selfMs + (cpu.othersMs ?? 0)) / wallMs / availableParallelism()) * 100).toFixed(0)} %`,
       );
       return wallMs / ideal;
     } finally {

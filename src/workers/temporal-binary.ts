@@ -10,18 +10,31 @@ import { promisify } from 'node:util';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 /**
- * Extra arguments for every dev server the project starts (embedded stack, tests, benchmarks):
+ * Dynamic config of every dev server the project starts (embedded stack, tests, benchmarks); docker-compose.yml
+ * gives its Temporal server the same (a test checks). What each buys, on this 2-core machine:
  * - eager activity execution: an activity a workflow task schedules comes back to the same worker in the task's
- *   reply instead of through matching (B9: per-step overhead 102 -> 52 ms on this machine);
- * - the priority-aware matcher, so backfill children (priority key 5) yield to nightly runs (3) on shared queues.
- * Production clusters set the same dynamic config keys.
+ *   reply instead of through matching (B9 per-step overhead 102 -> 52 ms);
+ * - the priority-aware matcher, so backfill children (priority key 5) yield to nightly runs (3) on shared queues;
+ * - the history service's task queues (transfer: workflow and activity tasks, child starts; timer; visibility:
+ *   search attributes; outbound) load new tasks at most `*MaxPollRPS` times a second per shard, 20 by default.
+ *   A dev server has one shard, so once the limiter's burst was spent every workflow task waited ~30 ms for the
+ *   next load (the server's `task_latency_load` metric); raised to 1,000, B9's per-step overhead went 52 -> ~15 ms.
+ *   A cluster spreads its workflows over hundreds of shards and rarely meets the limit.
  */
-export const DEV_SERVER_ARGS: readonly string[] = [
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
+  'system.enableActivityEagerExecution': true,
+  'matching.useNewMatcher': true,
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+  'history.visibilityProcessorMaxPollRPS': 1000,
+  'history.outboundProcessorMaxPollRPS': 1000,
+};
+
+/** DEV_SERVER_DYNAMIC_CONFIG as `temporal server start-dev` arguments. */
+export const DEV_SERVER_ARGS: readonly string[] = Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
   '--dynamic-config-value',
-  'system.enableActivityEagerExecution=true',
-  '--dynamic-config-value',
-  'matching.useNewMatcher=true',
-];
+  `${key}=${String(value)}`,
+]);
 
 /**
  * The `server` options of TestWorkflowEnvironment.createLocal shared by every dev server the project starts

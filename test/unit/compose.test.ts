@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { CONFIG_ENV_VARS, REQUIRED_IN_PRODUCTION } from '../../src/workers/config';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/workers/temporal-binary';
 
 interface ComposeService {
   image?: string;
   build?: unknown;
   command?: string[] | string;
   environment?: Record<string, string>;
+  configs?: Array<{ source: string; target: string }>;
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
 }
@@ -57,6 +59,22 @@ const wiredByCompose = [
 ] as const;
 
 describe('docker-compose.yml', () => {
+  it("gives the Temporal server the dev servers' dynamic config, at the path it is told to read", () => {
+    const temporal = service('temporal');
+    const mount = temporal.configs?.find((c) => c.source === 'temporal-dynamic-config');
+    expect(mount?.target).toBe(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH);
+    const content = compose.configs?.['temporal-dynamic-config']?.content;
+    expect(content).toBeDefined();
+    const parsed = parse(content ?? '') as Record<string, Array<{ value: unknown; constraints?: unknown }>>;
+    const values = Object.fromEntries(
+      Object.entries(parsed).map(([key, entries]) => {
+        expect(entries).toHaveLength(1); // one value, no constraints: it applies to every namespace and queue
+        return [key, entries[0]?.value];
+      }),
+    );
+    expect(values).toEqual(DEV_SERVER_DYNAMIC_CONFIG);
+  });
+
   it('defines Temporal on PostgreSQL, its UI, the S3 store, both workers and the gateway', () => {
     for (const name of ['postgresql', 'temporal', 'temporal-ui', 's3', ...appServices]) {
       expect(Object.keys(services)).toContain(name);

@@ -2,7 +2,13 @@ import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { resolveTemporalCli, TemporalCliNotFoundError } from '../../src/workers/temporal-binary';
+import {
+  DEV_SERVER_ARGS,
+  DEV_SERVER_DYNAMIC_CONFIG,
+  devServerOptions,
+  resolveTemporalCli,
+  TemporalCliNotFoundError,
+} from '../../src/workers/temporal-binary';
 
 describe('resolveTemporalCli', () => {
   let root: string;
@@ -102,5 +108,18 @@ describe('resolveTemporalCli', () => {
       toolsDir: join(root, 'tools'),
     });
     expect(found).toBe(join(root, 'tools', 'temporal'));
+  });
+});
+
+describe('DEV_SERVER_ARGS', () => {
+  it('passes every DEV_SERVER_DYNAMIC_CONFIG key to the dev server as one --dynamic-config-value key=value pair', () => {
+    const pairs: string[] = [];
+    for (let i = 0; i < DEV_SERVER_ARGS.length; i += 2) {
+      expect(DEV_SERVER_ARGS[i]).toBe('--dynamic-config-value');
+      pairs.push(DEV_SERVER_ARGS[i + 1]!);
+    }
+    expect(pairs).toEqual(Object.entries(DEV_SERVER_DYNAMIC_CONFIG).map(([k, v]) => `${k}=${String(v)}`));
+    expect(pairs).toContain('history.transferProcessorMaxPollRPS=1000');
+    expect(devServerOptions(undefined).extraArgs).toEqual([...DEV_SERVER_ARGS]);
   });
 });
