@@ -98,6 +98,15 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const manifest: ManifestV3 = { ...body, versionId, stats: stats.finish() };
       const mKey = manifestKey(input.dataset, versionId);
       const objectsWritten = written.objects + ((await blobs.putIfAbsent(mKey, JSON.stringify(manifest))) ? 1 : 0);
+      // Readers get the manifest stored under the key, which an earlier build of the same rows may have written
+      // with another layout (another base, delta or compaction: the version id covers the rows, not the layout).
+      // The registry lists the objects of the stored manifest, and of this build's too, for a server whose
+      // conditional write is not atomic (both builds may have stored theirs; the last one stays).
+      const stored = await readManifest(blobs, input.dataset, versionId);
+      if (stored.format !== 'trainset-manifest-v3') {
+        throw new Error(`${mKey} holds a ${stored.format} manifest, not the chunked version ${versionId} this build made`);
+      }
+      const objects = [...manifestObjects(stored), ...manifestObjects(manifest)].map((o) => ({ hash: o.hash, size: o.bytes }));
 
       await registry.datasets.ensureDataset(input.dataset, specHash);
       const { created } = await registry.datasets.insertVersion({
@@ -108,7 +117,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         rows: manifest.rows,
         specHash,
         stats: { labelDistribution: manifest.labelDistribution, unlabeledExcluded: current.unlabeled },
-        objects: manifestObjects(manifest).map((o) => ({ hash: o.hash, size: o.bytes })),
+        objects,
       });
       await registry.datasets.addLineage(
         manifest.partitions.map((p) => ({

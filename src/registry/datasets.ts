@@ -101,7 +101,11 @@ export function createDatasetRepo(db: Queryable) {
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
           [v.id, v.dataset, v.logicalDate, v.manifestKey, v.rows, v.specHash, JSON.stringify(v.stats)],
         );
-        if (inserted.rowCount === 0) return { created: false };
+        // A version committed before (a re-run, or a concurrent build of the same rows) may list other objects:
+        // the same rows can be stored with another layout (base, delta, compaction). Objects of this commit that
+        // the version does not list yet are added after its own, so gc keeps whatever either build's manifest
+        // names; a plain re-run adds nothing, and a version gc has collected gets no links back.
+        const created = inserted.rowCount !== 0;
         await tx.query(
           `INSERT INTO dataset_chunks (hash, size, dataset)
            SELECT h, s, $3 FROM unnest($1::text[], $2::bigint[]) AS t (h, s) ON CONFLICT (hash) DO NOTHING`,
@@ -109,11 +113,13 @@ export function createDatasetRepo(db: Queryable) {
         );
         await tx.query(
           `INSERT INTO dataset_version_chunks (version_id, hash, ordinal)
-           SELECT $1, hash, ordinal - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t (hash, ordinal)
-           ON CONFLICT DO NOTHING`,
+           SELECT $1, hash, ordinal - 1 + (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM dataset_version_chunks WHERE version_id = $1)
+           FROM unnest($2::text[]) WITH ORDINALITY AS t (hash, ordinal)
+           WHERE NOT EXISTS (SELECT 1 FROM dataset_version_chunks vc WHERE vc.version_id = $1 AND vc.hash = t.hash)
+             AND NOT EXISTS (SELECT 1 FROM dataset_versions dv WHERE dv.id = $1 AND dv.collected_at IS NOT NULL)`,
           [v.id, objects.map((o) => o.hash)],
         );
-        return { created: true };
+        return { created };
       });
     },
 

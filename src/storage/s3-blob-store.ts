@@ -185,8 +185,8 @@ export class S3BlobStore implements BlobStore {
    * Writes only if the key is absent (If-None-Match: *). Calls for one key from this process run one at a
    * time, so exactly one of them can win even on a server that checks the condition before it stores the
    * upload instead of atomically with it (versitygw's posix backend does; writers in different processes can
-   * then both succeed, the last to finish winning, as for a plain PUT). Every key this project writes
-   * conditionally is content-addressed, so such a double write stores the same bytes twice.
+   * then both succeed, the last to finish winning, as for a plain PUT). Chunks and delta segments are named by
+   * their bytes; for manifests, createDatasetVersion reads the stored one back and links both builds' objects.
    */
   async putIfAbsent(key: string, body: Buffer | string): Promise<boolean> {
     const previous = this.conditionalInFlight.get(key);

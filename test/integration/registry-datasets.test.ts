@@ -131,6 +131,14 @@ describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
       expect(await registry.datasets.lineageFrom('dataset-version', 'v-2024-01-01')).toEqual([edges[1]]);
       expect(await registry.datasets.lineageTo('dataset-version', 'v-2024-01-01')).toEqual([edges[0]]);
     });
+    it("adds the objects of a second build of the same version (same rows, another layout) after the first build's", async () => {
+      await registry.datasets.insertVersion({ ...version('v-layout', '2023-12-01', ['l1', 'l2']), dataset: 'layouts' });
+      expect(await registry.datasets.insertVersion({ ...version('v-layout', '2023-12-01', ['l2', 'l3']), dataset: 'layouts' })).toEqual({
+        created: false,
+      });
+      expect((await registry.datasets.versionObjects('v-layout')).map((o) => o.hash)).toEqual(['l1', 'l2', 'l3']);
+      expect(await registry.datasets.getVersion('v-layout')).toMatchObject({ rows: 20 }); // the first build's row stays
+    });
   });
 
   describe('labels', () => {
