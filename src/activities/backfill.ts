@@ -1,4 +1,4 @@
-/** The backfill's one lookup: where the runs of a list of partitions stand, read from Temporal itself. */
+/** Lookups of partition runs (the backfill's and the nightly run's): where they stand, read from Temporal itself. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { PartitionRunState } from '../shared/backfill';
 
@@ -29,6 +29,13 @@ export function createBackfillActivities(deps: BackfillActivityDeps) {
       };
       await Promise.all(Array.from({ length: Math.min(deps.parallelism ?? 16, workflowIds.length) }, lane));
       return states;
+    },
+
+    /** Where one partition run stands, with its result once it has completed (a RetrainResult: references only). */
+    async partitionRunResult({ workflowId }: { workflowId: string }): Promise<{ state: PartitionRunState; result?: unknown }> {
+      const state = await describeOne(deps.client, workflowId);
+      if (state !== 'completed') return { state };
+      return { state, result: await deps.client.workflow.getHandle(workflowId).result() };
     },
   };
 }

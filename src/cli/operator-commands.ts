@@ -142,7 +142,7 @@ export function registerOperatorCommands(program: Command): void {
   const schedule = program.command('schedule').description('The nightly Temporal Schedule of a dataset');
   schedule
     .command('apply')
-    .description('Create or update (idempotently) the nightly schedule of retrainPipelineWorkflow')
+    .description('Create or update (idempotently) the nightly schedule (nightlyRetrainWorkflow: one retrainPipelineWorkflow run per day)')
     .argument('<dataset>')
     .option('--cron <expr>', 'cron expression', '0 2 * * *')
     .option('--timezone <tz>', 'IANA time zone', 'UTC')

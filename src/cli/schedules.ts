@@ -1,7 +1,7 @@
 /** Nightly Temporal Schedule per dataset: idempotent apply, describe, pause, trigger, delete. */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import { retrainPipelineWorkflow } from '../workflows';
+import { nightlyRetrainWorkflow } from '../workflows';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { nightlyScheduleId } from '../shared/ids';
 import type { RetrainInput } from '../shared/types';
@@ -29,10 +29,12 @@ export function scheduleOptions(o: ApplyScheduleOptions): ScheduleOptions {
     spec: { cronExpressions: [o.cron ?? '0 2 * * *'], timezone: o.timezone ?? 'UTC' },
     action: {
       type: 'startWorkflow',
-      workflowType: retrainPipelineWorkflow,
+      // It runs the scheduled day's partition as retrain-<dataset>-<day>, the id backfills and manual runs use,
+      // so no day is processed twice whoever asked for it.
+      workflowType: nightlyRetrainWorkflow,
       taskQueue: CPU_TASK_QUEUE,
-      // Temporal appends the scheduled time, e.g. retrain-tickets-2026-11-20T02:00:00Z.
-      workflowId: `retrain-${o.dataset}`,
+      // Temporal appends the scheduled time, e.g. nightly-tickets-2026-11-20T02:00:00Z.
+      workflowId: `nightly-${o.dataset}`,
       args: [input],
     },
     policies: {

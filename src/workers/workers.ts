@@ -76,12 +76,15 @@ export interface WorkerOptions {
 
 /** The trainset-cpu worker: workflows plus data, registry and canary activities. */
 export async function createCpuWorker(opts: WorkerOptions & { deps: CpuActivityDeps }): Promise<Worker> {
+  // The partition-run lookups of nightlyRetrainWorkflow (and of a backfill whose children run on this queue)
+  // read workflow state through the worker's own connection.
+  const client = new Client({ connection: opts.connection, namespace: opts.namespace });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? CPU_TASK_QUEUE,
     workflowBundle: await workflowBundle({ tracing: opts.telemetry?.tracing !== undefined }),
-    activities: createCpuActivities(opts.deps),
+    activities: { ...createCpuActivities(opts.deps), ...createBackfillActivities({ client }) },
     ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });

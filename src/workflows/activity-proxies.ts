@@ -65,6 +65,19 @@ export const gpu = proxyActivities<Activities>({
   retry: { initialInterval: '10 seconds', maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
 });
 
+/**
+ * Lookups of partition runs, on the workflow's own task queue (the cpu and backfill workers both hold a
+ * Temporal client for them). Retried for up to an hour: a lookup that cannot reach the server for longer
+ * fails the workflow with the last error.
+ */
+export function partitionLookups() {
+  return proxyActivities<BackfillActivities>({
+    startToCloseTimeout: '2 minutes',
+    scheduleToCloseTimeout: '1 hour',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes }, // attempts unlimited within the hour
+  });
+}
+
 /** The backfill's lookups of partition runs, on the task queue whose worker holds a Temporal client. */
 export function backfillLookups(taskQueue: string) {
   return proxyActivities<BackfillActivities>({

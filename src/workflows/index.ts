@@ -2,3 +2,4 @@
 export { retrainPipelineWorkflow } from './retrain-pipeline';
 export { rollbackWorkflow } from './rollback';
 export { backfillWorkflow } from './backfill';
+export { nightlyRetrainWorkflow } from './nightly';

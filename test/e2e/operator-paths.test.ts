@@ -91,9 +91,9 @@ describe('schedule apply and backfill through the temporal CLI', () => {
     ) as DescribedSchedule;
     const schedule = described.schedule;
     const action = schedule.action.startWorkflow;
-    expect(action.workflowType.name).toBe('retrainPipelineWorkflow');
+    expect(action.workflowType.name).toBe('nightlyRetrainWorkflow');
     expect(action.taskQueue.name).toBe(CPU_TASK_QUEUE);
-    expect(action.workflowId).toBe(`retrain-${DATASET}`);
+    expect(action.workflowId).toBe(`nightly-${DATASET}`);
     expect(schedule.state.paused).toBe(true);
     expect(schedule.policies.overlapPolicy).toMatch(/BUFFER_ALL/);
     // The server keeps cron strings as given or turns them into calendars; either way 02:00 UTC, not 03:00.
@@ -140,20 +140,22 @@ describe('schedule apply and backfill through the temporal CLI', () => {
 
     expect(runs).toHaveLength(2);
     expect(runs.every((r) => r.status === 'COMPLETED')).toBe(true);
-    // Scheduled at D2 02:00 and D3 02:00; Temporal appends the scheduled time to the action's workflow id.
-    expect(runs.map((r) => r.workflowId).sort()).toEqual([`retrain-${DATASET}-${D2}T02:00:00Z`, `retrain-${DATASET}-${D3}T02:00:00Z`]);
+    // Scheduled at D2 02:00 and D3 02:00: the nightly runs (Temporal appends the scheduled time to their id) ran
+    // the days before under the partitions' own ids, the ids a backfill uses.
+    expect(runs.map((r) => r.workflowId).sort()).toEqual([retrainWorkflowId(DATASET, D1), retrainWorkflowId(DATASET, D2)]);
+    for (const scheduledDay of [D2, D3]) {
+      const nightly = client.workflow.getHandle(`nightly-${DATASET}-${scheduledDay}T02:00:00Z`);
+      expect(((await nightly.result()) as RetrainResult).logicalDate).toBe(shiftDate(scheduledDay, 1));
+    }
 
-    const results: Array<{ scheduledDay: string; result: RetrainResult; closeTime: number }> = [];
+    const results: Array<{ result: RetrainResult; closeTime: number }> = [];
     for (const r of runs) {
       const handle = client.workflow.getHandle(r.workflowId);
       const desc = await handle.describe();
-      results.push({
-        scheduledDay: r.workflowId.slice(`retrain-${DATASET}-`.length, `retrain-${DATASET}-`.length + 10),
-        result: (await handle.result()) as RetrainResult,
-        closeTime: desc.closeTime!.getTime(),
-      });
+      const result = (await handle.result()) as RetrainResult;
+      expect(r.workflowId).toBe(retrainWorkflowId(DATASET, result.logicalDate)); // each run processed its own day
+      results.push({ result, closeTime: desc.closeTime!.getTime() });
     }
-    for (const { scheduledDay, result } of results) expect(result.logicalDate).toBe(shiftDate(scheduledDay, 1));
     expect(new Set(results.map((r) => r.result.logicalDate))).toEqual(new Set([D1, D2]));
     expect(results.some((r) => r.result.logicalDate === today)).toBe(false);
 

@@ -1,5 +1,5 @@
 /**
- * Workflows bundle of the backfill tests: the real backfillWorkflow plus a stub retrainPipelineWorkflow (registered
+ * Workflows bundle of the backfill tests: the real backfillWorkflow and nightlyRetrainWorkflow plus a stub retrainPipelineWorkflow (registered
  * under the real one's name) whose only step is one `partitionWork` activity the test controls.
  */
 import { proxyActivities } from '@temporalio/workflow';
@@ -21,3 +21,4 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<{ da
   await partitionWork({ dataset: input.dataset, logicalDate });
   return { dataset: input.dataset, logicalDate };
 }
+export { nightlyRetrainWorkflow } from '../../src/workflows/nightly';

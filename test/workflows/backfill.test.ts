@@ -10,7 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  ScheduleOverlapPolicy,
+  WorkflowFailedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -20,6 +25,7 @@ import type { BackfillInput, BackfillProgress, BackfillResult } from '../../src/
 import { ErrorType } from '../../src/shared/errors';
 import { retrainWorkflowId } from '../../src/shared/ids';
 import { pauseSignal, progressQuery, resumeSignal, setConcurrencySignal, type backfillWorkflow } from '../../src/workflows/backfill';
+import { partitionRunQuery, type NightlyInput, type nightlyRetrainWorkflow } from '../../src/workflows/nightly';
 import { serviceEnv } from '../helpers/services';
 import type { StubActivities } from './backfill-workflows';
 
@@ -318,6 +324,136 @@ describe('backfillWorkflow', () => {
       expect(cause.type).toBe(ErrorType.InvalidInput);
       expect(cause.message).toContain('from must not be after to');
       expect(cause.message).toContain('concurrency must be an integer');
+    });
+  });
+});
+
+describe('nightlyRetrainWorkflow', () => {
+  type NightlyHandle = WorkflowHandle<typeof nightlyRetrainWorkflow>;
+  const startNightly = (taskQueue: string, input: NightlyInput): Promise<NightlyHandle> =>
+    env.client.workflow.start<typeof nightlyRetrainWorkflow>('nightlyRetrainWorkflow', {
+      taskQueue,
+      workflowId: `nightly-test-${randomUUID()}`,
+      args: [input],
+      workflowExecutionTimeout: '50 seconds',
+    });
+
+  it("runs the day's partition under the partition's own workflow id and returns its result", async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ taskQueue }) => {
+      const h = await startNightly(taskQueue, { dataset, logicalDate: DAYS[0] });
+      expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[0] });
+      expect(await h.query(partitionRunQuery)).toEqual({
+        logicalDate: DAYS[0],
+        partitionWorkflowId: retrainWorkflowId(dataset, DAYS[0]!),
+        state: 'done',
+      });
+      expect((await env.client.workflow.getHandle(retrainWorkflowId(dataset, DAYS[0]!)).describe()).status.name).toBe('COMPLETED');
+      expect(w.calls).toEqual([DAYS[0]]);
+    });
+  });
+
+  it('does not run a day again that a backfill or a manual run completed: it returns that run’s result', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ taskQueue }) => {
+      await env.client.workflow.execute('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[1]!),
+        args: [{ dataset, logicalDate: DAYS[1] }],
+      });
+      expect(await (await startNightly(taskQueue, { dataset, logicalDate: DAYS[1] })).result()).toEqual({ dataset, logicalDate: DAYS[1] });
+      expect(w.calls).toEqual([DAYS[1]]);
+    });
+  });
+
+  it('waits for a run of the day another starter holds, then returns its result', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ taskQueue }) => {
+      const other = await env.client.workflow.start('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[2]!),
+        args: [{ dataset, logicalDate: DAYS[2] }],
+      });
+      await waitUntil(() => w.waiting() === 1, 'the other starter’s run held');
+      const h = await startNightly(taskQueue, { dataset, logicalDate: DAYS[2], recheckSeconds: 1 });
+      const until = Date.now() + 15_000;
+      while ((await h.query(partitionRunQuery)).state !== 'waiting_on_other_run') {
+        if (Date.now() > until) throw new Error('the nightly run never reported waiting on the other run');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      w.releaseAll();
+      expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[2] });
+      expect(await other.result()).toEqual({ dataset, logicalDate: DAYS[2] });
+      expect(w.calls).toEqual([DAYS[2]]);
+      await recordHistory('nightly-waits-for-other-run.json', h);
+    });
+  });
+
+  it('runs a day again whose earlier run failed', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ fail: [DAYS[3]!] });
+    await withWorker(w, async ({ taskQueue }) => {
+      await expect(
+        env.client.workflow.execute('retrainPipelineWorkflow', {
+          taskQueue,
+          workflowId: retrainWorkflowId(dataset, DAYS[3]!),
+          args: [{ dataset, logicalDate: DAYS[3] }],
+        }),
+      ).rejects.toBeInstanceOf(WorkflowFailedError);
+      const h = await startNightly(taskQueue, { dataset, logicalDate: DAYS[3] });
+      await expect(h.result()).rejects.toBeInstanceOf(WorkflowFailedError); // the day still fails, on a new run
+      expect(w.calls).toEqual([DAYS[3], DAYS[3]]);
+    });
+  });
+
+  it('takes the day from the schedule’s scheduled time, and a backfill over those days then finds them done', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork();
+    await withWorker(w, async ({ taskQueue, start }) => {
+      const schedule = await env.client.schedule.create({
+        scheduleId: `nightly-test-${dataset}`,
+        spec: { cronExpressions: ['0 2 * * *'], timezone: 'UTC' },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'nightlyRetrainWorkflow',
+          taskQueue,
+          workflowId: `nightly-${dataset}`,
+          args: [{ dataset }],
+        },
+        policies: { overlap: ScheduleOverlapPolicy.BUFFER_ALL },
+        state: { paused: true },
+      });
+      try {
+        // Scheduled at DAYS[5] and DAYS[6] 02:00: the partitions are the days before.
+        await schedule.backfill({
+          start: new Date(`${DAYS[5]}T00:00:00Z`),
+          end: new Date(`${DAYS[7]}T00:00:00Z`),
+          overlap: ScheduleOverlapPolicy.BUFFER_ALL,
+        });
+        const ids = [retrainWorkflowId(dataset, DAYS[4]!), retrainWorkflowId(dataset, DAYS[5]!)];
+        const until = Date.now() + 30_000;
+        for (const id of ids) {
+          for (;;) {
+            const status = await env.client.workflow
+              .getHandle(id)
+              .describe()
+              .then((d) => d.status.name)
+              .catch(() => 'NOT_FOUND');
+            if (status === 'COMPLETED') break;
+            if (Date.now() > until) throw new Error(`${id} did not complete (${status})`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        expect([...w.calls].sort()).toEqual([DAYS[4], DAYS[5]]);
+        const result = await (await start({ dataset, from: DAYS[3]!, to: DAYS[5]!, concurrency: 2 })).result();
+        expect(result).toMatchObject({ total: 3, succeeded: 1, alreadyDone: 2, failed: [] });
+        expect([...w.calls].sort()).toEqual([DAYS[3], DAYS[4], DAYS[5]]);
+      } finally {
+        await schedule.delete();
+      }
     });
   });
 });

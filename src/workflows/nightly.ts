@@ -1,0 +1,87 @@
+/**
+ * nightlyRetrainWorkflow: what the dataset's Schedule starts. It works out the partition from the scheduled start
+ * time and runs retrainPipelineWorkflow for it as a child under the partition's own workflow id
+ * (retrainWorkflowId), the id backfills and manual runs use, so a day is processed once whoever asks for it:
+ * a day a backfill already did is not retrained by the schedule (`temporal schedule backfill` included), and a
+ * backfill skips the days the schedule did.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
+import { ApplicationFailure, ParentClosePolicy, defineQuery, setHandler, sleep, startChild } from '@temporalio/workflow';
+import { ErrorType } from '../shared/errors';
+import { retrainWorkflowId } from '../shared/ids';
+import type { RetrainInput, RetrainResult } from '../shared/types';
+import { partitionLookups } from './activity-proxies';
+import { resolveLogicalDate } from './logical-date';
+import type { retrainPipelineWorkflow } from './retrain-pipeline';
+
+/** Where the nightly run stands: the partition, the run that processes it, and whether this run started it. */
+export interface NightlyRunState {
+  logicalDate: string;
+  /** Workflow id of the partition's run: query `status` and send responder signals there. */
+  partitionWorkflowId: string;
+  state: 'starting' | 'running' | 'waiting_on_other_run' | 'done';
+}
+
+/** `temporal workflow query --name partitionRun`: which run processes this night's partition. */
+export const partitionRunQuery = defineQuery<NightlyRunState>('partitionRun');
+
+/** Input of nightlyRetrainWorkflow: the pipeline's, plus how soon to look again at a run another starter holds. */
+export interface NightlyInput extends RetrainInput {
+  /** First wait between looks at a partition run someone else started, seconds (1–3600, default 30); it doubles up to 10 minutes. */
+  recheckSeconds?: number;
+}
+
+const MAX_RECHECK_MS = 10 * 60_000;
+
+/** Retrain the partition of the scheduled day once; returns that partition run's result. */
+export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<RetrainResult> {
+  const { recheckSeconds = 30, ...retrainInput } = input;
+  if (typeof recheckSeconds !== 'number' || !Number.isInteger(recheckSeconds) || recheckSeconds < 1 || recheckSeconds > 3600) {
+    throw ApplicationFailure.nonRetryable(
+      `recheckSeconds must be a whole number of seconds from 1 to 3600, got ${JSON.stringify(recheckSeconds)}`,
+      ErrorType.InvalidInput,
+    );
+  }
+  const logicalDate = resolveLogicalDate(retrainInput);
+  const run: NightlyRunState = {
+    logicalDate,
+    partitionWorkflowId: retrainWorkflowId(input.dataset, logicalDate),
+    state: 'starting',
+  };
+  setHandler(partitionRunQuery, () => run);
+  const lookups = partitionLookups();
+
+  for (let waitMs = recheckSeconds * 1000; ;) {
+    try {
+      run.state = 'starting';
+      const child = await startChild<typeof retrainPipelineWorkflow>('retrainPipelineWorkflow', {
+        workflowId: run.partitionWorkflowId,
+        args: [{ ...retrainInput, logicalDate }],
+        // A completed partition is never run again; one whose last run failed (or was cancelled) may be.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        // Terminating or cancelling the nightly run asks the partition run to cancel, so its saga compensates.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      run.state = 'running';
+      const result = await child.result();
+      run.state = 'done';
+      return result;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    // The partition has a run this workflow did not start: completed before, or running for someone else.
+    const other = await lookups.partitionRunResult({ workflowId: run.partitionWorkflowId });
+    if (other.state === 'completed') {
+      run.state = 'done';
+      return other.result as RetrainResult;
+    }
+    if (other.state === 'running') {
+      run.state = 'waiting_on_other_run';
+      await sleep(waitMs);
+      waitMs = Math.min(waitMs * 2, MAX_RECHECK_MS);
+    }
+    // 'failed' or 'none': that run ended without completing; after a short pause (so a run that keeps
+    // flipping state cannot spin this loop) the partition is started again.
+    if (other.state === 'failed' || other.state === 'none') await sleep(5_000);
+  }
+}
