@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { BackfillInput, BackfillResult } from '../shared/backfill';
 import { backfillWorkflowId, isLogicalDate } from '../shared/ids';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
-import { MAX_CONCURRENCY } from '../workflows/backfill-plan';
+import { MAX_CONCURRENCY, backfillInputProblems } from '../workflows/backfill-plan';
 import { backfillWorkflow, progressQuery } from '../workflows/backfill';
 import { connectClient, resolveConfig } from './context';
 
@@ -61,6 +61,9 @@ export function registerBackfillCommand(program: Command): void {
       const input: BackfillInput = { dataset, from: opts.from, to: opts.to, concurrency: opts.concurrency };
       if (opts.minSuccessRatio !== undefined) input.minSuccessRatio = opts.minSuccessRatio;
       if (opts.dryRun) input.dryRun = true;
+      // The workflow checks its input too; checking here says what is wrong before anything starts.
+      const problems = backfillInputProblems(input);
+      if (problems.length > 0) throw new Error(`invalid backfill: ${problems.join('; ')}`);
       const workflowId = `${backfillWorkflowId(dataset, opts.from, opts.to)}${opts.dryRun ? '-dry-run' : ''}`;
       const { client, close } = await connectClient(resolveConfig());
       try {

@@ -46,6 +46,12 @@ export interface BackfillCarry {
   startedAt: string;
   /** Workflow runs so far (1 for the first). */
   run: number;
+  /** Time spent paused so far, ms (the ETA leaves it out). */
+  pausedMs?: number;
+  /** When the current pause began (workflow time, ms since the epoch). */
+  pausedSince?: number;
+  /** Partitions another starter was running when the previous workflow run ended: looked at again in this one. */
+  waitingOnOthers?: string[];
 }
 
 /** Answer of the `progress` query. */

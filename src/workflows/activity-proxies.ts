@@ -78,11 +78,16 @@ export function partitionLookups() {
   });
 }
 
-/** The backfill's lookups of partition runs, on the task queue whose worker holds a Temporal client. */
+/**
+ * The backfill's lookups of partition runs, on the task queue of its children (whose worker holds a Temporal
+ * client). Retried for up to an hour, like partitionLookups: a lookup failing for a few minutes (the server
+ * shedding load) must not fail a backfill of months and cancel the runs it has in flight.
+ */
 export function backfillLookups(taskQueue: string) {
   return proxyActivities<BackfillActivities>({
     taskQueue,
     startToCloseTimeout: '2 minutes',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
+    scheduleToCloseTimeout: '1 hour',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes }, // attempts unlimited within the hour
   });
 }

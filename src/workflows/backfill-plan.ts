@@ -42,7 +42,12 @@ export function backfillInputProblems(input: BackfillInput): string[] {
   const max = input?.maxChildrenPerRun;
   if (max !== undefined && !(Number.isInteger(max) && max >= 1)) problems.push('maxChildrenPerRun must be a positive integer');
   const recheck = input?.recheckSeconds;
-  if (recheck !== undefined && !(typeof recheck === 'number' && recheck > 0)) problems.push('recheckSeconds must be positive');
+  if (recheck !== undefined && !(Number.isInteger(recheck) && recheck >= 1 && recheck <= 3600)) {
+    problems.push('recheckSeconds must be a whole number of seconds from 1 to 3600');
+  }
+  if (input?.dryRun !== undefined && typeof input.dryRun !== 'boolean') problems.push('dryRun must be true or false');
+  const queue = input?.taskQueue;
+  if (queue !== undefined && !(typeof queue === 'string' && queue.trim() !== '')) problems.push('taskQueue must be a non-empty string');
   return problems;
 }
 

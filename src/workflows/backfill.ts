@@ -14,6 +14,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   setHandler,
   sleep,
   startChild,
@@ -52,6 +53,13 @@ const MAX_EVENTS_PER_RUN = 8000;
 const MAX_BYTES_PER_RUN = 8 * 1024 * 1024;
 /** Failure messages are cut to this length: the list is carried across continue-as-new. */
 const MAX_MESSAGE = 200;
+/**
+ * Runs recorded before this patch settled the partitions other starters held at the end of every workflow run,
+ * blocking new starts meanwhile, and counted one whose other run failed as failed. With it, the waiting list is
+ * carried to the next run, only the last run waits (continuing as new if the wait grows its history), and a
+ * partition whose other run ended without completing is started by the backfill itself.
+ */
+const SETTLE_PATCH = 'backfill-settle-v2';
 
 /** Retrain every partition from `from` to `to`; fails if fewer than minSuccessRatio of them end up done. */
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillResult> {
@@ -75,8 +83,13 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
   let concurrency = opts.concurrency;
   /** Partition → workflow id of the runs this workflow run has in flight. */
   const running = new Map<string, string>();
-  /** Partitions another starter is running; looked at again before this run ends. */
+  /** Partitions another starter is running; looked at again before the backfill ends. */
   const waitingOnOthers: string[] = [];
+  const settleV2 = patched(SETTLE_PATCH);
+  if (settleV2 && carry.waitingOnOthers) {
+    waitingOnOthers.push(...carry.waitingOnOthers);
+    delete carry.waitingOnOthers;
+  }
 
   // Handlers first: registered before the first await.
   setHandler(setConcurrencySignal, (arg) => {
@@ -88,10 +101,14 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     log.info('concurrency changed', { from: concurrency, to: n });
     concurrency = n;
   });
+  // Date.now() in a workflow is the sandbox's clock: the time of the current workflow task, deterministic.
   setHandler(pauseSignal, () => {
+    if (!carry.paused) carry.pausedSince = Date.now();
     carry.paused = true;
   });
   setHandler(resumeSignal, () => {
+    if (carry.paused && carry.pausedSince !== undefined) carry.pausedMs = (carry.pausedMs ?? 0) + Date.now() - carry.pausedSince;
+    delete carry.pausedSince;
     carry.paused = false;
   });
   setHandler(progressQuery, () => {
@@ -114,10 +131,11 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
       run: carry.run,
       startedAt: carry.startedAt,
     };
+    const pausedMs = (carry.pausedMs ?? 0) + (carry.pausedSince !== undefined ? Date.now() - carry.pausedSince : 0);
     const eta = etaSeconds({
       finished: carry.finished,
-      // Date.now() in a workflow is the sandbox's clock: the time of the current workflow task, deterministic.
-      elapsedMs: Date.now() - Date.parse(carry.startedAt),
+      // Time spent running, not paused (Date.now(): the workflow task's time, deterministic).
+      elapsedMs: Date.now() - Date.parse(carry.startedAt) - pausedMs,
       left: remaining + running.size + waitingOnOthers.length,
     });
     if (eta !== undefined && !carry.paused) progress.etaSeconds = eta;
@@ -177,15 +195,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
   // Start partition runs until the range ends or this run has done its share.
   let startedThisRun = 0;
   let lookahead: Array<{ partition: string; state: PartitionRunState }> = [];
-  const runIsFull = (): boolean => {
+  /** The history is as large as a run should let it grow. */
+  const historyIsFull = (): boolean => {
     const info = workflowInfo();
-    return (
-      startedThisRun >= opts.maxChildrenPerRun ||
-      info.continueAsNewSuggested ||
-      info.historyLength >= MAX_EVENTS_PER_RUN ||
-      info.historySize >= MAX_BYTES_PER_RUN
-    );
+    return info.continueAsNewSuggested || info.historyLength >= MAX_EVENTS_PER_RUN || info.historySize >= MAX_BYTES_PER_RUN;
   };
+  const runIsFull = (): boolean => startedThisRun >= opts.maxChildrenPerRun || historyIsFull();
   while (carry.cursor < partitions.length && !runIsFull()) {
     // A paused backfill waits for resume without a deadline: it holds nothing but its own history (cancel to stop it).
     await condition(() => !carry.paused && running.size < concurrency);
@@ -205,17 +220,33 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     }
   }
 
-  // Drain: a run that continues as new leaves no children behind, so the next run tracks nothing but counters.
+  // Drain: a run that continues as new leaves no children behind, so the next run tracks nothing but counters
+  // (and, patched, the partitions other starters hold).
   await condition(() => running.size === 0);
-  await settleOthers(waitingOnOthers, describe, opts.recheckSeconds, carry, fail);
-
-  if (carry.cursor < partitions.length) {
+  const continueWith = async (waiting: string[]): Promise<never> => {
     await condition(allHandlersFinished);
     return continueAsNew<typeof backfillWorkflow>({
       ...input,
       concurrency,
-      carried: { ...carry, run: carry.run + 1 },
+      carried: { ...carry, run: carry.run + 1, ...(waiting.length > 0 ? { waitingOnOthers: waiting } : {}) },
     });
+  };
+  if (!settleV2) {
+    await settleOthers(waitingOnOthers, describe, opts.recheckSeconds, carry, fail);
+    if (carry.cursor < partitions.length) return continueWith([]);
+  } else {
+    if (carry.cursor < partitions.length) return continueWith([...waitingOnOthers]);
+    // The last run: wait for the partitions other starters hold; start those whose run ended without completing.
+    for (;;) {
+      const { restart, full } = await settleOthersV2(waitingOnOthers, describe, opts.recheckSeconds, carry, historyIsFull);
+      for (const partition of restart) {
+        await condition(() => !carry.paused && running.size < concurrency);
+        startPartition(partition);
+      }
+      await condition(() => running.size === 0);
+      if (full) return continueWith([...waitingOnOthers]);
+      if (waitingOnOthers.length === 0) break;
+    }
   }
 
   const verdict = backfillVerdict({
@@ -311,6 +342,36 @@ async function settleOthers(
     waiting.splice(0, batch.length, ...stillRunning);
     if (stillRunning.length === batch.length) await sleep(`${recheckSeconds} seconds`);
   }
+}
+
+/**
+ * Wait (patched) for the partitions another starter holds: completed counts as done; a run that ended without
+ * completing (or left no trace) is handed back to be started by the backfill. Stops early when the workflow run is
+ * full, so the wait continues in the next run. Emptied in place, so the progress query sees it shrink.
+ */
+async function settleOthersV2(
+  waiting: string[],
+  describe: (ps: string[]) => Promise<PartitionRunState[]>,
+  recheckSeconds: number,
+  carry: BackfillCarry,
+  historyIsFull: () => boolean,
+): Promise<{ restart: string[]; full: boolean }> {
+  const restart: string[] = [];
+  while (waiting.length > 0 && restart.length === 0) {
+    if (historyIsFull()) return { restart, full: true };
+    const batch = waiting.slice(0, LOOKUP_BATCH);
+    const states = await describe(batch);
+    const stillRunning: string[] = [];
+    batch.forEach((p, i) => {
+      const s = states[i];
+      if (s === 'completed') carry.alreadyDone += 1;
+      else if (s === 'running') stillRunning.push(p);
+      else restart.push(p);
+    });
+    waiting.splice(0, batch.length, ...stillRunning);
+    if (restart.length === 0 && stillRunning.length === batch.length) await sleep(recheckSeconds * 1000);
+  }
+  return { restart, full: false };
 }
 
 /** The first ApplicationFailure in a failure's cause chain (a child's own error, or its activity's). */

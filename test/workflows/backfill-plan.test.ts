@@ -28,6 +28,10 @@ describe('backfill plan', () => {
     ['concurrency 2.5', { concurrency: 2.5 }, 'concurrency must be an integer'],
     ['a ratio above 1', { minSuccessRatio: 1.5 }, 'minSuccessRatio must be'],
     ['maxChildrenPerRun 0', { maxChildrenPerRun: 0 }, 'maxChildrenPerRun must be'],
+    ['a fractional recheckSeconds', { recheckSeconds: 1e-7 }, 'recheckSeconds must be a whole number'],
+    ['recheckSeconds above an hour', { recheckSeconds: 7200 }, 'recheckSeconds must be a whole number'],
+    ['dryRun as a string', { dryRun: 'false' as unknown as boolean }, 'dryRun must be true or false'],
+    ['an empty taskQueue', { taskQueue: ' ' }, 'taskQueue must be a non-empty string'],
   ])('rejects %s', (_what, change, problem) => {
     expect(backfillInputProblems({ ...ok, ...change }).join('; ')).toContain(problem);
   });

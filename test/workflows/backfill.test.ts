@@ -49,9 +49,10 @@ afterAll(async () => {
 const uniqueDataset = (): string => `bf${randomUUID().replace(/-/g, '').slice(0, 10)}`;
 
 /** Partition work the test controls: held until released, failing for chosen days; every call is recorded. */
-function controlledWork(opts: { hold?: boolean; fail?: string[] } = {}) {
+function controlledWork(opts: { hold?: boolean; fail?: string[]; failOnce?: string[] } = {}) {
+  const failOnce = new Set(opts.failOnce);
   const calls: string[] = [];
-  const waiters: Array<() => void> = [];
+  const waiters: Array<{ day: string; go: () => void }> = [];
   let open = !opts.hold;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -60,8 +61,8 @@ function controlledWork(opts: { hold?: boolean; fail?: string[] } = {}) {
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     try {
-      if (!open) await new Promise<void>((r) => waiters.push(r));
-      if (opts.fail?.includes(logicalDate)) {
+      if (!open) await new Promise<void>((go) => waiters.push({ day: logicalDate, go }));
+      if (opts.fail?.includes(logicalDate) || failOnce.delete(logicalDate)) {
         throw ApplicationFailure.nonRetryable('quality gate failed: too few rows', ErrorType.QualityGateFailed);
       }
     } finally {
@@ -73,10 +74,15 @@ function controlledWork(opts: { hold?: boolean; fail?: string[] } = {}) {
     calls,
     waiting: () => waiters.length,
     maxInFlight: () => maxInFlight,
-    releaseOne: () => waiters.shift()?.(),
+    releaseOne: () => waiters.shift()?.go(),
+    /** Release the held work of one day only. */
+    releaseDay: (day: string) => {
+      const i = waiters.findIndex((x) => x.day === day);
+      if (i >= 0) waiters.splice(i, 1)[0]!.go();
+    },
     releaseAll: () => {
       open = true;
-      waiters.splice(0).forEach((r) => r());
+      waiters.splice(0).forEach((x) => x.go());
     },
   };
 }
@@ -202,6 +208,55 @@ describe('backfillWorkflow', () => {
       expect(ra).toMatchObject({ succeeded: 4, alreadyDone: 0, failed: [] });
       expect(rb).toMatchObject({ succeeded: 2, alreadyDone: 2, failed: [] });
       expect([...w.calls].sort()).toEqual(DAYS.slice(0, 6));
+    });
+  });
+
+  it('starts a day itself when the run another starter held ends without completing', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true, failOnce: [DAYS[1]!] });
+    await withWorker(w, async ({ taskQueue, start }) => {
+      const other = await env.client.workflow.start('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[1]!),
+        args: [{ dataset, logicalDate: DAYS[1] }],
+      });
+      await waitUntil(() => w.waiting() === 1, 'the other starter’s run held');
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[2]!, concurrency: 2, recheckSeconds: 1 });
+      await waitForProgress(h, (x) => x.waitingOnOthers.length === 1);
+      w.releaseAll(); // the other run fails; the backfill then runs the day again, and it succeeds
+      await expect(other.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(await h.result()).toMatchObject({ total: 3, succeeded: 3, alreadyDone: 0, failed: [] });
+      expect([...w.calls].sort()).toEqual([DAYS[0], DAYS[1], DAYS[1], DAYS[2]]);
+      await recordHistory('backfill-restarts-after-other-failed.json', h);
+    });
+  });
+
+  it('carries the days another starter holds across continue-as-new and keeps starting new days meanwhile', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ taskQueue, start }) => {
+      const other = await env.client.workflow.start('retrainPipelineWorkflow', {
+        taskQueue,
+        workflowId: retrainWorkflowId(dataset, DAYS[0]!),
+        args: [{ dataset, logicalDate: DAYS[0] }],
+      });
+      await waitUntil(() => w.waiting() === 1, 'the other starter’s run held');
+      const h = await start({ dataset, from: DAYS[0]!, to: DAYS[3]!, concurrency: 1, maxChildrenPerRun: 1, recheckSeconds: 1 });
+      // One of the backfill's own days per workflow run, while DAYS[0] stays held by the other starter.
+      for (const day of [DAYS[1]!, DAYS[2]!, DAYS[3]!]) {
+        await waitUntil(() => w.calls.includes(day), `${day} started`);
+        const p = await h.query(progressQuery);
+        expect(p.waitingOnOthers).toEqual([DAYS[0]]);
+        expect(p.running).toEqual([day]);
+        w.releaseDay(day);
+      }
+      expect((await h.query(progressQuery)).run).toBe(3);
+      w.releaseAll();
+      await other.result();
+      expect(await h.result()).toMatchObject({ total: 4, succeeded: 3, alreadyDone: 1, failed: [], runs: 3 });
+      const chain = await runHistories(h.workflowId, h.firstExecutionRunId);
+      await recordHistory('backfill-carries-waiting-first-run.json', h, chain[0]!.runId);
+      await recordHistory('backfill-carries-waiting-last-run.json', h, chain[chain.length - 1]!.runId);
     });
   });
 
