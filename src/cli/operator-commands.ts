@@ -1,9 +1,10 @@
 /** `trainset run | status | rollback | labels | schedule | sample | models`: operator commands. */
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/messages';
+import { partitionRunQuery } from '../workflows/nightly';
 import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { createBlobStore } from '../storage';
@@ -77,7 +78,8 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<workflowId>')
     .action(async (workflowId) => {
       await withClient(async (client) => {
-        console.log(JSON.stringify(await client.workflow.getHandle(workflowId).query(statusQuery), null, 2));
+        const target = await partitionRunOf(client, workflowId);
+        console.log(JSON.stringify(await client.workflow.getHandle(target).query(statusQuery), null, 2));
       });
     });
 
@@ -88,8 +90,9 @@ export function registerOperatorCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (workflowId, opts) => {
       await withClient(async (client) => {
-        await client.workflow.getHandle(workflowId).signal(rollbackSignal, { reason: opts.reason });
-        console.log(`rollback signalled to ${workflowId}`);
+        const target = await partitionRunOf(client, workflowId);
+        await client.workflow.getHandle(target).signal(rollbackSignal, { reason: opts.reason });
+        console.log(`rollback signalled to ${target}`);
       });
     });
 
@@ -239,4 +242,16 @@ export function registerOperatorCommands(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * The pipeline run behind a workflow id: a nightly run (nightlyRetrainWorkflow) processes its day as a child
+ * `retrain-<dataset>-<day>`, and `status` and `rollback` mean that run; any other id is itself. Says so on stderr.
+ */
+export async function partitionRunOf(client: Client, workflowId: string): Promise<string> {
+  const handle = client.workflow.getHandle(workflowId);
+  if ((await handle.describe()).type !== 'nightlyRetrainWorkflow') return workflowId;
+  const { partitionWorkflowId } = await handle.query(partitionRunQuery);
+  console.error(`${workflowId} runs its day as ${partitionWorkflowId}; acting on that run`);
+  return partitionWorkflowId;
 }

@@ -6,11 +6,21 @@
  * backfill skips the days the schedule did.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
-import { ApplicationFailure, ParentClosePolicy, defineQuery, setHandler, sleep, startChild } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  defineQuery,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  sleep,
+  startChild,
+} from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
 import { retrainWorkflowId } from '../shared/ids';
 import type { RetrainInput, RetrainResult } from '../shared/types';
 import { partitionLookups } from './activity-proxies';
+import { pauseSignal, promoteSignal, resumeSignal, rollbackSignal, submitLabelsSignal } from './messages';
 import { resolveLogicalDate } from './logical-date';
 import type { retrainPipelineWorkflow } from './retrain-pipeline';
 
@@ -51,6 +61,26 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
   setHandler(partitionRunQuery, () => run);
   const lookups = partitionLookups();
 
+  // A responder who signals the nightly run (rollback, pause, resume, promote, labels) reaches the partition's run:
+  // each signal is passed on, in the order received. The `rollback` Update and queries go to the partition run itself.
+  let forwarding: Promise<void> = Promise.resolve();
+  const forward = (signalName: string, arg: unknown): void => {
+    forwarding = forwarding.then(() =>
+      getExternalWorkflowHandle(run.partitionWorkflowId)
+        .signal(signalName, arg)
+        .catch((err: unknown) => {
+          log.warn('could not pass a signal on to the partition run', {
+            signal: signalName,
+            partitionWorkflowId: run.partitionWorkflowId,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }),
+    );
+  };
+  for (const def of [rollbackSignal, pauseSignal, resumeSignal, promoteSignal, submitLabelsSignal]) {
+    setHandler(def, (arg?: unknown) => forward(def.name, arg));
+  }
+
   for (let waitMs = recheckSeconds * 1000; ;) {
     try {
       run.state = 'starting';
@@ -65,6 +95,7 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
       run.state = 'running';
       const result = await child.result();
       run.state = 'done';
+      await forwarding; // signals received meanwhile are passed on before this run closes
       return result;
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -73,6 +104,7 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
     const other = await lookups.partitionRunResult({ workflowId: run.partitionWorkflowId });
     if (other.state === 'completed') {
       run.state = 'done';
+      await forwarding;
       return other.result as RetrainResult;
     }
     if (other.state === 'running') {

@@ -25,6 +25,7 @@ import type { BackfillInput, BackfillProgress, BackfillResult } from '../../src/
 import { ErrorType } from '../../src/shared/errors';
 import { retrainWorkflowId } from '../../src/shared/ids';
 import { pauseSignal, progressQuery, resumeSignal, setConcurrencySignal, type backfillWorkflow } from '../../src/workflows/backfill';
+import { rollbackSignal } from '../../src/workflows/messages';
 import { partitionRunQuery, type NightlyInput, type nightlyRetrainWorkflow } from '../../src/workflows/nightly';
 import { serviceEnv } from '../helpers/services';
 import type { StubActivities } from './backfill-workflows';
@@ -444,6 +445,25 @@ describe('nightlyRetrainWorkflow', () => {
       expect(await other.result()).toEqual({ dataset, logicalDate: DAYS[2] });
       expect(w.calls).toEqual([DAYS[2]]);
       await recordHistory('nightly-waits-for-other-run.json', h);
+    });
+  });
+
+  it('passes a responder’s signal on to the partition run', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ taskQueue }) => {
+      const h = await startNightly(taskQueue, { dataset, logicalDate: DAYS[4] });
+      await waitUntil(() => w.waiting() === 1, 'the partition run held');
+      await h.signal(rollbackSignal, { reason: 'error rate up' });
+      const partition = env.client.workflow.getHandle(retrainWorkflowId(dataset, DAYS[4]!));
+      const until = Date.now() + 15_000;
+      while (!((await partition.fetchHistory()).events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes)) {
+        if (Date.now() > until) throw new Error('the partition run never received the signal');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      w.releaseAll();
+      expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[4], rollbackReason: 'error rate up' });
+      await recordHistory('nightly-forwards-signal.json', h);
     });
   });
 
