@@ -50,14 +50,22 @@ export function startScheduleMonitor(o: ScheduleMonitorOptions): ScheduleMonitor
       const d = await o.client.schedule.getHandle(summary.scheduleId).describe();
       const schedule = summary.scheduleId;
       const now = { missed: d.info.numActionsMissedCatchupWindow, skipped: d.info.numActionsSkippedOverlap };
-      // The server keeps cumulative counts; the counters grow by what changed since the last poll
-      // (by all of it on this process's first look, so a restart does not hide earlier misses).
-      const before = seen.get(schedule) ?? { missed: 0, skipped: 0 };
-      const missed = Math.max(0, now.missed - before.missed);
-      const skipped = Math.max(0, now.skipped - before.skipped);
+      // The server keeps cumulative counts; the counters mirror them. On this process's first look they take the
+      // totals at once (the first poll runs before the first scrape, so Prometheus sees no jump after a restart),
+      // and the totals are logged at info: a restart must not raise warnings for misses already reported.
+      const before = seen.get(schedule);
+      const missed = Math.max(0, now.missed - (before?.missed ?? 0));
+      const skipped = Math.max(0, now.skipped - (before?.skipped ?? 0));
       o.metrics.scheduleMissed.inc({ schedule }, missed);
       o.metrics.scheduleOverlapSkipped.inc({ schedule }, skipped);
       o.metrics.schedulePaused.set({ schedule }, d.state.paused ? 1 : 0);
+      seen.set(schedule, now);
+      if (before === undefined) {
+        if (missed > 0 || skipped > 0) {
+          o.logger.info({ schedule, totalMissed: now.missed, totalSkipped: now.skipped }, 'schedule monitor: totals so far');
+        }
+        continue;
+      }
       if (missed > 0) {
         o.logger.warn(
           { schedule, missed, totalMissed: now.missed, catchupWindowMs: d.policies.catchupWindow },
@@ -69,7 +77,6 @@ export function startScheduleMonitor(o: ScheduleMonitorOptions): ScheduleMonitor
           { schedule, skipped, totalSkipped: now.skipped, overlap: d.policies.overlap },
           'schedule skipped runs (overlap policy)',
         );
-      seen.set(schedule, now);
     }
   };
 

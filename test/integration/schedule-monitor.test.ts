@@ -51,18 +51,31 @@ describe('schedule monitor', () => {
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     });
+    const metrics = createPipelineMetrics();
+    const logger = memoryLogger();
+    const monitor = startScheduleMonitor({ client: env.client, metrics, logger, intervalMs: 60_000 });
+    await monitor.poll(); // the first look: nothing skipped yet
+
     await handle.trigger(ScheduleOverlapPolicy.SKIP);
     for (let i = 0; i < 50 && (await handle.describe()).info.runningActions.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     await handle.trigger(ScheduleOverlapPolicy.SKIP);
     for (let i = 0; i < 50 && (await handle.describe()).info.numActionsSkippedOverlap === 0; i++)
       await new Promise((r) => setTimeout(r, 100));
 
-    const metrics = createPipelineMetrics();
-    const logger = memoryLogger();
-    const monitor = startScheduleMonitor({ client: env.client, metrics, logger, intervalMs: 60_000 });
     await monitor.poll();
     await monitor.poll(); // nothing new: the counter must not grow again
     await monitor.stop();
+
+    // A process starting now (a worker restart) takes the total without warning again.
+    const restarted = createPipelineMetrics();
+    const restartedLogger = memoryLogger();
+    const again = startScheduleMonitor({ client: env.client, metrics: restarted, logger: restartedLogger, intervalMs: 60_000 });
+    await again.poll();
+    await again.stop();
+    expect((await series(restarted, 'trainset_schedule_overlap_skipped_total')).find((s) => s.labels.schedule === scheduleId)?.value).toBe(
+      1,
+    );
+    expect(restartedLogger.warnings.filter((w) => (w.obj as { schedule?: string }).schedule === scheduleId)).toEqual([]);
 
     const skipped = (await series(metrics, 'trainset_schedule_overlap_skipped_total')).find((s) => s.labels.schedule === scheduleId);
     expect(skipped?.value).toBe(1);
