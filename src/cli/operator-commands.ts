@@ -132,7 +132,7 @@ export function registerOperatorCommands(program: Command): void {
       await withClient(async (client) => {
         try {
           const r = await client.workflow
-            .getHandle(workflowId)
+            .getHandle(await partitionRunOf(client, workflowId))
             .executeUpdate(submitLabelsUpdate, { args: [{ labels: body.labels, labeledBy: opts.by }] });
           console.log(`accepted ${r.accepted}, rejected ${r.rejected}; coverage ${r.coverage.labeled}/${r.coverage.total}`);
         } catch (err) {
@@ -246,7 +246,8 @@ export function registerOperatorCommands(program: Command): void {
 
 /**
  * The pipeline run behind a workflow id: a nightly run (nightlyRetrainWorkflow) processes its day as a child
- * `retrain-<dataset>-<day>`, and `status` and `rollback` mean that run; any other id is itself. Says so on stderr.
+ * `retrain-<dataset>-<day>`, and `status`, `rollback` and `labels submit` mean that run; any other id is itself.
+ * Says so on stderr.
  */
 export async function partitionRunOf(client: Client, workflowId: string): Promise<string> {
   const handle = client.workflow.getHandle(workflowId);

@@ -104,7 +104,8 @@ export function createDatasetRepo(db: Queryable) {
         // A version committed before (a re-run, or a concurrent build of the same rows) may list other objects:
         // the same rows can be stored with another layout (base, delta, compaction). Objects of this commit that
         // the version does not list yet are added after its own, so gc keeps whatever either build's manifest
-        // names; a plain re-run adds nothing, and a version gc has collected gets no links back.
+        // names; a plain re-run adds nothing, and a version gc has collected gets no links back. Two such commits at
+        // once may both add a hash: the second insert then does nothing (ordinals may skip; only their order matters).
         const created = inserted.rowCount !== 0;
         await tx.query(
           `INSERT INTO dataset_chunks (hash, size, dataset)
@@ -116,7 +117,8 @@ export function createDatasetRepo(db: Queryable) {
            SELECT $1, hash, ordinal - 1 + (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM dataset_version_chunks WHERE version_id = $1)
            FROM unnest($2::text[]) WITH ORDINALITY AS t (hash, ordinal)
            WHERE NOT EXISTS (SELECT 1 FROM dataset_version_chunks vc WHERE vc.version_id = $1 AND vc.hash = t.hash)
-             AND NOT EXISTS (SELECT 1 FROM dataset_versions dv WHERE dv.id = $1 AND dv.collected_at IS NOT NULL)`,
+             AND NOT EXISTS (SELECT 1 FROM dataset_versions dv WHERE dv.id = $1 AND dv.collected_at IS NOT NULL)
+           ON CONFLICT DO NOTHING`,
           [v.id, objects.map((o) => o.hash)],
         );
         return { created };

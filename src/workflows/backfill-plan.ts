@@ -21,8 +21,11 @@ export interface BackfillOptions {
   recheckSeconds: number;
 }
 
-/** Problems with an input (empty when it is valid). */
-export function backfillInputProblems(input: BackfillInput): string[] {
+/**
+ * Problems with an input (empty when it is valid). `strict` adds the checks of recheckSeconds (whole seconds,
+ * 1–3600), dryRun (a boolean) and taskQueue (non-empty); callers starting a new backfill pass it.
+ */
+export function backfillInputProblems(input: BackfillInput, { strict = true }: { strict?: boolean } = {}): string[] {
   const problems: string[] = [];
   if (typeof input?.dataset !== 'string' || !/^[a-z][a-z0-9_-]{0,62}$/.test(input.dataset)) {
     problems.push('dataset must be a dataset name (lowercase letters, digits, "-" or "_", starting with a letter)');
@@ -42,6 +45,10 @@ export function backfillInputProblems(input: BackfillInput): string[] {
   const max = input?.maxChildrenPerRun;
   if (max !== undefined && !(Number.isInteger(max) && max >= 1)) problems.push('maxChildrenPerRun must be a positive integer');
   const recheck = input?.recheckSeconds;
+  if (!strict) {
+    if (recheck !== undefined && !(typeof recheck === 'number' && recheck > 0)) problems.push('recheckSeconds must be positive');
+    return problems;
+  }
   if (recheck !== undefined && !(Number.isInteger(recheck) && recheck >= 1 && recheck <= 3600)) {
     problems.push('recheckSeconds must be a whole number of seconds from 1 to 3600');
   }

@@ -63,7 +63,10 @@ const SETTLE_PATCH = 'backfill-settle-v2';
 
 /** Retrain every partition from `from` to `to`; fails if fewer than minSuccessRatio of them end up done. */
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillResult> {
-  const problems = backfillInputProblems(input);
+  const settleV2 = patched(SETTLE_PATCH);
+  // The stricter input checks came with the patch; a backfill started before it (or continued from one) keeps
+  // the checks it was started under, so its history replays.
+  const problems = backfillInputProblems(input, { strict: settleV2 && input?.carried === undefined });
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(`invalid backfill input: ${problems.join('; ')}`, ErrorType.InvalidInput);
   }
@@ -85,7 +88,6 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
   const running = new Map<string, string>();
   /** Partitions another starter is running; looked at again before the backfill ends. */
   const waitingOnOthers: string[] = [];
-  const settleV2 = patched(SETTLE_PATCH);
   if (settleV2 && carry.waitingOnOthers) {
     waitingOnOthers.push(...carry.waitingOnOthers);
     delete carry.waitingOnOthers;
@@ -238,7 +240,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     if (carry.cursor < partitions.length) return continueWith([...waitingOnOthers]);
     // The last run: wait for the partitions other starters hold; start those whose run ended without completing.
     for (;;) {
-      const { restart, full } = await settleOthersV2(waitingOnOthers, describe, opts.recheckSeconds, carry, historyIsFull);
+      const { restart, full } = await settleOthersV2(waitingOnOthers, describe, opts.recheckSeconds, carry, fail, historyIsFull);
       for (const partition of restart) {
         await condition(() => !carry.paused && running.size < concurrency);
         startPartition(partition);
@@ -346,7 +348,7 @@ async function settleOthers(
 
 /**
  * Wait (patched) for the partitions another starter holds: completed counts as done; a run that ended without
- * completing (or left no trace) is handed back to be started by the backfill. Stops early when the workflow run is
+ * completing is handed back to be started by the backfill; one that left no trace counts as failed. Stops early when the workflow run is
  * full, so the wait continues in the next run. Emptied in place, so the progress query sees it shrink.
  */
 async function settleOthersV2(
@@ -354,6 +356,7 @@ async function settleOthersV2(
   describe: (ps: string[]) => Promise<PartitionRunState[]>,
   recheckSeconds: number,
   carry: BackfillCarry,
+  fail: (partition: string, type: string | undefined, message: string) => void,
   historyIsFull: () => boolean,
 ): Promise<{ restart: string[]; full: boolean }> {
   const restart: string[] = [];
@@ -366,7 +369,10 @@ async function settleOthersV2(
       const s = states[i];
       if (s === 'completed') carry.alreadyDone += 1;
       else if (s === 'running') stillRunning.push(p);
-      else restart.push(p);
+      else if (s === 'failed') restart.push(p);
+      // 'none': a run seen running has left no trace; it may have completed and been removed by the namespace's
+      // retention, so starting the day again could retrain a done day. Reported as failed for the operator.
+      else fail(p, undefined, 'the run started by another starter left no trace (past retention?); check the day and run it if needed');
     });
     waiting.splice(0, batch.length, ...stillRunning);
     if (restart.length === 0 && stillRunning.length === batch.length) await sleep(recheckSeconds * 1000);

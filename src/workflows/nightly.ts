@@ -9,12 +9,14 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import {
   ApplicationFailure,
   ParentClosePolicy,
+  continueAsNew,
   defineQuery,
   getExternalWorkflowHandle,
   log,
   setHandler,
   sleep,
   startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
 import { retrainWorkflowId } from '../shared/ids';
@@ -42,6 +44,8 @@ export interface NightlyInput extends RetrainInput {
 }
 
 const MAX_RECHECK_MS = 10 * 60_000;
+/** A nightly run waiting on another run continues as new past this many events (~16 per look; ~21 h at 10 min). */
+const MAX_EVENTS_WAITING = 2000;
 
 /** Retrain the partition of the scheduled day once; returns that partition run's result. */
 export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<RetrainResult> {
@@ -62,23 +66,33 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
   const lookups = partitionLookups();
 
   // A responder who signals the nightly run (rollback, pause, resume, promote, labels) reaches the partition's run:
-  // each signal is passed on, in the order received. The `rollback` Update and queries go to the partition run itself.
+  // each signal is passed on, in the order received, once that run is known to exist (this workflow started it,
+  // or found it running); until then signals are held. The `rollback` Update and queries go to the partition run.
+  const held: Array<{ name: string; arg: unknown }> = [];
+  let targetExists = false;
   let forwarding: Promise<void> = Promise.resolve();
-  const forward = (signalName: string, arg: unknown): void => {
+  const send = (name: string, arg: unknown): void => {
     forwarding = forwarding.then(() =>
       getExternalWorkflowHandle(run.partitionWorkflowId)
-        .signal(signalName, arg)
+        .signal(name, arg)
         .catch((err: unknown) => {
           log.warn('could not pass a signal on to the partition run', {
-            signal: signalName,
+            signal: name,
             partitionWorkflowId: run.partitionWorkflowId,
             error: err instanceof Error ? err.message : String(err),
           });
         }),
     );
   };
+  const setTargetExists = (exists: boolean): void => {
+    targetExists = exists;
+    if (exists) for (const h of held.splice(0)) send(h.name, h.arg);
+  };
   for (const def of [rollbackSignal, pauseSignal, resumeSignal, promoteSignal, submitLabelsSignal]) {
-    setHandler(def, (arg?: unknown) => forward(def.name, arg));
+    setHandler(def, (arg?: unknown) => {
+      if (targetExists) send(def.name, arg);
+      else held.push({ name: def.name, arg });
+    });
   }
 
   for (let waitMs = recheckSeconds * 1000; ;) {
@@ -93,6 +107,7 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       run.state = 'running';
+      setTargetExists(true);
       const result = await child.result();
       run.state = 'done';
       await forwarding; // signals received meanwhile are passed on before this run closes
@@ -104,16 +119,31 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
     const other = await lookups.partitionRunResult({ workflowId: run.partitionWorkflowId });
     if (other.state === 'completed') {
       run.state = 'done';
+      if (held.length > 0) {
+        log.warn('signals not passed on: the day was already done by another run', {
+          signals: held.map((h) => h.name),
+          partitionWorkflowId: run.partitionWorkflowId,
+        });
+      }
       await forwarding;
       return other.result as RetrainResult;
     }
     if (other.state === 'running') {
       run.state = 'waiting_on_other_run';
+      setTargetExists(true);
+      // A run that waits for days (a canary held, labels awaited) starts afresh before its history grows large.
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength >= MAX_EVENTS_WAITING) {
+        await forwarding;
+        return continueAsNew<typeof nightlyRetrainWorkflow>({ ...input, logicalDate, recheckSeconds: waitMs / 1000 });
+      }
       await sleep(waitMs);
       waitMs = Math.min(waitMs * 2, MAX_RECHECK_MS);
+      continue;
     }
-    // 'failed' or 'none': that run ended without completing; after a short pause (so a run that keeps
-    // flipping state cannot spin this loop) the partition is started again.
-    if (other.state === 'failed' || other.state === 'none') await sleep(5_000);
+    // 'failed' or 'none': that run ended without completing. Signals are held until the new run exists; after a
+    // short pause (so a run that keeps flipping state cannot spin this loop) the partition is started again.
+    setTargetExists(false);
+    await sleep(5_000);
   }
 }

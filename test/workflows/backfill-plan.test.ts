@@ -36,6 +36,13 @@ describe('backfill plan', () => {
     expect(backfillInputProblems({ ...ok, ...change }).join('; ')).toContain(problem);
   });
 
+  it('keeps the checks a backfill started before the stricter ones was started under, when told to', () => {
+    const old = { ...ok, recheckSeconds: 0.5, dryRun: 'true' as unknown as boolean };
+    expect(backfillInputProblems(old, { strict: false })).toEqual([]);
+    expect(backfillInputProblems(old)).toHaveLength(2);
+    expect(backfillInputProblems({ ...ok, recheckSeconds: -1 }, { strict: false })).toEqual(['recheckSeconds must be positive']);
+  });
+
   it('accepts a valid input and fills in the defaults', () => {
     expect(backfillInputProblems(ok)).toEqual([]);
     expect(backfillOptions(ok)).toMatchObject({ dryRun: false, minSuccessRatio: 1, maxChildrenPerRun: 500, recheckSeconds: 30 });

@@ -25,7 +25,7 @@ import type { BackfillInput, BackfillProgress, BackfillResult } from '../../src/
 import { ErrorType } from '../../src/shared/errors';
 import { retrainWorkflowId } from '../../src/shared/ids';
 import { pauseSignal, progressQuery, resumeSignal, setConcurrencySignal, type backfillWorkflow } from '../../src/workflows/backfill';
-import { rollbackSignal } from '../../src/workflows/messages';
+import { rollbackSignal, type RollbackInput } from '../../src/workflows/messages';
 import { partitionRunQuery, type NightlyInput, type nightlyRetrainWorkflow } from '../../src/workflows/nightly';
 import { serviceEnv } from '../helpers/services';
 import type { StubActivities } from './backfill-workflows';
@@ -464,6 +464,31 @@ describe('nightlyRetrainWorkflow', () => {
       w.releaseAll();
       expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[4], rollbackReason: 'error rate up' });
       await recordHistory('nightly-forwards-signal.json', h);
+    });
+  });
+
+  it('holds a signal that arrives before the partition run exists and passes it on once it does', async () => {
+    const dataset = uniqueDataset();
+    const w = controlledWork({ hold: true });
+    await withWorker(w, async ({ taskQueue }) => {
+      // Signal and start in one request: the signal is in the nightly run's first workflow task, before its child.
+      const h = await env.client.workflow.signalWithStart<typeof nightlyRetrainWorkflow, [RollbackInput]>('nightlyRetrainWorkflow', {
+        taskQueue,
+        workflowId: `nightly-test-${randomUUID()}`,
+        args: [{ dataset, logicalDate: DAYS[5] }],
+        signal: rollbackSignal,
+        signalArgs: [{ reason: 'sent at 02:00:00' }],
+        workflowExecutionTimeout: '50 seconds',
+      });
+      await waitUntil(() => w.waiting() === 1, 'the partition run held');
+      const partition = env.client.workflow.getHandle(retrainWorkflowId(dataset, DAYS[5]!));
+      const until = Date.now() + 15_000;
+      while (!((await partition.fetchHistory()).events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes)) {
+        if (Date.now() > until) throw new Error('the partition run never received the held signal');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      w.releaseAll();
+      expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[5], rollbackReason: 'sent at 02:00:00' });
     });
   });
 
