@@ -489,6 +489,7 @@ describe('nightlyRetrainWorkflow', () => {
       }
       w.releaseAll();
       expect(await h.result()).toEqual({ dataset, logicalDate: DAYS[5], rollbackReason: 'sent at 02:00:00' });
+      await recordHistory('nightly-holds-early-signal.json', h);
     });
   });
 
