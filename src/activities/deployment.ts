@@ -8,6 +8,9 @@ import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { CpuActivityDeps } from './deps';
 import { HASH_FIELD, readVersionSplit } from './manifest';
 
+/** How a rollbackWorkflow's alias move is worded (the history tells rollbacks from promotions by it). */
+const ROLLBACK_REASON_PREFIX = 'rollback by ';
+
 /** Common input of the alias/routing activities. */
 export interface ModelChange {
   model: string;
@@ -255,7 +258,22 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
           return { outcome: 'already_rolled_back', model, champion: current.id, generation: d?.generation ?? 0 };
         }
       }
-      const target = input.toVersion ?? history.filter((h) => h.toVersion === fromVersion).at(-1)?.fromVersion ?? undefined;
+      // The champion before fromVersion: where the latest promotion into fromVersion came from. A rollback's own
+      // alias move is not a promotion (after C → B, rolling back B must not bring C back), and a version since
+      // rejected is passed over for the one promoted before it.
+      let target = input.toVersion;
+      if (target === undefined) {
+        const promotions = history.filter(
+          (h) => h.toVersion === fromVersion && h.fromVersion && !h.reason.startsWith(ROLLBACK_REASON_PREFIX),
+        );
+        for (const h of promotions.reverse()) {
+          const candidate = await registry.models.getVersion(h.fromVersion!);
+          if (candidate && candidate.status !== 'rejected') {
+            target = candidate.id;
+            break;
+          }
+        }
+      }
       if (!target) {
         throw ApplicationFailure.nonRetryable(
           `no champion before ${fromVersion} in the alias history of ${model}; pass toVersion to choose one`,
@@ -266,7 +284,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       if (!targetVersion || targetVersion.model !== model) {
         throw ApplicationFailure.nonRetryable(`version ${target} is not a version of model ${model}`, ErrorType.InvalidInput);
       }
-      const reason = `rollback by ${input.actor}: ${input.reason}`;
+      const reason = `${ROLLBACK_REASON_PREFIX}${input.actor}: ${input.reason}`;
       // Traffic first (the gateway serves the restored champion at once), then the alias and statuses.
       const routing = await registry.deployments.setChampion(model, target, input.actor);
       await nudgeGateway();

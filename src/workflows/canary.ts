@@ -34,6 +34,7 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
   const { plan, modelVersionId, status } = ctx;
   const state: CanaryState = { step: 0, weight: 0, paused: false, breaches: 0, consecutiveMetricErrors: 0 };
   status.canaryState = state;
+  let lastGeneration = 0;
   for (let i = 0; i < policy.steps.length; i++) {
     const step = policy.steps[i]!;
     // A pause holds the canary at its current weight before the next step starts.
@@ -42,6 +43,7 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
     state.step = i;
     state.weight = step.weight;
     const { generation } = await io.setCanaryWeight({ model: plan.model, modelVersionId, weight: step.weight, workflowId: ctx.workflowId });
+    lastGeneration = generation;
     // Date.now() in a workflow is the sandbox's clock (the current workflow task's time, replayed from history).
     const stepStartedAt = Date.now();
     let inconclusiveInStep = 0;
@@ -76,6 +78,14 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
       }
       // rebake, or resumed from a hold: bake the same step again with fresh request keys.
     }
+  }
+  // A rollback, promote or pause that arrived while the last step was being analysed applies before promotion:
+  // a rollback wins, a pause holds here (until resume, or its deadline rolls back). Runs recorded before this
+  // check replay without it.
+  if (patched('canary-final-check')) {
+    const last = policy.steps.length - 1;
+    const held = await waitWhilePaused(ctx, last, state.weight, lastGeneration);
+    if (held) return held;
   }
   return { outcome: 'pass' };
 }

@@ -216,6 +216,82 @@ describe('canary responders', () => {
     });
   });
 
+  it('a rollback signal that arrives while the last step is analysed rolls back instead of promoting', async () => {
+    const plan = canaryPlan({ steps: [10, 50].map((weight) => ({ weight, bakeSeconds: 0 })) });
+    const inLastRead = deferred();
+    const release = deferred();
+    let reads = 0;
+    const mocks: ActivityMocks = {
+      ...challengerMocks(plan, good),
+      getCanaryWindow: async ({ generation }) => {
+        if (++reads === 2) {
+          inLastRead.resolve();
+          await release.promise;
+        }
+        return good(generation);
+      },
+    };
+    await h.withRun(mocks, async (run) => {
+      const handle = await run.start(input);
+      await inLastRead.promise;
+      await handle.signal(rollbackSignal, { reason: 'pager fired', actor: 'grace' });
+      release.resolve();
+      const result = await handle.result();
+      expect(result.outcome).toBe('rolled_back');
+      expect(run.inputsOf('promoteCandidate')).toEqual([]);
+      expect(run.inputsOf('restoreChampion')).toHaveLength(1);
+    });
+  });
+
+  it('the rollback Update during the last analysis answers with the rollback, not a promotion', async () => {
+    const plan = canaryPlan({ steps: [{ weight: 10, bakeSeconds: 0 }] });
+    const inRead = deferred();
+    const release = deferred();
+    const mocks: ActivityMocks = {
+      ...challengerMocks(plan, good),
+      getCanaryWindow: async ({ generation }) => {
+        inRead.resolve();
+        await release.promise;
+        return good(generation);
+      },
+    };
+    await h.withRun(mocks, async (run) => {
+      const handle = await run.start(input);
+      await inRead.promise;
+      const answer = handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'error budget', actor: 'erin' }] });
+      await new Promise((r) => setTimeout(r, 300)); // the Update is accepted while the read is held
+      release.resolve();
+      expect(await answer).toMatchObject({ accepted: true, outcome: 'rolled_back' });
+      expect((await handle.result()).outcome).toBe('rolled_back');
+      expect(run.inputsOf('promoteCandidate')).toEqual([]);
+    });
+  });
+
+  it('a pause during the last step holds the promotion until resume', async () => {
+    const plan = canaryPlan({ steps: [{ weight: 10, bakeSeconds: 0 }] });
+    const started = deferred();
+    const release = deferred();
+    const mocks: ActivityMocks = {
+      ...challengerMocks(plan, good),
+      sendCanaryTraffic: async ({ requests }) => {
+        started.resolve();
+        await release.promise;
+        return { sent: requests, errors: 0 };
+      },
+    };
+    await h.withRun(mocks, async (run) => {
+      const handle = await run.start(input);
+      await started.promise;
+      await handle.signal(pauseSignal, { reason: 'checking a dashboard', actor: 'carol' });
+      release.resolve();
+      await waitForStatus(handle, (s) => s.canary.length === 1 && s.canaryState?.paused === true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(run.inputsOf('promoteCandidate')).toEqual([]);
+      await handle.signal(resumeSignal, { actor: 'carol' });
+      expect((await handle.result()).outcome).toBe('promoted');
+    });
+  });
+
   it('the rollback Update validates its input, rolls back, and answers with the state reached; a repeat changes nothing', async () => {
     const plan = canaryPlan({ steps: [{ weight: 10, bakeSeconds: 300 }] });
     const started = deferred();
