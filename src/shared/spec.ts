@@ -286,7 +286,19 @@ export const DatasetSpecSchema = z.object({
   }),
   gates: GatesSchema,
   canary: z.object({
-    steps: z.array(z.object({ weight: z.number().int().min(1).max(100), bakeSeconds: z.number().min(0) })).min(1),
+    /**
+     * Weight (percent of traffic to the candidate) and bake time per step. At most 99: a step at 100 would send
+     * all traffic to the candidate before any analysis, and leave the champion arm no requests to compare with;
+     * promotion after the last step is what moves the rest.
+     */
+    steps: z
+      .array(
+        z.object({
+          weight: z.number().int().min(1).max(99, 'a canary step weighs at most 99 (promotion moves the rest)'),
+          bakeSeconds: z.number().min(0),
+        }),
+      )
+      .min(1),
     /** Requests the pipeline replays through the gateway per step (test split, with feedback). */
     requestsPerStep: z.number().int().min(0).default(D.requestsPerStep),
     /** Fewest requests and feedback samples per arm before a step can pass (fewer: inconclusive). */

@@ -76,6 +76,13 @@ describe('parseDatasetSpec', () => {
     expect(() => parseDatasetSpec(bad, 'x.yaml')).toThrow(/- dataset: lowercase letters, digits/);
   });
 
+  it('refuses a canary step at 100 % (all traffic to the candidate before any analysis)', () => {
+    const bad = variant((s) => {
+      (s.canary as { steps: Array<{ weight: number; bakeSeconds: number }> }).steps = [{ weight: 100, bakeSeconds: 60 }];
+    });
+    expect(() => parseDatasetSpec(bad, 'tickets.yaml')).toThrow(/canary\.steps\.0\.weight: a canary step weighs at most 99/);
+  });
+
   it('lists every problem, one line each', () => {
     const bad = variant((s) => {
       s.dataset = '1tickets';
