@@ -13,6 +13,16 @@ export const io = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
 });
 
+/**
+ * `io` for routing writes a cancelled run must not race: cancelling the run waits for the write to finish, so
+ * the compensation that clears the candidate's traffic always comes after it, never before.
+ */
+export const routingWrite = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
+});
+
 /** Streaming passes over a partition; they heartbeat progress. */
 export const scan = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',

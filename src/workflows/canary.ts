@@ -7,7 +7,7 @@
 import { CancellationScope, condition, isCancellation, log, patched, sleep } from '@temporalio/workflow';
 import { CANARY_POLICY_DEFAULTS } from '../shared/canary-defaults';
 import type { CanaryPolicy, CanaryState, CanaryStepRecord, CanaryWindow, PipelineStatus, ResponderRequest, RunPlan } from '../shared/types';
-import { io, metrics, traffic, trafficNoWait } from './activity-proxies';
+import { metrics, routingWrite, traffic, trafficNoWait } from './activity-proxies';
 import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryObservation } from './canary-decisions';
 import type { Responders } from './canary-responders';
 
@@ -42,7 +42,12 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
     if (held) return held;
     state.step = i;
     state.weight = step.weight;
-    const { generation } = await io.setCanaryWeight({ model: plan.model, modelVersionId, weight: step.weight, workflowId: ctx.workflowId });
+    const { generation } = await routingWrite.setCanaryWeight({
+      model: plan.model,
+      modelVersionId,
+      weight: step.weight,
+      workflowId: ctx.workflowId,
+    });
     lastGeneration = generation;
     // Date.now() in a workflow is the sandbox's clock (the current workflow task's time, replayed from history).
     const stepStartedAt = Date.now();
