@@ -24,19 +24,27 @@ export async function watchRun(
   everyMs = 300,
 ): Promise<RetrainResult> {
   let last = '';
+  // One query at a time, and the last one settled before returning: a query still retrying when the caller
+  // closes the connection would otherwise throw from its retry timer ("Channel has been shut down").
+  let inFlight: Promise<void> | undefined;
   const timer = setInterval(() => {
-    handle
+    if (inFlight) return;
+    inFlight = handle
       .query(statusQuery)
       .then((s) => {
         const line = progressLine(s);
         if (line !== last) say(`${prefix}${line}`);
         last = line;
       })
-      .catch(() => undefined); // the run may be between tasks; the next poll tries again
+      .catch(() => undefined) // the run may be between tasks; the next poll tries again
+      .finally(() => {
+        inFlight = undefined;
+      });
   }, everyMs);
   try {
     return await handle.result();
   } finally {
     clearInterval(timer);
+    await inFlight;
   }
 }
