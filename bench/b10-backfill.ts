@@ -85,7 +85,7 @@ export const b10: Bench = {
       const perPartition = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 365).toFixed(1)} ms`);
       console.error(
         `  B10 CPU per partition: dev server ${perPartition(cpu.othersMs)}, worker process ${perPartition(cpu.selfMs)}; ` +
-          `${availableParallelism()} cores busy ${(((cpu.selfMs + (cpu.othersMs ?? 0)) / wallMs / availableParallelism()) * 100).toFixed(0)} %`,
+          `${availableParallelism()} cores busy ${cpu.othersMs === undefined ? 'n/a' : `${(((cpu.selfMs + cpu.othersMs) / wallMs / availableParallelism()) * 100).toFixed(0)} %`}`,
       );
       return wallMs / ideal;
     } finally {

@@ -41,7 +41,10 @@ export function descendantPids(needle: string): number[] {
     }
   }
   const isDescendant = (pid: number): boolean => {
-    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) if (p === process.pid) return true;
+    for (let p = parentOf.get(pid); p !== undefined && p > 0; p = parentOf.get(p)) {
+      if (p === process.pid) return true;
+      if (p === 1) break;
+    }
     return false;
   };
   return [...parentOf.keys()].filter((pid) => {

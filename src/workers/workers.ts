@@ -76,16 +76,27 @@ export interface WorkerOptions {
 
 /** The trainset-cpu worker: workflows plus data, registry and canary activities. */
 export async function createCpuWorker(opts: WorkerOptions & { deps: CpuActivityDeps }): Promise<Worker> {
-  // The partition-run lookups of nightlyRetrainWorkflow (and of a backfill whose children run on this queue)
-  // read workflow state through the worker's own connection.
+  return workflowWorker(opts, CPU_TASK_QUEUE, {});
+}
+
+/**
+ * A worker of workflows plus the CPU activities and the partition-run lookups (which nightlyRetrainWorkflow and
+ * backfillWorkflow call on their own queue; they read workflow state through the worker's own connection).
+ */
+async function workflowWorker(
+  opts: WorkerOptions & { deps: CpuActivityDeps },
+  defaultQueue: string,
+  slots: { maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentActivityTaskExecutions?: number },
+): Promise<Worker> {
   const client = new Client({ connection: opts.connection, namespace: opts.namespace });
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
-    taskQueue: opts.taskQueue ?? CPU_TASK_QUEUE,
+    taskQueue: opts.taskQueue ?? defaultQueue,
     workflowBundle: await workflowBundle({ tracing: opts.telemetry?.tracing !== undefined }),
     activities: { ...createCpuActivities(opts.deps), ...createBackfillActivities({ client }) },
     ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
+    ...slots,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });
 }
@@ -110,18 +121,9 @@ export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityD
  */
 export async function createBackfillWorker(opts: WorkerOptions & { deps: CpuActivityDeps; slots?: number }): Promise<Worker> {
   const slots = Math.max(2, opts.slots ?? 4); // the SDK needs two workflow task slots (sticky + normal queue)
-  // The lookups read workflow state through the worker's own connection.
-  const client = new Client({ connection: opts.connection, namespace: opts.namespace });
-  return Worker.create({
-    connection: opts.connection,
-    namespace: opts.namespace,
-    taskQueue: opts.taskQueue ?? BACKFILL_TASK_QUEUE,
-    workflowBundle: await workflowBundle({ tracing: opts.telemetry?.tracing !== undefined }),
-    activities: { ...createCpuActivities(opts.deps), ...createBackfillActivities({ client }) },
-    ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
+  return workflowWorker(opts, BACKFILL_TASK_QUEUE, {
     maxConcurrentWorkflowTaskExecutions: slots,
     maxConcurrentActivityTaskExecutions: slots,
-    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 30} seconds`,
   });
 }
 

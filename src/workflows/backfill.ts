@@ -240,7 +240,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     if (carry.cursor < partitions.length) return continueWith([...waitingOnOthers]);
     // The last run: wait for the partitions other starters hold; start those whose run ended without completing.
     for (;;) {
-      const { restart, full } = await settleOthersV2(waitingOnOthers, describe, opts.recheckSeconds, carry, fail, historyIsFull);
+      const { restart, full } = await settleOthers(waitingOnOthers, describe, opts.recheckSeconds, carry, fail, { historyIsFull });
       for (const partition of restart) {
         await condition(() => !carry.paused && running.size < concurrency);
         startPartition(partition);
@@ -321,8 +321,11 @@ async function dryRun(
 }
 
 /**
- * Wait for the partitions another starter holds: completed counts as done, anything else as failed (that starter
- * owns the run; starting the backfill again retries it). Emptied in place, so the progress query sees it shrink.
+ * Wait for the partitions another starter holds; emptied in place, so the progress query sees it shrink. A run
+ * that completed counts as done. Unpatched (no `restartable`): anything else counts as failed (that starter owns
+ * the run; starting the backfill again retries it). Patched: a run that failed is handed back to be started by
+ * the backfill, one that left no trace counts as failed, and the wait stops early when the workflow run's history
+ * is full, so it goes on in the next run.
  */
 async function settleOthers(
   waiting: string[],
@@ -330,38 +333,11 @@ async function settleOthers(
   recheckSeconds: number,
   carry: BackfillCarry,
   fail: (partition: string, type: string | undefined, message: string) => void,
-): Promise<void> {
-  while (waiting.length > 0) {
-    const batch = waiting.slice(0, LOOKUP_BATCH);
-    const states = await describe(batch);
-    const stillRunning: string[] = [];
-    batch.forEach((p, i) => {
-      const s = states[i];
-      if (s === 'completed') carry.alreadyDone += 1;
-      else if (s === 'running') stillRunning.push(p);
-      else fail(p, undefined, `the run started by another starter ended ${s === 'none' ? 'without a trace' : 'unsuccessfully'}`);
-    });
-    waiting.splice(0, batch.length, ...stillRunning);
-    if (stillRunning.length === batch.length) await sleep(`${recheckSeconds} seconds`);
-  }
-}
-
-/**
- * Wait (patched) for the partitions another starter holds: completed counts as done; a run that ended without
- * completing is handed back to be started by the backfill; one that left no trace counts as failed. Stops early when the workflow run is
- * full, so the wait continues in the next run. Emptied in place, so the progress query sees it shrink.
- */
-async function settleOthersV2(
-  waiting: string[],
-  describe: (ps: string[]) => Promise<PartitionRunState[]>,
-  recheckSeconds: number,
-  carry: BackfillCarry,
-  fail: (partition: string, type: string | undefined, message: string) => void,
-  historyIsFull: () => boolean,
+  restartable?: { historyIsFull: () => boolean },
 ): Promise<{ restart: string[]; full: boolean }> {
   const restart: string[] = [];
   while (waiting.length > 0 && restart.length === 0) {
-    if (historyIsFull()) return { restart, full: true };
+    if (restartable?.historyIsFull()) return { restart, full: true };
     const batch = waiting.slice(0, LOOKUP_BATCH);
     const states = await describe(batch);
     const stillRunning: string[] = [];
@@ -369,10 +345,12 @@ async function settleOthersV2(
       const s = states[i];
       if (s === 'completed') carry.alreadyDone += 1;
       else if (s === 'running') stillRunning.push(p);
-      else if (s === 'failed') restart.push(p);
-      // 'none': a run seen running has left no trace; it may have completed and been removed by the namespace's
-      // retention, so starting the day again could retrain a done day. Reported as failed for the operator.
-      else fail(p, undefined, 'the run started by another starter left no trace (past retention?); check the day and run it if needed');
+      else if (restartable && s === 'failed') restart.push(p);
+      // 'none' for a run seen running: it may have completed and been removed by the namespace's retention, so
+      // starting the day again could retrain a done day. Reported as failed for the operator.
+      else if (restartable)
+        fail(p, undefined, 'the run started by another starter left no trace (past retention?); check the day and run it if needed');
+      else fail(p, undefined, `the run started by another starter ended ${s === 'none' ? 'without a trace' : 'unsuccessfully'}`);
     });
     waiting.splice(0, batch.length, ...stillRunning);
     if (restart.length === 0 && stillRunning.length === batch.length) await sleep(recheckSeconds * 1000);
