@@ -50,7 +50,7 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
   const client = createGatewayClient(await gateway.start(0));
   const route = async (change: Partial<RoutingState>): Promise<number> => {
     routing = { ...routing, ...change, generation: routing.generation + 1 };
-    await client.refresh();
+    await client.refresh(MODEL);
     return routing.generation;
   };
   const plan = testPlan({ canary: { ...testPlan().canary, steps: [{ weight: 10, bakeSeconds: 600 }], requestsPerStep: 1 } });

@@ -55,9 +55,9 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
   }
 
   /** Tell the gateway to re-read routing now; the periodic refresh catches up if it is unreachable. */
-  async function nudgeGateway(): Promise<void> {
+  async function nudgeGateway(model: string): Promise<void> {
     try {
-      await gateway.refresh();
+      await gateway.refresh(model);
     } catch (err) {
       logger.warn({ error: String(err) }, 'gateway refresh failed; it will pick the change up on its next poll');
     }
@@ -78,7 +78,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
           weight: input.weight,
           actor: actorOf(input.workflowId),
         });
-        await nudgeGateway();
+        await nudgeGateway(input.model);
         return { generation };
       } catch (err) {
         if (err instanceof RoutingConflictError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.RoutingConflict);
@@ -102,7 +102,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       const deployment = await registry.deployments.getDeployment(input.model);
       if (!deployment) throw ApplicationFailure.nonRetryable(`model ${input.model} has no deployment`, ErrorType.InvalidInput);
       for (let i = 0; ; i++) {
-        const served = await gateway.refresh();
+        const served = await gateway.refresh(input.model);
         if (served.generation >= deployment.generation) break;
         if (i >= 50) throw new Error(`gateway still serves routing generation ${served.generation}, expected ${deployment.generation}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -123,8 +123,8 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
           const row = test[i % test.length]!;
           const { [label]: truth, [HASH_FIELD]: _h, ...features } = row;
           try {
-            const p = await gateway.predict(`${input.keyPrefix}/${i}`, features);
-            await gateway.feedback(p.predictionId, String(truth));
+            const p = await gateway.predict(input.model, `${input.keyPrefix}/${i}`, features);
+            await gateway.feedback(input.model, p.predictionId, String(truth));
           } catch {
             errors += 1; // a failed prediction is logged by the gateway as an error row; the analysis counts it
           }
@@ -203,7 +203,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       await registry.datasets.addLineage([
         { fromKind: 'model_version', fromId: input.modelVersionId, toKind: 'deployment', toId: input.model },
       ]);
-      await nudgeGateway();
+      await nudgeGateway(input.model);
     },
 
     /**
@@ -237,7 +237,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
             ...(input.requestedBy && { requestedBy: input.requestedBy.actor, via: input.requestedBy.via }),
           },
         });
-      await nudgeGateway();
+      await nudgeGateway(input.model);
     },
 
     /**
@@ -287,7 +287,7 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       const reason = `${ROLLBACK_REASON_PREFIX}${input.actor}: ${input.reason}`;
       // Traffic first (the gateway serves the restored champion at once), then the alias and statuses.
       const routing = await registry.deployments.setChampion(model, target, input.actor);
-      await nudgeGateway();
+      await nudgeGateway(model);
       const moved = await registry.models.moveAlias({
         model,
         alias: 'champion',

@@ -1,4 +1,4 @@
-import type { PredictResponse, RoutingState } from './ports';
+import type { PredictResponse, RoutingState, ServedRouting } from './ports';
 
 /** A non-2xx answer from the gateway; `message` is the gateway's own content-free error text. */
 export class GatewayHttpError extends Error {
@@ -12,14 +12,21 @@ export class GatewayHttpError extends Error {
   }
 }
 
-/** Client of the serving gateway used by the pipeline's canary-traffic activity. */
+/**
+ * Client of the serving gateway used by the pipeline's canary-traffic and deployment activities. Every call names
+ * the model: one gateway serves every model that has a deployment.
+ */
 export interface GatewayClient {
-  predict(requestKey: string, input: Record<string, unknown>): Promise<PredictResponse>;
+  predict(model: string, requestKey: string, input: Record<string, unknown>): Promise<PredictResponse>;
   /** True when recorded, false when the gateway does not know the prediction. */
-  feedback(predictionId: string, label: string): Promise<boolean>;
-  /** Makes the gateway re-read its routing now and returns the state it serves. */
-  refresh(): Promise<RoutingState>;
-  routing(): Promise<RoutingState>;
+  feedback(model: string, predictionId: string, label: string): Promise<boolean>;
+  /**
+   * Makes the gateway re-read the model's routing now and returns what it serves: the generation it serves, and
+   * when the newest routing state could not be loaded (a model artifact missing or broken), `pending` with the
+   * generation it could not switch to and why.
+   */
+  refresh(model: string): Promise<ServedRouting>;
+  routing(model: string): Promise<RoutingState>;
 }
 
 /** Options of a gateway client. */
@@ -59,23 +66,25 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
   }
 
   return {
-    async predict(requestKey, input) {
+    // TODO(issue 10, item 7): per-model routes (/v1/models/<model>/…); until the gateway serves them, the
+    // single-model routes are used and `model` is not sent.
+    async predict(_model, requestKey, input) {
       const r = await call('POST', '/v1/predict', { requestKey, input });
       if (r.status !== 200) fail('/v1/predict', r.status, r.json);
       return r.json as PredictResponse;
     },
-    async feedback(predictionId, label) {
+    async feedback(_model, predictionId, label) {
       const r = await call('POST', '/v1/feedback', { predictionId, label });
       if (r.status === 404) return false;
       if (r.status !== 200) fail('/v1/feedback', r.status, r.json);
       return true;
     },
-    async refresh() {
+    async refresh(_model) {
       const r = await call('POST', '/v1/refresh');
       if (r.status !== 200) fail('/v1/refresh', r.status, r.json);
-      return r.json as RoutingState;
+      return r.json as ServedRouting;
     },
-    async routing() {
+    async routing(_model) {
       const r = await call('GET', '/v1/routing');
       if (r.status !== 200) fail('/v1/routing', r.status, r.json);
       return r.json as RoutingState;

@@ -11,6 +11,15 @@ export interface RoutingState {
   generation: number;
 }
 
+/** What the gateway serves for one model, as its refresh and status endpoints report it. */
+export interface ServedRouting extends RoutingState {
+  /**
+   * The newest routing state the gateway read but could not switch to (a model version that fails to load); it
+   * keeps serving `generation` meanwhile. Absent when it serves the newest state it read.
+   */
+  pending?: { generation: number; error: string };
+}
+
 /** Where the gateway reads the current routing (the registry's deployments row in production). */
 export interface RoutingSource {
   getRouting(model: string): Promise<RoutingState | undefined>;

@@ -22,23 +22,23 @@ describe('gateway over real HTTP', () => {
 
     // start() loads the routing in the background; the gateway is ready shortly after.
     await expect.poll(async () => (await fetch(`${baseUrl}/readyz`)).status, { timeout: 5000 }).toBe(200);
-    expect(await client.routing()).toMatchObject({ generation: 1, championVersion: 'v1' });
+    expect(await client.routing('m')).toMatchObject({ generation: 1, championVersion: 'v1' });
 
-    const p = await client.predict('user-1', { text: 'hi' });
+    const p = await client.predict('m', 'user-1', { text: 'hi' });
     expect(p).toMatchObject({ arm: 'champion', modelVersion: 'v1', label: 'v1:yes', generation: 1 });
-    expect(await client.feedback(p.predictionId, 'v1:yes')).toBe(true);
-    expect(await client.feedback('unknown-id', 'v1:yes')).toBe(false);
+    expect(await client.feedback('m', p.predictionId, 'v1:yes')).toBe(true);
+    expect(await client.feedback('m', 'unknown-id', 'v1:yes')).toBe(false);
     expect(log.feedback.get(p.predictionId)).toBe('v1:yes');
 
     routing.state = routingState({ candidateVersion: 'v2', candidateWeight: 100, generation: 2 });
-    expect(await client.refresh()).toMatchObject({ generation: 2, candidateWeight: 100 });
-    expect(await client.predict('user-1', { text: 'hi' })).toMatchObject({ arm: 'candidate', modelVersion: 'v2' });
+    expect(await client.refresh('m')).toMatchObject({ generation: 2, candidateWeight: 100 });
+    expect(await client.predict('m', 'user-1', { text: 'hi' })).toMatchObject({ arm: 'candidate', modelVersion: 'v2' });
 
     // Without an explicit refresh, the poller picks up a change within a few refreshMs.
     routing.state = routingState({ candidateVersion: 'v2', candidateWeight: 0, generation: 3 });
-    await expect.poll(async () => (await client.routing()).generation, { timeout: 5000 }).toBe(3);
+    await expect.poll(async () => (await client.routing('m')).generation, { timeout: 5000 }).toBe(3);
 
-    const err = await client.predict('user-2', { explode: 'x' }).catch((e: unknown) => e);
+    const err = await client.predict('m', 'user-2', { explode: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayHttpError);
     expect((err as GatewayHttpError).status).toBe(500);
 
@@ -52,8 +52,8 @@ describe('gateway over real HTTP', () => {
     const routing = new FakeRouting();
     gw = createGateway({ routing, log: new MemoryLog(), models: new FakeLoader(), model: 'm' });
     const client = createGatewayClient(await gw.start(0, '127.0.0.1'));
-    await expect(client.routing()).rejects.toMatchObject({ name: 'GatewayHttpError', status: 503 });
-    await expect(client.predict('k', {})).rejects.toThrow('gateway /v1/predict answered 503');
+    await expect(client.routing('m')).rejects.toMatchObject({ name: 'GatewayHttpError', status: 503 });
+    await expect(client.predict('m', 'k', {})).rejects.toThrow('gateway /v1/predict answered 503');
   });
 
   it('times out against a server that never answers', async () => {
@@ -64,7 +64,7 @@ describe('gateway over real HTTP', () => {
     const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
     try {
       const client = createGatewayClient(`http://127.0.0.1:${port}`, { timeoutMs: 100 });
-      await expect(client.routing()).rejects.toMatchObject({ name: 'TimeoutError' });
+      await expect(client.routing('m')).rejects.toMatchObject({ name: 'TimeoutError' });
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
