@@ -15,6 +15,8 @@ ATTRIBUTES=(
   ModelVersion=Keyword
   Stage=Keyword
   Outcome=Keyword
+  TrainMode=Keyword
+  DeployMode=Keyword
 )
 
 ADDRESS="${TEMPORAL_ADDRESS:-localhost:7233}"

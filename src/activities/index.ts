@@ -1,6 +1,8 @@
 /** Every activity, composed from per-stage factories over injected dependencies. */
 import type { CpuActivityDeps, GpuActivityDeps } from './deps';
+import { createDecisionActivities } from './decisions';
 import { createDedupeActivities } from './dedupe';
+import { createDeployModeActivities } from './deploy-mode';
 import { createDeploymentActivities } from './deployment';
 import { createIngestActivities } from './ingest';
 import { createLabelingActivities } from './labeling';
@@ -24,6 +26,8 @@ export function createCpuActivities(deps: CpuActivityDeps) {
     ...createVersioningActivities(deps),
     ...createValidationActivities(deps),
     ...createDeploymentActivities(deps),
+    ...createDeployModeActivities(deps),
+    ...createDecisionActivities(),
     ...createReportActivities(deps),
   };
 }

@@ -30,6 +30,11 @@ export interface RegisterModelVersionInput {
   epochs?: number;
   /** Version of the code that trained the model (a git commit or a release), when the caller knows it. */
   codeVersion?: string;
+  /**
+   * Point the model's `candidate` alias at the version (default true). False for a run that will not deploy it (a
+   * backfill's model): its version is registered and evaluated without taking the alias from a live canary.
+   */
+  candidate?: boolean;
 }
 
 /** Input of evaluateModel. */
@@ -97,6 +102,7 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
       await registry.datasets.addLineage([
         { fromKind: 'dataset_version', fromId: input.datasetVersionId, toKind: 'model_version', toId: row.id },
       ]);
+      if (input.candidate === false) return { modelVersionId: row.id, version: row.version };
       await registry.models.moveAlias({
         model: input.model,
         alias: 'candidate',

@@ -57,10 +57,15 @@ export function registerBackfillCommand(program: Command): void {
     .option('--concurrency <n>', 'partition runs in flight at once', concurrencyArg, 4)
     .option('--min-success-ratio <r>', 'share of partitions that must succeed (default 1)', ratioArg)
     .option('--dry-run', 'list what would be started and what is already done; start nothing')
+    .option(
+      '--train <mode>',
+      'after each day\'s dataset version: "none" (default: no GPU time) or "all" (also train, register and evaluate); a backfill never deploys',
+    )
     .action(async (dataset, opts) => {
       const input: BackfillInput = { dataset, from: opts.from, to: opts.to, concurrency: opts.concurrency };
       if (opts.minSuccessRatio !== undefined) input.minSuccessRatio = opts.minSuccessRatio;
       if (opts.dryRun) input.dryRun = true;
+      if (opts.train !== undefined) input.train = opts.train as BackfillInput['train'];
       // The workflow checks its input too; checking here says what is wrong before anything starts.
       const problems = backfillInputProblems(input);
       if (problems.length > 0) throw new Error(`invalid backfill: ${problems.join('; ')}`);

@@ -5,6 +5,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/messages';
 import { partitionRunQuery } from '../workflows/nightly';
+import { resolveRunMode } from '../shared/run-mode';
 import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { createBlobStore } from '../storage';
@@ -58,10 +59,16 @@ export function registerOperatorCommands(program: Command): void {
     .option('--date <YYYY-MM-DD>', 'partition to process', dateArg)
     .option('--bad-model', 'train on shuffled labels (shows an automatic rollback)')
     .option('--override-gate <reason>', 'let the candidate past a failed validation gate (audited)')
+    .option('--train <mode>', '"all" (default): train, register and evaluate a model; "none": build the dataset version only')
+    .option('--deploy <mode>', '"auto" (default): canary and promote if this is the newest partition processed; "never": do not deploy')
     .option('--no-wait', 'return once started')
     .action(async (dataset, opts) => {
       const date = opts.date ?? shiftDate(new Date().toISOString().slice(0, 10), 1);
       const input: RetrainInput = { dataset, logicalDate: date, badModel: opts.badModel ?? false };
+      if (opts.train !== undefined) input.train = opts.train as RetrainInput['train'];
+      if (opts.deploy !== undefined) input.deploy = opts.deploy as RetrainInput['deploy'];
+      const mode = resolveRunMode(input);
+      if ('problems' in mode) throw new Error(`trainset run: ${mode.problems.join('; ')}`);
       if (opts.overrideGate) input.gateOverride = { reason: opts.overrideGate, actor: process.env.USER ?? 'cli' };
       await withClient(async (client) => {
         const handle = await startRun(client, { ...input, logicalDate: date });

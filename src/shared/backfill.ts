@@ -1,4 +1,5 @@
 /** Types of backfillWorkflow, its messages and its lookup activity (shared by the workflow, the CLI and the worker). */
+import type { TrainMode } from './types';
 
 /** Input of backfillWorkflow: plain JSON an operator types into `temporal workflow start --input`. */
 export interface BackfillInput {
@@ -19,6 +20,12 @@ export interface BackfillInput {
   taskQueue?: string;
   /** How often a partition that another starter is running is checked again (default 30). */
   recheckSeconds?: number;
+  /**
+   * What each partition run does after building its dataset version: `none` (default) stops there, so a backfill
+   * costs no GPU time per day; `all` also trains, registers and evaluates a model per day. A backfill never
+   * canaries or promotes, whatever this says: its runs start with `deploy: never`.
+   */
+  train?: TrainMode;
   /** Set by the workflow itself when it continues as new; never by an operator. */
   carried?: BackfillCarry;
 }

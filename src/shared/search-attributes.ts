@@ -15,8 +15,13 @@ export const DatasetVersionSearchAttribute = defineSearchAttributeKey('DatasetVe
 export const ModelVersionSearchAttribute = defineSearchAttributeKey('ModelVersion', SearchAttributeType.KEYWORD);
 /** Current stage of the run (the status query's `stage`: ingest, …, canary, done, failed). */
 export const StageSearchAttribute = defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD);
-/** Terminal outcome (promoted, first_champion, rolled_back, rejected, unchanged, failed). */
+/** Terminal outcome (promoted, first_champion, rolled_back, rejected, unchanged, versioned, evaluated, failed). */
 export const OutcomeSearchAttribute = defineSearchAttributeKey('Outcome', SearchAttributeType.KEYWORD);
+
+/** Train mode of the run (`all`, `none`): `TrainMode="none"` finds the runs that only built dataset versions. */
+export const TrainModeSearchAttribute = defineSearchAttributeKey('TrainMode', SearchAttributeType.KEYWORD);
+/** Deploy mode of the run (`auto`, `never`): `DeployMode="never"` finds backfill runs, which never move traffic. */
+export const DeployModeSearchAttribute = defineSearchAttributeKey('DeployMode', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute, in the order the setup paths register them. */
 export const TRAINSET_SEARCH_ATTRIBUTES = [
@@ -26,6 +31,8 @@ export const TRAINSET_SEARCH_ATTRIBUTES = [
   ModelVersionSearchAttribute,
   StageSearchAttribute,
   OutcomeSearchAttribute,
+  TrainModeSearchAttribute,
+  DeployModeSearchAttribute,
 ] as const;
 
 /** How the Temporal CLI spells each SDK search attribute type (`--type Keyword`). */

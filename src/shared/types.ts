@@ -15,10 +15,35 @@ export interface RetrainInput {
   badModel?: boolean;
   /** Let the candidate past a failed validation gate; the reason is audited. */
   gateOverride?: { reason: string; actor?: string };
+  /**
+   * What the run does after the dataset version: `all` (default) trains, registers and evaluates a model;
+   * `none` stops once the version is built and has passed its quality checks (no GPU time).
+   */
+  train?: TrainMode;
+  /**
+   * Whether the run may move production traffic. `auto` (default): it canaries and promotes only when its
+   * partition is the newest one processed for the dataset (checked again right before the canary); `never`:
+   * it stops after evaluation, its model version stays `registered`. Backfill runs always run with `never`.
+   */
+  deploy?: DeployMode;
 }
 
-/** Terminal outcome of a retraining run. */
-export type RetrainOutcome = 'promoted' | 'first_champion' | 'rolled_back' | 'rejected' | 'unchanged';
+/** `all`: train, register and evaluate a model; `none`: build the dataset version only. */
+export type TrainMode = 'all' | 'none';
+/** `auto`: deploy when the run's partition is the newest processed; `never`: never move traffic. */
+export type DeployMode = 'auto' | 'never';
+/** The run's train and deploy modes as resolved from its input (defaults applied). */
+export interface RunMode {
+  train: TrainMode;
+  deploy: DeployMode;
+}
+
+/**
+ * Terminal outcome of a retraining run. `versioned`: the dataset version was built, no model trained (train
+ * `none`); `evaluated`: a model was trained, registered and evaluated but not deployed (deploy `never`, or a newer
+ * partition was processed meanwhile).
+ */
+export type RetrainOutcome = 'promoted' | 'first_champion' | 'rolled_back' | 'rejected' | 'unchanged' | 'versioned' | 'evaluated';
 
 /** Stage names shown by the status query. */
 export type Stage =
@@ -399,6 +424,10 @@ export interface PipelineStatus {
   dataset: string;
   logicalDate?: string;
   stage: Stage;
+  /** Train and deploy modes (absent in runs started before modes existed: they trained and deployed). */
+  mode?: RunMode;
+  /** Why the run did not deploy its model, when it trained one and did not (deploy `never`, a newer partition). */
+  notDeployed?: string;
   ingest?: Omit<IngestResult, 'stagedKey'>;
   pii?: Omit<PiiResult, 'cleanKey'>;
   dedupe?: Omit<DedupeResult, 'dedupedKey'>;

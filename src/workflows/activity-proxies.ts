@@ -1,5 +1,5 @@
 /** Every proxyActivities call of the workflows, grouped in named timeout profiles. */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackfillActivities } from '../activities/backfill';
 import { GPU_TASK_QUEUE } from '../shared/task-queues';
@@ -21,6 +21,16 @@ export const routingWrite = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
+});
+
+/**
+ * Decisions (validation gate, canary analysis) as local activities: pure functions of their input whose results
+ * land in history as markers, so a run replays from what it decided, whatever the rules say by then. Local, since
+ * they are CPU-only and fast: no task-queue round trip.
+ */
+export const decide = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
 });
 
 /** Streaming passes over a partition; they heartbeat progress. */

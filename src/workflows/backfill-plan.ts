@@ -1,6 +1,8 @@
 /** Pure decisions of backfillWorkflow: input checks, the partition list, the success verdict and the ETA. */
 import type { BackfillInput } from '../shared/backfill';
 import { isLogicalDate } from '../shared/ids';
+import { TRAIN_MODES } from '../shared/run-mode';
+import type { TrainMode } from '../shared/types';
 
 /** Most partition runs in flight at once. */
 export const MAX_CONCURRENCY = 200;
@@ -19,6 +21,8 @@ export interface BackfillOptions {
   minSuccessRatio: number;
   maxChildrenPerRun: number;
   recheckSeconds: number;
+  /** What each partition run does after its dataset version (default `none`: no GPU time per backfilled day). */
+  train: TrainMode;
 }
 
 /**
@@ -53,6 +57,9 @@ export function backfillInputProblems(input: BackfillInput, { strict = true }: {
     problems.push('recheckSeconds must be a whole number of seconds from 1 to 3600');
   }
   if (input?.dryRun !== undefined && typeof input.dryRun !== 'boolean') problems.push('dryRun must be true or false');
+  if (input?.train !== undefined && !TRAIN_MODES.includes(input.train)) {
+    problems.push(`train must be one of ${TRAIN_MODES.join(', ')} (a backfill never deploys; "all" also trains and evaluates)`);
+  }
   const queue = input?.taskQueue;
   if (queue !== undefined && !(typeof queue === 'string' && queue.trim() !== '')) problems.push('taskQueue must be a non-empty string');
   return problems;
@@ -69,6 +76,7 @@ export function backfillOptions(input: BackfillInput): BackfillOptions {
     minSuccessRatio: input.minSuccessRatio ?? 1,
     maxChildrenPerRun: input.maxChildrenPerRun ?? DEFAULT_MAX_CHILDREN_PER_RUN,
     recheckSeconds: input.recheckSeconds ?? 30,
+    train: input.train ?? 'none',
   };
 }
 

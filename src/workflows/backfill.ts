@@ -60,10 +60,17 @@ const MAX_MESSAGE = 200;
  * partition whose other run ended without completing is started by the backfill itself.
  */
 const SETTLE_PATCH = 'backfill-settle-v2';
+/**
+ * Runs recorded before this patch started each partition run with only its dataset and date, so it ran the whole
+ * pipeline, canary and promotion included. With it, partition runs never deploy (`deploy: never`) and train only
+ * when the backfill asks (`train`, default `none`).
+ */
+const NEVER_DEPLOYS_PATCH = 'backfill-never-deploys';
 
 /** Retrain every partition from `from` to `to`; fails if fewer than minSuccessRatio of them end up done. */
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillResult> {
   const settleV2 = patched(SETTLE_PATCH);
+  const neverDeploys = patched(NEVER_DEPLOYS_PATCH);
   // The stricter input checks came with the patch; a backfill started before it (or continued from one) keeps
   // the checks it was started under, so its history replays.
   const problems = backfillInputProblems(input, { strict: settleV2 && input?.carried === undefined });
@@ -168,7 +175,11 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
         const child = await startChild<typeof retrainPipelineWorkflow>('retrainPipelineWorkflow', {
           workflowId,
           taskQueue: childQueue,
-          args: [{ dataset: opts.dataset, logicalDate: partition }],
+          args: [
+            neverDeploys
+              ? { dataset: opts.dataset, logicalDate: partition, train: opts.train, deploy: 'never' }
+              : { dataset: opts.dataset, logicalDate: partition },
+          ],
           // A completed partition is never run again; one whose last run failed (or was cancelled) may be.
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           // Cancelling or terminating the backfill asks its runs to cancel, so their sagas compensate.

@@ -7,9 +7,9 @@
 import { CancellationScope, condition, isCancellation, log, patched, sleep } from '@temporalio/workflow';
 import { CANARY_POLICY_DEFAULTS } from '../shared/canary-defaults';
 import type { CanaryPolicy, CanaryState, CanaryStepRecord, CanaryWindow, PipelineStatus, ResponderRequest, RunPlan } from '../shared/types';
-import { metrics, routingWrite, traffic, trafficNoWait } from './activity-proxies';
-import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryObservation } from './canary-decisions';
+import { decide, metrics, routingWrite, traffic, trafficNoWait } from './activity-proxies';
 import type { Responders } from './canary-responders';
+import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryNextAction, type CanaryObservation } from './frozen-decisions';
 
 /** What the canary loop needs from the pipeline. */
 export interface CanaryContext {
@@ -19,11 +19,18 @@ export interface CanaryContext {
   workflowId: string;
   status: PipelineStatus;
   responders: Responders;
+  /**
+   * Runs started under the pipeline's PIPELINE_V2 patch: decisions come from the decideCanaryStep local activity
+   * (recorded in history), and each step's weight change is a compare-and-set on the previous step's generation.
+   * Older runs decide in workflow code with the frozen rules.
+   */
+  v2?: boolean;
 }
 
 /** How the canary ended. */
 export type CanaryOutcome =
-  | { outcome: 'pass'; promotedBy?: ResponderRequest }
+  /** generation: the routing generation of the last step (promotion compares-and-sets on it). */
+  | { outcome: 'pass'; promotedBy?: ResponderRequest; generation: number }
   | { outcome: 'rollback'; reason: string; automatic: boolean; requestedBy?: ResponderRequest };
 
 /** Run the spec's canary plan; returns pass (promote) or rollback with the reason. */
@@ -47,6 +54,9 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
       modelVersionId,
       weight: step.weight,
       workflowId: ctx.workflowId,
+      // v2: a step moves the routing only if nobody else has since the previous step (a rollback of the model,
+      // another run); the first step's check is that no other candidate is routed.
+      ...(ctx.v2 && lastGeneration > 0 ? { expectGeneration: lastGeneration } : {}),
     });
     lastGeneration = generation;
     // Date.now() in a workflow is the sandbox's clock (the current workflow task's time, replayed from history).
@@ -55,21 +65,39 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
     for (let attempt = 0; ; attempt++) {
       const interrupted = await bakeInterruptibly(ctx, i, attempt, step.bakeSeconds);
       if (interrupted) return interruption(ctx, interrupted, i, step.weight, generation);
-      let action: ReturnType<typeof nextCanaryAction>;
+      let action: CanaryNextAction;
       for (;;) {
         const observed = await observe(ctx, generation, stepStartedAt);
-        if (observed.verdict === 'metrics-error') state.consecutiveMetricErrors += 1;
-        else state.consecutiveMetricErrors = 0;
-        if (observed.verdict === 'breach') state.breaches += 1;
-        if (observed.verdict === 'inconclusive') inconclusiveInStep += 1;
-        status.canary.push({ ...record(i, step.weight, generation, observed.verdict, observed.reasons), ...observed.figures });
-        log.info('canary step analysed', { step: i, weight: step.weight, verdict: observed.verdict });
-        action = nextCanaryAction(
-          observed,
-          { breaches: state.breaches, inconclusiveInStep, consecutiveErrors: state.consecutiveMetricErrors },
-          policy,
-          step.weight,
-        );
+        const counters = { breaches: state.breaches, inconclusiveInStep, consecutiveErrors: state.consecutiveMetricErrors };
+        let verdict: CanaryStepRecord['verdict'];
+        let reasons: string[];
+        if (ctx.v2) {
+          const decided = await decide.decideCanaryStep({
+            ...(observed.window ? { window: observed.window } : { metricsError: observed.error }),
+            policy,
+            counters,
+            weight: step.weight,
+          });
+          ({ verdict, reasons, next: action } = decided);
+          ({ breaches: state.breaches, inconclusiveInStep, consecutiveErrors: state.consecutiveMetricErrors } = decided.counters);
+        } else {
+          const o: CanaryObservation = observed.window
+            ? analyzeCanaryWindow(observed.window, policy)
+            : { verdict: 'metrics-error', reasons: [observed.error ?? ''] };
+          if (o.verdict === 'metrics-error') state.consecutiveMetricErrors += 1;
+          else state.consecutiveMetricErrors = 0;
+          if (o.verdict === 'breach') state.breaches += 1;
+          if (o.verdict === 'inconclusive') inconclusiveInStep += 1;
+          ({ verdict, reasons } = o);
+          action = nextCanaryAction(
+            o,
+            { breaches: state.breaches, inconclusiveInStep, consecutiveErrors: state.consecutiveMetricErrors },
+            policy,
+            step.weight,
+          );
+        }
+        status.canary.push({ ...record(i, step.weight, generation, verdict, reasons), ...observed.figures });
+        log.info('canary step analysed', { step: i, weight: step.weight, verdict });
         if (action.action !== 'reread') break;
         const during = await waitInterruptibly(ctx, policy.metricsRetrySeconds * 1000);
         if (during) return interruption(ctx, during, i, step.weight, generation);
@@ -92,12 +120,17 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
     const held = await waitWhilePaused(ctx, last, state.weight, lastGeneration);
     if (held) return held;
   }
-  return { outcome: 'pass' };
+  return { outcome: 'pass', generation: lastGeneration };
 }
 
-type Observation = CanaryObservation & { figures: Partial<CanaryStepRecord> };
+/** One read of the window's metrics: the window and its figures, or why the read failed (counted against the limit). */
+interface Observation {
+  window?: CanaryWindow;
+  error?: string;
+  figures: Partial<CanaryStepRecord>;
+}
 
-/** Read the window's metrics and analyse them; a failed read is an observation too (counted against the limit). */
+/** Read the window's metrics. */
 async function observe(ctx: CanaryContext, generation: number, stepStartedAt: number): Promise<Observation> {
   let window: CanaryWindow;
   try {
@@ -110,11 +143,10 @@ async function observe(ctx: CanaryContext, generation: number, stepStartedAt: nu
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { verdict: 'metrics-error', reasons: [failureMessage(err)], figures: {} };
+    return { error: failureMessage(err), figures: {} };
   }
-  const verdict = analyzeCanaryWindow(window, ctx.plan.canary);
   return {
-    ...verdict,
+    window,
     figures: {
       candidateAccuracy: armAccuracy(window.candidate),
       championAccuracy: armAccuracy(window.champion),
@@ -145,7 +177,7 @@ function interruption(ctx: CanaryContext, i: Interruption, step: number, weight:
     return { outcome: 'rollback', reason, automatic: false, requestedBy: request };
   }
   ctx.status.canary.push(record(step, weight, generation, 'promote-signal', [`promote by ${request.actor}: ${request.reason}`]));
-  return { outcome: 'pass', promotedBy: request };
+  return { outcome: 'pass', promotedBy: request, generation };
 }
 
 /** While paused, wait for resume, a rollback, a promote, or the pause deadline (which rolls back). */

@@ -22,8 +22,11 @@ export function resolveLogicalDate(input: RetrainInput): string {
     return input.logicalDate;
   }
   const offset = input.partitionOffsetDays ?? 1;
-  const info = workflowInfo();
-  const scheduled = info.typedSearchAttributes.get(scheduledStartTimeKey);
-  const base = scheduled ?? info.startTime;
+  const base = scheduledStartTime() ?? workflowInfo().startTime;
   return shiftDate(base.toISOString().slice(0, 10), offset);
+}
+
+/** The time a Schedule meant this run to start (nightly or `temporal schedule backfill`); undefined for other starts. */
+export function scheduledStartTime(): Date | undefined {
+  return workflowInfo().typedSearchAttributes.get(scheduledStartTimeKey);
 }

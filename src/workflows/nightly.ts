@@ -13,6 +13,7 @@ import {
   defineQuery,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   sleep,
   startChild,
@@ -20,10 +21,11 @@ import {
 } from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
 import { retrainWorkflowId } from '../shared/ids';
-import type { RetrainInput, RetrainResult } from '../shared/types';
-import { partitionLookups } from './activity-proxies';
+import type { RetrainInput, RetrainResult, TrainMode } from '../shared/types';
+import { TRAIN_MODES } from '../shared/run-mode';
+import { io, partitionLookups } from './activity-proxies';
 import { pauseSignal, promoteSignal, resumeSignal, rollbackSignal, submitLabelsSignal } from './messages';
-import { resolveLogicalDate } from './logical-date';
+import { resolveLogicalDate, scheduledStartTime } from './logical-date';
 import type { retrainPipelineWorkflow } from './retrain-pipeline';
 
 /** Where the nightly run stands: the partition, the run that processes it, and whether this run started it. */
@@ -41,7 +43,21 @@ export const partitionRunQuery = defineQuery<NightlyRunState>('partitionRun');
 export interface NightlyInput extends RetrainInput {
   /** First wait between looks at a partition run someone else started, seconds (1–3600, default 30); it doubles up to 10 minutes. */
   recheckSeconds?: number;
+  /**
+   * What a scheduled run for a past partition (one older than the newest processed, e.g. `temporal schedule
+   * backfill` of past days) does after building its dataset version: `none` (default, no GPU time) or `all`. Such a
+   * run is a backfill: it never deploys.
+   */
+  pastPartitionTrain?: TrainMode;
 }
+
+/**
+ * Runs recorded before this patch passed their input on unchanged, so a schedule backfill of past days ran the
+ * whole pipeline, canary included. With it, a partition older than the newest processed one runs as a backfill.
+ */
+const PAST_DAYS_PATCH = 'nightly-past-days-as-backfill';
+/** A scheduled run that starts this much after its scheduled time is a backfill of a past night. */
+const BACKFILL_LATENESS_MS = 24 * 3600_000;
 
 const MAX_RECHECK_MS = 10 * 60_000;
 /** A nightly run waiting on another run continues as new past this many events (~16 per look; ~21 h at 10 min). */
@@ -49,10 +65,17 @@ const MAX_EVENTS_WAITING = 2000;
 
 /** Retrain the partition of the scheduled day once; returns that partition run's result. */
 export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<RetrainResult> {
-  const { recheckSeconds = 30, ...retrainInput } = input;
+  const { recheckSeconds = 30, pastPartitionTrain, ...scheduledInput } = input;
+  let retrainInput: RetrainInput = scheduledInput;
   if (typeof recheckSeconds !== 'number' || !Number.isInteger(recheckSeconds) || recheckSeconds < 1 || recheckSeconds > 3600) {
     throw ApplicationFailure.nonRetryable(
       `recheckSeconds must be a whole number of seconds from 1 to 3600, got ${JSON.stringify(recheckSeconds)}`,
+      ErrorType.InvalidInput,
+    );
+  }
+  if (pastPartitionTrain !== undefined && !TRAIN_MODES.includes(pastPartitionTrain)) {
+    throw ApplicationFailure.nonRetryable(
+      `pastPartitionTrain must be one of ${TRAIN_MODES.join(', ')}, got ${JSON.stringify(pastPartitionTrain)}`,
       ErrorType.InvalidInput,
     );
   }
@@ -95,6 +118,20 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
     });
   }
 
+  // A past day is a backfill: it builds the day's version and deploys nothing. Past means a newer partition has been
+  // processed, or the run started more than a day after its scheduled time (`temporal schedule backfill`, or a night
+  // caught up after a long outage: the newest night of those is less than a day late and deploys). The newest day
+  // deploys under `deploy: auto`, which the partition run checks again before its canary.
+  if (patched(PAST_DAYS_PATCH) && retrainInput.deploy !== 'never') {
+    const scheduled = scheduledStartTime();
+    const lateMs = scheduled === undefined ? 0 : workflowInfo().startTime.getTime() - scheduled.getTime();
+    const newest = await io.newestProcessedPartition({ dataset: input.dataset });
+    if (lateMs > BACKFILL_LATENESS_MS || (newest !== undefined && newest > logicalDate)) {
+      log.info('scheduled run for a past partition: running it as a backfill (no deploy)', { logicalDate, newest, lateMs });
+      retrainInput = { ...scheduledInput, train: pastPartitionTrain ?? 'none', deploy: 'never' };
+    }
+  }
+
   for (let waitMs = recheckSeconds * 1000; ;) {
     try {
       run.state = 'starting';
@@ -135,7 +172,15 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength >= MAX_EVENTS_WAITING) {
         await forwarding;
-        return continueAsNew<typeof nightlyRetrainWorkflow>({ ...input, logicalDate, recheckSeconds: waitMs / 1000 });
+        // The modes resolved above travel along, so a run continued after a long wait is not judged late by its new start.
+        const { train, deploy } = retrainInput;
+        return continueAsNew<typeof nightlyRetrainWorkflow>({
+          ...input,
+          ...(train !== undefined && { train }),
+          ...(deploy !== undefined && { deploy }),
+          logicalDate,
+          recheckSeconds: waitMs / 1000,
+        });
       }
       await sleep(waitMs);
       waitMs = Math.min(waitMs * 2, MAX_RECHECK_MS);

@@ -15,19 +15,41 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
-import type { PipelineStatus, RetrainInput, RetrainResult, RunPlan, SubmitLabelsInput, SubmitLabelsResult } from '../shared/types';
-import { gpu, io, scan } from './activity-proxies';
+import { resolveRunMode } from '../shared/run-mode';
+import type {
+  GateDecision,
+  PipelineStatus,
+  RetrainInput,
+  RetrainResult,
+  RunMode,
+  RunPlan,
+  SubmitLabelsInput,
+  SubmitLabelsResult,
+} from '../shared/types';
+import { decide, gpu, io, routingWrite, scan } from './activity-proxies';
 import { runCanary } from './canary';
 import { registerResponders } from './canary-responders';
-import { decideGate, labelCoverageVerdict } from './decisions';
+import { labelCoverageVerdict } from './decisions';
+import { evaluateGate } from './frozen-decisions';
 import { resolveLogicalDate } from './logical-date';
 import { statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
 import { searchAttributesSync } from './search-attributes';
+
+/**
+ * Runs started under this patch (issue 10): take train/deploy modes from their input (a backfill never deploys;
+ * `auto` deploys only the newest partition); stop at once, compensating, on a rollback asked for before the canary;
+ * take the gate and canary decisions in local activities (recorded in history); register the promotion's
+ * compensation (revertPromotion) before promoting, the first model's included, and compare-and-set promotion and
+ * canary weights on the routing generation. Runs started before it keep their old path throughout. Remove the
+ * old path (and frozen-decisions.ts) once no run started before the patch is open.
+ */
+const PIPELINE_V2 = 'pipeline-v2';
 
 const MAX_LABELS_PER_MESSAGE = 5000;
 
 /** Retrain one dataset partition and promote the model through a canary, or roll it back. */
 export async function retrainPipelineWorkflow(input: RetrainInput): Promise<RetrainResult> {
+  const v2 = patched(PIPELINE_V2);
   const status: PipelineStatus = { dataset: input.dataset, stage: 'starting', canary: [] };
   let plan: RunPlan | undefined;
   const syncSearchAttributes = searchAttributesSync();
@@ -87,113 +109,177 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
 
   const logicalDate = resolveLogicalDate(input);
   status.logicalDate = logicalDate;
+  let mode: RunMode = { train: 'all', deploy: 'auto' };
+  if (v2) {
+    const resolved = resolveRunMode(input);
+    if ('problems' in resolved) {
+      throw ApplicationFailure.nonRetryable(`invalid run input: ${resolved.problems.join('; ')}`, ErrorType.InvalidInput);
+    }
+    mode = resolved.mode;
+    status.mode = mode;
+  }
   syncSearchAttributes(status);
   const workflowId = workflowInfo().workflowId;
   let datasetVersionId = '';
+
+  // v2: a rollback asked for before the canary stops the run at once: the stage in flight is cancelled (the
+  // labeling wait and training included), the saga compensates, and the run ends rolled back.
+  const beforeCanary = new CancellationScope();
+  let stoppedByRollback = false;
+  let canaryReached = false;
+  if (v2) {
+    condition(() => responders.rollback() !== undefined && !canaryReached)
+      .then(() => {
+        stoppedByRollback = true;
+        beforeCanary.cancel();
+      })
+      .catch(() => undefined); // the run itself was cancelled: nothing to stop here
+  }
+  /** A responder's rollback before the canary: undo what the run did (saga), and end rolled back (the Update answers). */
+  const stopForRollback = async (): Promise<RetrainResult> => {
+    if (compensations.length > 0) {
+      setStage('compensating');
+      await runCompensations();
+    }
+    return finish('rolled_back', `rollback requested before the canary: ${responders.rollback()?.reason ?? ''}`);
+  };
+
   try {
     plan = await io.resolveRun({ dataset: input.dataset, logicalDate });
-    const ref = { dataset: plan.dataset, partition: plan.partition, specHash: plan.specHash };
+    const p = plan;
+    const ref = { dataset: p.dataset, partition: p.partition, specHash: p.specHash };
+    /** Whether this run may deploy: deploy `auto` and no newer partition processed (v2; older runs always did). */
+    const mayDeploy = async (): Promise<boolean> => {
+      if (!v2) return true;
+      if (mode.deploy === 'never') {
+        status.notDeployed = 'deploy: never (a backfill, or asked for): the model is registered and evaluated, not deployed';
+        return false;
+      }
+      const newest = await io.newestProcessedPartition({ dataset: p.dataset });
+      if (newest !== undefined && newest > p.partition) {
+        status.notDeployed = `partition ${newest} is newer than ${p.partition}: only a run for the newest partition deploys`;
+        return false;
+      }
+      return true;
+    };
 
-    setStage('ingest');
-    const ingest = await scan.ingestPartition(ref);
-    const { stagedKey, ...ingestCounts } = ingest;
-    status.ingest = ingestCounts;
+    // Every stage up to the gate's verdict; a rollback asked for meanwhile cancels it (v2).
+    const prepared = await beforeCanary.run(async () => {
+      setStage('ingest');
+      const ingest = await scan.ingestPartition(ref);
+      const { stagedKey, ...ingestCounts } = ingest;
+      status.ingest = ingestCounts;
 
-    setStage('pii');
-    const pii = await scan.scanPii({ ...ref, stagedKey });
-    const { cleanKey, ...piiCounts } = pii;
-    status.pii = piiCounts;
+      setStage('pii');
+      const pii = await scan.scanPii({ ...ref, stagedKey });
+      const { cleanKey, ...piiCounts } = pii;
+      status.pii = piiCounts;
 
-    setStage('dedupe');
-    const dedupe = await scan.dedupeRecords({ ...ref, cleanKey });
-    const { dedupedKey, ...dedupeCounts } = dedupe;
-    status.dedupe = dedupeCounts;
+      setStage('dedupe');
+      const dedupe = await scan.dedupeRecords({ ...ref, cleanKey });
+      const { dedupedKey, ...dedupeCounts } = dedupe;
+      status.dedupe = dedupeCounts;
 
-    setStage('labeling');
-    status.labeling = await io.createLabelTasks({ ...ref, dedupedKey });
-    if (plan.labeling.labeler === 'programmatic' && status.labeling.labeled < status.labeling.total) {
-      status.labeling = await scan.runProgrammaticLabeler({ ...ref, dedupedKey });
+      setStage('labeling');
+      status.labeling = await io.createLabelTasks({ ...ref, dedupedKey });
+      if (p.labeling.labeler === 'programmatic' && status.labeling.labeled < status.labeling.total) {
+        status.labeling = await scan.runProgrammaticLabeler({ ...ref, dedupedKey });
+      }
+      // A programmatic labeler has had its say (it may abstain); only human labeling waits for more labels.
+      const deadlineMs = p.labeling.labeler === 'human' ? p.labeling.deadlineSeconds * 1000 : 0;
+      // Workflow time is deterministic (replayed from history), so this is safe in a workflow.
+      status.labeling.deadline = new Date(new Date().getTime() + deadlineMs).toISOString();
+      // Every human wait has a deadline; at the deadline the spec's coverage policy decides.
+      // Read status.labeling afresh: the labels handlers replace that object with the latest coverage.
+      if (deadlineMs > 0) await condition(() => (status.labeling?.labeled ?? 0) >= (status.labeling?.total ?? 0), deadlineMs);
+      await condition(allHandlersFinished);
+      const coverage = labelCoverageVerdict(status.labeling, p.labeling.minCoverage);
+      if (!coverage.sufficient) {
+        throw ApplicationFailure.nonRetryable(
+          `label coverage ${coverage.ratio.toFixed(3)} is below the spec's minimum ${p.labeling.minCoverage} at the deadline`,
+          ErrorType.LabelCoverageTooLow,
+        );
+      }
+
+      setStage('version');
+      const version = await scan.createDatasetVersion({ ...ref, dedupedKey, workflowId });
+      status.datasetVersion = version;
+      syncSearchAttributes(status);
+      datasetVersionId = version.versionId;
+      compensations.push({
+        name: 'untagDatasetVersion',
+        run: () =>
+          io.untagDatasetVersion({
+            dataset: p.dataset,
+            tag: 'latest',
+            versionId: version.versionId,
+            restoreTo: version.previousLatest,
+            workflowId,
+          }),
+      });
+
+      setStage('quality');
+      status.quality = await scan.checkQuality({ dataset: p.dataset, versionId: version.versionId });
+      if (mode.train === 'none') return { kind: 'versioned' as const };
+
+      setStage('train');
+      const jobKey = `${p.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
+      const trained = await gpu.trainModel({
+        dataset: p.dataset,
+        versionId: version.versionId,
+        jobKey,
+        shuffleLabels: input.badModel === true,
+      });
+      status.training = { epochs: trained.epochs, seconds: trained.seconds, validationAccuracy: trained.validationMetrics.accuracy };
+
+      // Only a run that may deploy takes the `candidate` alias (a backfill's models stay plain registered versions).
+      const deployable = await mayDeploy();
+      const mv = await io.registerModelVersion({
+        model: p.model,
+        datasetVersionId: version.versionId,
+        artifactKey: trained.artifactKey,
+        jobKey,
+        metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
+        workflowId,
+        ...(v2 ? { candidate: deployable } : {}),
+      });
+      status.modelVersion = mv;
+      syncSearchAttributes(status);
+      compensations.push({
+        name: 'rejectCandidate',
+        run: () =>
+          io.rejectCandidate({
+            model: p.model,
+            modelVersionId: mv.modelVersionId,
+            reason: 'pipeline failed after registration',
+            workflowId,
+          }),
+      });
+
+      setStage('validate');
+      const evaluation = await scan.evaluateModel({
+        dataset: p.dataset,
+        model: p.model,
+        modelVersionId: mv.modelVersionId,
+        versionId: version.versionId,
+      });
+      status.evaluation = evaluation;
+      if (evaluation.candidateIsChampion) return { kind: 'unchanged' as const };
+      // The decision is recorded in history (v2), so a rule changed later never alters this run's replay.
+      const gate: GateDecision = v2 ? await decide.decideGate({ evaluation, policy: p.gates }) : evaluateGate(evaluation, p.gates);
+      return { kind: 'evaluated' as const, mv, evaluation, gate, deployable: deployable && (await mayDeploy()) };
+    });
+    canaryReached = true;
+
+    if (prepared.kind === 'versioned') {
+      compensations.length = 0; // the version is what this run was asked for
+      return await finish('versioned');
     }
-    // A programmatic labeler has had its say (it may abstain); only human labeling waits for more labels.
-    const deadlineMs = plan.labeling.labeler === 'human' ? plan.labeling.deadlineSeconds * 1000 : 0;
-    // Workflow time is deterministic (replayed from history), so this is safe in a workflow.
-    status.labeling.deadline = new Date(new Date().getTime() + deadlineMs).toISOString();
-    // Every human wait has a deadline; at the deadline the spec's coverage policy decides.
-    // Read status.labeling afresh: the labels handlers replace that object with the latest coverage.
-    if (deadlineMs > 0) await condition(() => (status.labeling?.labeled ?? 0) >= (status.labeling?.total ?? 0), deadlineMs);
-    await condition(allHandlersFinished);
-    const coverage = labelCoverageVerdict(status.labeling, plan.labeling.minCoverage);
-    if (!coverage.sufficient) {
-      throw ApplicationFailure.nonRetryable(
-        `label coverage ${coverage.ratio.toFixed(3)} is below the spec's minimum ${plan.labeling.minCoverage} at the deadline`,
-        ErrorType.LabelCoverageTooLow,
-      );
-    }
-
-    setStage('version');
-    const version = await scan.createDatasetVersion({ ...ref, dedupedKey, workflowId });
-    status.datasetVersion = version;
-    syncSearchAttributes(status);
-    datasetVersionId = version.versionId;
-    compensations.push({
-      name: 'untagDatasetVersion',
-      run: () =>
-        io.untagDatasetVersion({
-          dataset: plan!.dataset,
-          tag: 'latest',
-          versionId: version.versionId,
-          restoreTo: version.previousLatest,
-          workflowId,
-        }),
-    });
-
-    setStage('quality');
-    status.quality = await scan.checkQuality({ dataset: plan.dataset, versionId: version.versionId });
-
-    setStage('train');
-    const jobKey = `${plan.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
-    const trained = await gpu.trainModel({
-      dataset: plan.dataset,
-      versionId: version.versionId,
-      jobKey,
-      shuffleLabels: input.badModel === true,
-    });
-    status.training = { epochs: trained.epochs, seconds: trained.seconds, validationAccuracy: trained.validationMetrics.accuracy };
-
-    const mv = await io.registerModelVersion({
-      model: plan.model,
-      datasetVersionId: version.versionId,
-      artifactKey: trained.artifactKey,
-      jobKey,
-      metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
-      workflowId,
-    });
-    status.modelVersion = mv;
-    syncSearchAttributes(status);
-    compensations.push({
-      name: 'rejectCandidate',
-      run: () =>
-        io.rejectCandidate({
-          model: plan!.model,
-          modelVersionId: mv.modelVersionId,
-          reason: 'pipeline failed after registration',
-          workflowId,
-        }),
-    });
-
-    setStage('validate');
-    const evaluation = await scan.evaluateModel({
-      dataset: plan.dataset,
-      model: plan.model,
-      modelVersionId: mv.modelVersionId,
-      versionId: version.versionId,
-    });
-    status.evaluation = evaluation;
-    if (evaluation.candidateIsChampion) {
+    if (prepared.kind === 'unchanged') {
       compensations.length = 0; // the candidate is the serving champion: nothing to undo
       return await finish('unchanged', 'this model version already is the champion');
     }
-    const gate = decideGate(evaluation, plan.gates);
+    const { mv, evaluation, gate } = prepared;
     if (!gate.passed && input.gateOverride?.reason) {
       gate.overridden = true;
       await io.recordAudit({
@@ -204,17 +290,37 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       });
     }
     status.gate = gate;
+    if (!prepared.deployable) {
+      compensations.length = 0; // a backfill's evaluation: the version and the registered model stand
+      return await finish('evaluated');
+    }
     if (!gate.passed && !gate.overridden) {
       return await finish('rejected', `validation gate failed: ${gate.reasons.join('; ')}`);
     }
     const early = responders.rollback();
-    if (early) return await finish('rolled_back', `rollback requested before the canary: ${early.reason}`);
+    if (early) {
+      if (v2) return await stopForRollback();
+      return await finish('rolled_back', `rollback requested before the canary: ${early.reason}`);
+    }
 
     if (!evaluation.champion) {
       // First model: nothing to compare live traffic against, so it becomes champion after the absolute gates.
       setStage('promote');
-      await io.promoteCandidate({
-        model: plan.model,
+      if (v2) {
+        // Registered before the call: a promotion that commits and then fails (or is cancelled) is undone.
+        compensations.push({
+          name: 'revertPromotion',
+          run: () =>
+            io.revertPromotion({
+              model: p.model,
+              modelVersionId: mv.modelVersionId,
+              reason: 'pipeline failed during promotion',
+              workflowId,
+            }),
+        });
+      }
+      await (v2 ? routingWrite : io).promoteCandidate({
+        model: p.model,
         modelVersionId: mv.modelVersionId,
         reason: 'first model: passed absolute gates',
         workflowId,
@@ -227,42 +333,53 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     compensations.push({
       name: 'restoreChampion',
       run: () =>
-        io.restoreChampion({ model: plan!.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
+        io.restoreChampion({ model: p.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
     });
     const canary = await runCanary({
-      plan,
+      plan: p,
       modelVersionId: mv.modelVersionId,
-      datasetVersionId: version.versionId,
+      datasetVersionId,
       workflowId,
       status,
       responders,
+      v2,
     });
     if (canary.outcome === 'rollback') {
       setStage('rollback');
       await io.restoreChampion({
-        model: plan.model,
+        model: p.model,
         modelVersionId: mv.modelVersionId,
         reason: canary.reason,
         workflowId,
         requestedBy: canary.requestedBy,
       });
-      await io.rejectCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
+      await io.rejectCandidate({ model: p.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
       compensations.length = 0;
       return await finish('rolled_back', canary.reason);
     }
 
     setStage('promote');
     const promotedBy = canary.promotedBy;
-    await io.promoteCandidate({
-      model: plan.model,
+    if (v2) {
+      compensations.push({
+        name: 'revertPromotion',
+        run: () =>
+          io.revertPromotion({ model: p.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during promotion', workflowId }),
+      });
+    }
+    await (v2 ? routingWrite : io).promoteCandidate({
+      model: p.model,
       modelVersionId: mv.modelVersionId,
       reason: promotedBy ? `promoted by ${promotedBy.actor} before the last canary step: ${promotedBy.reason}` : 'canary passed every step',
       workflowId,
       requestedBy: promotedBy,
+      // v2: only the routing this canary left (its last generation) is promoted; anything changed since wins.
+      ...(v2 && canary.generation > 0 ? { expectGeneration: canary.generation } : {}),
     });
     compensations.length = 0;
     return await finish('promoted');
   } catch (err) {
+    if (stoppedByRollback && isCancellation(err)) return await stopForRollback();
     status.error = errorSummary(err);
     if (compensations.length > 0) {
       setStage('compensating');

@@ -3,11 +3,13 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { patched, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   DatasetSearchAttribute,
+  DeployModeSearchAttribute,
   DatasetVersionSearchAttribute,
   LogicalDateSearchAttribute,
   ModelVersionSearchAttribute,
   OutcomeSearchAttribute,
   StageSearchAttribute,
+  TrainModeSearchAttribute,
 } from '../shared/search-attributes';
 import type { PipelineStatus } from '../shared/types';
 
@@ -27,6 +29,9 @@ export function searchAttributesSync(): (status: PipelineStatus) => void {
       { key: ModelVersionSearchAttribute, value: status.modelVersion?.modelVersionId },
       { key: StageSearchAttribute, value: status.stage },
       { key: OutcomeSearchAttribute, value: outcome },
+      // Set only by runs that have modes (PIPELINE_V2); older runs upsert what they always did.
+      { key: TrainModeSearchAttribute, value: status.mode?.train },
+      { key: DeployModeSearchAttribute, value: status.mode?.deploy },
     ];
     const changed: SearchAttributeUpdatePair[] = [];
     for (const { key, value } of wanted) {

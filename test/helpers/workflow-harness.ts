@@ -11,6 +11,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createDecisionActivities } from '../../src/activities/decisions';
 import {
   createCpuActivities,
   createGpuActivities,
@@ -163,6 +164,8 @@ export function dataStageMocks(opts: { plan?: RunPlan; evaluation?: Evaluation; 
     dedupeRecords: async (ref) => ({ records: 480, duplicates: 8, dedupedKey: `work/${ref.dataset}/${ref.partition}/deduped-abc.jsonl` }),
     createLabelTasks: async () => ({ total: 480, labeled: 480 }),
     createDatasetVersion: async () => TEST_VERSION,
+    // deploy `auto`: no newer partition processed, so the run deploys.
+    newestProcessedPartition: async ({ dataset }) => (dataset === plan.dataset ? plan.partition : undefined),
     checkQuality: async () => ({
       trainRows: 336,
       validationRows: 48,
@@ -184,7 +187,8 @@ export function dataStageMocks(opts: { plan?: RunPlan; evaluation?: Evaluation; 
 /** Mocks of the alias/routing changes (all no-ops; the calls are recorded). */
 export function deploymentMocks(): ActivityMocks {
   return {
-    promoteCandidate: async () => undefined,
+    promoteCandidate: async () => ({ generation: 1 }),
+    revertPromotion: async () => ({ reverted: false }),
     restoreChampion: async () => undefined,
     rejectCandidate: async () => undefined,
   };
@@ -273,8 +277,10 @@ export class PipelineHarness {
         return f(...args) as ReturnType<F>;
       };
     const activities: Record<string, (...args: never[]) => unknown> = {};
+    // The decisions (local activities) are pure: the real rules unless a test mocks them.
+    const decisions: ActivityMocks = createDecisionActivities();
     for (const name of ALL_ACTIVITY_NAMES) {
-      const mock = mocks[name] as ((...args: never[]) => unknown) | undefined;
+      const mock = (mocks[name] ?? decisions[name]) as ((...args: never[]) => unknown) | undefined;
       activities[name] = record(
         name,
         mock ??

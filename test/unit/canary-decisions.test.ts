@@ -1,7 +1,7 @@
 /** The pure canary decisions: window analysis (error rate, p95 latency, accuracy vs the champion) and the next action. */
 import { describe, expect, it } from 'vitest';
 import type { ArmStats, CanaryPolicy } from '../../src/shared/types';
-import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryCounters } from '../../src/workflows/canary-decisions';
+import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryCounters } from '../../src/gate/canary-decisions';
 
 const policy: CanaryPolicy = {
   steps: [{ weight: 10, bakeSeconds: 0 }],

@@ -1,7 +1,8 @@
 /** The pure decisions of the pipeline: validation gate and label coverage (canary: canary-decisions.test.ts). */
 import { describe, expect, it } from 'vitest';
 import type { Evaluation, GatePolicy } from '../../src/shared/types';
-import { decideGate, labelCoverageVerdict } from '../../src/workflows/decisions';
+import { createDecisionActivities } from '../../src/activities/decisions';
+import { labelCoverageVerdict } from '../../src/workflows/decisions';
 
 const gates: GatePolicy = { minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.03 };
 const m = (accuracy: number, macroF1: number) => ({ accuracy, macroF1, n: 200 });
@@ -11,6 +12,8 @@ const withChampion = (cand: [number, number], champ: [number, number]): Evaluati
 });
 
 describe('decideGate', () => {
+  const { decideGate: decide } = createDecisionActivities();
+  const decideGate = (evaluation: Evaluation, policy: GatePolicy) => decide({ evaluation, policy });
   it.each([
     { name: 'first model above both minimums passes', e: { candidate: m(0.8, 0.7) }, passed: true, rule: 'first-model', reasons: [] },
     { name: 'first model exactly at the minimums passes', e: { candidate: m(0.6, 0.5) }, passed: true, rule: 'first-model', reasons: [] },
@@ -77,8 +80,8 @@ describe('decideGate', () => {
       rule: 'vs-champion',
       reasons: [/^accuracy 0\.550 < minimum/],
     },
-  ])('$name', ({ e, passed, rule, reasons }) => {
-    const d = decideGate(e as Evaluation, gates);
+  ])('$name', async ({ e, passed, rule, reasons }) => {
+    const d = await decideGate(e as Evaluation, gates);
     expect(d.passed).toBe(passed);
     expect(d.rule).toBe(rule);
     expect(d.reasons).toHaveLength(reasons.length);

@@ -39,7 +39,7 @@ function labelingMocks(plan: RunPlan, initial: LabelCoverage, hashes: string[]):
         coverage: { total: initial.total, labeled: initial.labeled + labeled.size },
       };
     },
-    promoteCandidate: async () => undefined,
+    promoteCandidate: async () => ({ generation: 1 }),
   };
 }
 

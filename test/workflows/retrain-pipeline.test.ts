@@ -38,7 +38,7 @@ const goodWindow = (g: number) => canaryWindow(g, { n: 100, correct: 90 }, { n: 
 
 describe('retrainPipelineWorkflow', () => {
   it('makes the first model champion without a canary when there is no champion', async () => {
-    const result = await h.withRun({ ...dataStageMocks(), promoteCandidate: async () => undefined }, async (run) => {
+    const result = await h.withRun({ ...dataStageMocks(), promoteCandidate: async () => ({ generation: 1 }) }, async (run) => {
       const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
       const r = await handle.result();
       expect(run.inputsOf('promoteCandidate')).toEqual([
@@ -152,7 +152,7 @@ describe('retrainPipelineWorkflow', () => {
   });
 
   it('processes the day before the start time when no logical date is given', async () => {
-    await h.withRun({ ...dataStageMocks(), promoteCandidate: async () => undefined }, async (run) => {
+    await h.withRun({ ...dataStageMocks(), promoteCandidate: async () => ({ generation: 1 }) }, async (run) => {
       const handle = await run.start({ dataset: 'tickets' });
       const result = await handle.result();
       const { startTime } = await handle.describe();
@@ -184,7 +184,7 @@ describe('retrainPipelineWorkflow', () => {
         await gate.promise;
         return base.checkQuality!(input);
       },
-      promoteCandidate: async () => undefined,
+      promoteCandidate: async () => ({ generation: 1 }),
     };
     await h.withRun(mocks, async (run) => {
       const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
@@ -221,7 +221,7 @@ describe('retrainPipelineWorkflow', () => {
         const r = await base.ingestPartition!(ref);
         return { ...r, recordsIn: records.length, accepted: records.length, quarantined: 0, byReason: {} };
       },
-      promoteCandidate: async () => undefined,
+      promoteCandidate: async () => ({ generation: 1 }),
     };
     await h.withRun(mocks, async (run) => {
       const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
