@@ -1,9 +1,9 @@
 /**
  * PII stage: redact, mask or tokenize every finding (or drop the record, or fail the run); a record whose
- * scan cannot finish is quarantined (fail closed). The raw-PII work file is deleted afterwards.
+ * scan cannot finish is quarantined (fail closed). The raw-PII work file is deleted before the summary is written.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { PiiConfigError, scanRecord } from '../pii/engine';
+import { PiiConfigError, foldIndexes, scanRecord } from '../pii/engine';
 import { ErrorType } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
@@ -41,14 +41,32 @@ interface PiiCheckpoint {
 /** PII activities. */
 export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKey, partRecords = PART_RECORDS }: CpuActivityDeps) {
   return {
-    /** Scan every string of every record; no raw PII leaves this step (only counts by type and field). */
+    /**
+     * Scan every string and every undeclared key of every record; no raw PII leaves this step (only counts by type
+     * and declared field path, undeclared keys counted as `<unknown>`).
+     */
     async scanPii(input: PartitionInput & { stagedKey: string }): Promise<PiiResult> {
       const { spec } = await specs.load(input.dataset);
       const h = keyHash(input.stagedKey, input.specHash);
       const cleanKey = workKey(input.dataset, input.partition, 'clean', h);
       const summaryKey = `${cleanKey}.summary.json`;
+      // The result is stored here before the raw-PII file is deleted and moves to the summary after: a summary
+      // means the raw file is gone, and a retry after a failed delete finds this and deletes again.
+      const pendingKey = `${cleanKey}.result.json`;
+      const finish = async (result: PiiResult): Promise<PiiResult> => {
+        await deleteJsonl(blobs, input.stagedKey);
+        await blobs.put(summaryKey, JSON.stringify(result));
+        await blobs.delete(pendingKey);
+        return result;
+      };
       const done = await readJsonIfExists<PiiResult>(blobs, summaryKey);
-      if (done) return done;
+      if (done) {
+        // Deleting again is cheap, and clears a raw file that a summary written before this order was kept beside.
+        await deleteJsonl(blobs, input.stagedKey);
+        return done;
+      }
+      const pending = await readJsonIfExists<PiiResult>(blobs, pendingKey);
+      if (pending) return finish(pending);
 
       let quarantineKey: string | undefined = `quarantine/${input.dataset}/${input.partition}/pii-${h}.jsonl`;
       // A retry resumes after the last checkpoint: committed parts stay, the records they came from are skipped.
@@ -59,13 +77,15 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       let checkpoint = resume;
       let seen = resume?.inputRecords ?? 0;
       const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
+      // Findings name declared paths only: a record's own keys are content and may themselves be PII.
+      const declaredFields = spec.schema.fields;
       // Both outputs stream to the blob store in parts; a failure discards the open parts.
       await withPartedWriters([out, quarantine], async () => {
         for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey, { skip: seen })) {
           seen += 1;
           let r;
           try {
-            r = scanRecord(record, spec.pii, { skipFields, tokenKey: piiTokenKey });
+            r = scanRecord(record, spec.pii, { skipFields, declaredFields, tokenKey: piiTokenKey });
           } catch (err) {
             if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
             throw err;
@@ -79,7 +99,7 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
             for (const f of r.findings) {
               tally.findings[f.entity] = (tally.findings[f.entity] ?? 0) + 1;
               // Array indexes fold to `*` so the keys stay few and stable.
-              const field = f.field.replace(/(^|\.)\d+(?=\.|$)/g, '$1*');
+              const field = foldIndexes(f.field);
               const k = `${field}:${f.entity}`;
               const row = tally.perField[k] ?? { field, entity: f.entity, count: 0 };
               row.count += 1;
@@ -129,11 +149,10 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
         cleanKey,
       };
       await registry.piiFindings.replaceForPartition(input.dataset, input.partition, Object.values(tally.perField));
-      await blobs.put(summaryKey, JSON.stringify(result));
-      // The ingested file holds raw PII; once the clean copy and its summary exist it is no longer needed.
-      await deleteJsonl(blobs, input.stagedKey);
+      await blobs.put(pendingKey, JSON.stringify(result));
       logger.info({ dataset: input.dataset, partition: input.partition, findings, dropped }, 'PII scan done');
-      return result;
+      // The ingested file holds raw PII; once the clean copy and the result exist it is no longer needed.
+      return finish(result);
     },
   };
 }

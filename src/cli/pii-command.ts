@@ -73,7 +73,16 @@ export async function runPiiScan(options: PiiScanOptions): Promise<PiiScanSummar
       for (const f of r.findings) {
         summary.findings += 1;
         summary.byEntity[f.entity] += 1;
-        lines += `${JSON.stringify({ record: index, field: f.field, entity: f.entity, start: f.start, end: f.end })}\n`;
+        // Without a spec every key is named, as rewritten in the redacted copy; `inKey` marks offsets into a key.
+        const finding = {
+          record: index,
+          field: f.field,
+          entity: f.entity,
+          start: f.start,
+          end: f.end,
+          ...(f.inKey ? { inKey: true } : {}),
+        };
+        lines += `${JSON.stringify(finding)}\n`;
       }
       if (lines) await write(findingsOut, lines);
       await write(redactedOut, `${JSON.stringify(r.record)}\n`);

@@ -1,7 +1,11 @@
+import { UNKNOWN_FIELD } from '../pii/field-paths';
 import type { DatasetSpec, FieldSpec } from '../shared/spec';
 import { decodeUtf8Strict } from './jsonl';
 
-/** Why a record was quarantined. Fixed strings plus a declared field path (`meta.tags.1`); never record content. */
+/**
+ * Why a record was quarantined. Fixed strings plus a declared field path (`meta.tags.1`); never record content:
+ * an undeclared key is `<unknown>` under its declared parent (`unknown_field:<unknown>`, `unknown_field:meta.<unknown>`).
+ */
 export type QuarantineReason =
   | 'invalid_json'
   | 'invalid_csv'
@@ -35,9 +39,6 @@ export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constr
 
 /** Default nesting limit when neither the options nor the spec give one. */
 export const DEFAULT_MAX_DEPTH = 32;
-
-// Unknown field names come from the record, so they only reach a reason when they look like identifiers.
-const SAFE_FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 /** Check one line (string or raw bytes) against the spec's record contract and normalize it. */
 export function checkRecord(line: string | Buffer, spec: DatasetSpec, options: CheckOptions = {}): CheckResult {
@@ -157,7 +158,8 @@ function checkObjectFields(
   if (policy === 'drop') return out;
   for (const key of Object.keys(input)) {
     if (hasOwn(fields, key)) continue;
-    if (policy === 'reject') return new Rejected(`unknown_field:${SAFE_FIELD_NAME.test(key) ? prefix + key : `${prefix}<unnamed>`}`);
+    // A key is record content (`jane_doe`, an address): the reason names only where it was, never the key itself.
+    if (policy === 'reject') return new Rejected(`unknown_field:${prefix}${UNKNOWN_FIELD}`);
     if (policy === 'keep') out[key] = input[key];
   }
   return out;

@@ -101,6 +101,31 @@ describe('scanPii', () => {
     expect(again).toEqual(first);
   });
 
+  it('deletes the raw-PII file on a retry after its delete failed, and returns the same result', async () => {
+    const clean = await stagedStore();
+    const input = { dataset: 'tickets', partition, specHash, stagedKey };
+    const expected = await new MockActivityEnvironment().run(
+      createPiiActivities(cpuDeps(clean, { registry: noopRegistry })).scanPii,
+      input,
+    );
+
+    const blobs = await stagedStore();
+    let failures = 0;
+    const failingDelete = blobs.delete.bind(blobs);
+    blobs.delete = async (key: string) => {
+      if (key === stagedKey && failures++ === 0) throw new Error('store unavailable');
+      return failingDelete(key);
+    };
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry: noopRegistry }));
+    await expect(new MockActivityEnvironment().run(scanPii, input)).rejects.toThrow('store unavailable');
+    expect(await blobs.head(stagedKey)).toBeDefined();
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, input);
+    expect(await blobs.head(stagedKey)).toBeUndefined();
+    expect(retried).toEqual(expected);
+    expect(blobs.keys()).toEqual(clean.keys());
+    for (const key of blobs.keys()) for (const value of Object.values(PII)) expect(blobs.text(key)).not.toContain(value);
+  });
+
   it("drops records under a field's drop_record policy and counts them", async () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, fields: { body: 'drop_record' } } }));

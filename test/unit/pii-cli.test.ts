@@ -49,6 +49,20 @@ describe('trainset pii scan', () => {
     expect(text).not.toContain('jane@example.com');
   });
 
+  it('rewrites keys holding PII in the redacted copy and names them as rewritten in the findings', async () => {
+    const input = path.join(dir, 'in.jsonl');
+    writeFileSync(input, `${JSON.stringify({ id: 1, contacts: { 'jane.doe@example.com': '+1 (415) 555-0132' } })}\n`);
+    const findings = path.join(dir, 'findings.jsonl');
+    const redacted = path.join(dir, 'redacted.jsonl');
+    await runPiiScan({ input, findings, redacted });
+    expect(readLines(findings)).toEqual([
+      { record: 0, field: 'contacts.<EMAIL_ADDRESS>', entity: 'EMAIL_ADDRESS', start: 0, end: 20, inKey: true },
+      { record: 0, field: 'contacts.<EMAIL_ADDRESS>', entity: 'PHONE_NUMBER', start: 0, end: 17 },
+    ]);
+    expect(readLines(redacted)).toEqual([{ id: 1, contacts: { '<EMAIL_ADDRESS>': '<PHONE_NUMBER>' } }]);
+    for (const file of [findings, redacted]) expect(readFileSync(file, 'utf8')).not.toContain('jane.doe@example.com');
+  });
+
   it('reports lines that are not JSON objects as skipped by index, without their content', async () => {
     const input = path.join(dir, 'in.jsonl');
     writeFileSync(input, ['{"a":"x@example.com"}', '[1,2]', 'not json 4111 1111 1111 1111', '"str"', '{"b":"ok"}'].join('\r\n'));
