@@ -14,11 +14,22 @@ import {
   rowOrder,
   versionIdV3,
   writeVersion,
+  type ChunkRef,
   type ManifestV3,
   type PartitionRows,
   type Row,
 } from '../datasets/version-store';
-import { HASH_FIELD, manifestKey, manifestPartitions, readManifest, readPartitionRows, readVersionRows, versionStats } from './manifest';
+import type { PartitionSource } from '../registry/datasets';
+import {
+  HASH_FIELD,
+  manifestKey,
+  manifestPartitions,
+  readManifest,
+  readPartitionRows,
+  readVersionRows,
+  versionStats,
+  type AnyManifest,
+} from './manifest';
 import { readJsonl, type HashedRecord } from './work-files';
 
 /** Versioning activities. */
@@ -52,30 +63,48 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const current = await withLabels(fresh);
       current.rows.sort(order);
 
-      // The earlier partitions of the window come from the previous version, their labels refreshed (a
-      // relabel is an in-place edit: it lands in the delta, not in new chunks).
-      const prev = await registry.datasets.previousVersion(input.dataset, input.partition);
-      const prevManifest = prev ? await readManifest(blobs, input.dataset, prev.id) : undefined;
+      // The window: every partition in [day - windowDays + 1, day - 1] that a live version holds, its rows taken
+      // from the newest such version (the registry records which versions hold which partitions), labels
+      // refreshed (a relabel is an in-place edit: it lands in the delta, not in new chunks). Never the previous
+      // version's manifest chained: a day processed after a later one would be missing from every later version.
       const oldest = shiftDate(input.partition, spec.version.windowDays - 1);
-      const carried = prevManifest ? manifestPartitions(prevManifest).filter((p) => p >= oldest && p < input.partition) : [];
-      const partitions: PartitionRows[] = carried.map((partition) => ({
-        partition,
-        rows: async function* () {
-          let batch: HashedRecord[] = [];
-          const flush = async function* (): AsyncGenerator<Row> {
-            const { rows } = await withLabels(batch);
-            batch = [];
-            yield* rows;
-          };
-          for await (const row of readPartitionRows(blobs, spec, prevManifest!, partition)) {
-            const { [HASH_FIELD]: hash, [labelField]: _label, ...record } = row;
-            batch.push({ hash: String(hash), record });
-            if (batch.length >= 5000) yield* flush();
-          }
-          yield* flush();
-        },
-      }));
-      partitions.push({ partition: input.partition, rows: () => current.rows });
+      const sources = await registry.datasets.partitionSources(input.dataset, oldest, input.partition);
+      const manifests = new Map<string, AnyManifest>();
+      for (const { versionId } of sources) {
+        if (!manifests.has(versionId)) manifests.set(versionId, await readManifest(blobs, input.dataset, versionId));
+      }
+      const sourceOf = (partition: string): AnyManifest | undefined => {
+        const s = sources.find((x) => x.partition === partition);
+        return s && manifests.get(s.versionId);
+      };
+      // Each partition merges against, and reuses, the chunks its source version stores for it (this day's too,
+      // when a version already holds it: a rebuild of the day).
+      const baseOf = (partition: string): ChunkRef[] => {
+        const m = sourceOf(partition);
+        return m?.format === 'trainset-manifest-v3' ? m.chunks.filter((c) => c.partition === partition) : [];
+      };
+      const partitions: PartitionRows[] = sources
+        .filter((s) => s.partition < input.partition)
+        .map(({ partition }) => ({
+          partition,
+          base: baseOf(partition),
+          rows: async function* () {
+            let batch: HashedRecord[] = [];
+            const flush = async function* (): AsyncGenerator<Row> {
+              const { rows } = await withLabels(batch);
+              batch = [];
+              yield* rows;
+            };
+            for await (const row of readPartitionRows(blobs, spec, sourceOf(partition)!, partition)) {
+              const { [HASH_FIELD]: hash, [labelField]: _label, ...record } = row;
+              batch.push({ hash: String(hash), record });
+              if (batch.length >= 5000) yield* flush();
+            }
+            yield* flush();
+          },
+        }));
+      partitions.push({ partition: input.partition, base: baseOf(input.partition), rows: () => current.rows });
+      const previous = deltaCarrier(sources, manifests);
 
       const stats = new StatsBuilder(spec);
       const {
@@ -89,7 +118,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         dataset: input.dataset,
         specHash,
         logicalDate: input.partition,
-        previous: prevManifest?.format === 'trainset-manifest-v3' ? prevManifest : undefined,
+        previous,
         partitions,
         touch: (objects) => registry.datasets.touchChunks(input.dataset, objects),
         onRow: (row) => stats.add(row),
@@ -118,6 +147,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         specHash,
         stats: { labelDistribution: manifest.labelDistribution, unlabeledExcluded: current.unlabeled },
         objects,
+        partitions: manifestPartitions(manifest),
       });
       await registry.datasets.addLineage(
         manifest.partitions.map((p) => ({
@@ -127,8 +157,13 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
           toId: versionId,
         })),
       );
-      const before = await registry.datasets.getTag(input.dataset, 'latest');
-      await registry.datasets.setTag(input.dataset, 'latest', versionId, `workflow:${input.workflowId}`);
+      // `latest` moves only forward in logical date (the same day rebuilt moves it): a day processed after a later
+      // one (a re-run, a backfill behind the schedule) must not point it at the older window.
+      const actor = `workflow:${input.workflowId}`;
+      await registry.datasets.advanceTag(input.dataset, 'latest', versionId, actor);
+      // What the compensation restores comes from the tag history row this workflow's move wrote: a retry after the
+      // move committed reads the same row, where reading the tag first would find this very version.
+      const move = await registry.datasets.tagMoveBy(input.dataset, 'latest', versionId, actor);
       logger.info(
         {
           dataset: input.dataset,
@@ -151,11 +186,15 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         objectsWritten,
         bytesWritten: written.bytes,
         reusedChunks,
-        previousLatest: before && before.id !== versionId ? before.id : undefined,
+        previousLatest: move?.from,
       };
     },
 
-    /** Saga inverse of tagging: point the tag back where it was, only if it still points at this version. */
+    /**
+     * Saga inverse of tagging: point the tag back where this workflow's move found it, only if it still points at
+     * this version. Where it was comes from the tag history row of that move (restoreTo only when there is none,
+     * for runs that tagged before the history existed); a tag this workflow never moved here is left alone.
+     */
     async untagDatasetVersion(input: {
       dataset: string;
       tag: string;
@@ -166,7 +205,10 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       const actor = `workflow:${input.workflowId}`;
       const current = await registry.datasets.getTag(input.dataset, input.tag);
       if (current?.id !== input.versionId) return;
-      if (input.restoreTo) await registry.datasets.setTag(input.dataset, input.tag, input.restoreTo, actor);
+      const move = await registry.datasets.tagMoveBy(input.dataset, input.tag, input.versionId, actor);
+      if (!move) return;
+      const restoreTo = move.from;
+      if (restoreTo) await registry.datasets.restoreTag(input.dataset, input.tag, input.versionId, restoreTo, actor);
       else await registry.datasets.removeTag(input.dataset, input.tag, input.versionId, actor);
     },
 
@@ -278,4 +320,27 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       };
     },
   };
+}
+
+/**
+ * The source version whose delta segments a new version carries: the chunked one the window takes the most
+ * partitions from (ties: the newest logical date, then the id), so the fewest carried entries need overriding.
+ */
+function deltaCarrier(sources: PartitionSource[], manifests: Map<string, AnyManifest>): ManifestV3 | undefined {
+  const counts = new Map<string, { n: number; logicalDate: string }>();
+  for (const s of sources) {
+    const c = counts.get(s.versionId) ?? { n: 0, logicalDate: s.logicalDate };
+    counts.set(s.versionId, { ...c, n: c.n + 1 });
+  }
+  let best: { id: string; n: number; logicalDate: string } | undefined;
+  for (const [id, c] of counts) {
+    if (manifests.get(id)?.format !== 'trainset-manifest-v3') continue;
+    const better =
+      !best ||
+      c.n > best.n ||
+      (c.n === best.n && (c.logicalDate > best.logicalDate || (c.logicalDate === best.logicalDate && id < best.id)));
+    if (better) best = { id, ...c };
+  }
+  const m = best && manifests.get(best.id);
+  return m?.format === 'trainset-manifest-v3' ? m : undefined;
 }

@@ -5,7 +5,7 @@ import { readManifest, readVersionRows, versionStats } from '../activities/manif
 import { compareStats, figureName, formatFigure } from '../data/drift';
 import { HASH_COLUMN } from '../data/parquet';
 import { diffRows } from '../data/version-diff';
-import { collectGarbage, lineageGraph, lineageNodeOf, verifyVersion } from '../datasets/ops';
+import { collectGarbage, lineageGraph, lineageNodeOf, verifyVersion, windowProblems, type VerifyProblem } from '../datasets/ops';
 import type { Registry } from '../registry';
 import { posInt, withBackends } from './operator-commands';
 
@@ -20,6 +20,15 @@ async function versionOrThrow(registry: Registry, id: string) {
   const v = await registry.datasets.getVersion(id);
   if (!v) throw new Error(`no dataset version ${id} (see: npx trainset datasets list <dataset>)`);
   return v;
+}
+
+/** How to rebuild a version that lacks partitions of its window: run its day again (a new version is built). */
+const rebuildHint = (dataset: string, logicalDate: string): string => `npx trainset run ${dataset} --date ${logicalDate}`;
+
+/** One line per problem, for people. */
+function problemLine(p: VerifyProblem): string {
+  if (p.problem === 'partition_missing') return `  ${p.problem}  ${p.key}  (processed, held by ${p.heldBy ?? '?'})`;
+  return `  ${p.problem}  ${p.key}${p.actual ? `  (got ${p.actual})` : ''}`;
 }
 
 /** Register the dataset commands. */
@@ -58,6 +67,13 @@ export function registerDatasetCommands(program: Command): void {
         if (opts.json) return void console.log(JSON.stringify(m, null, 2));
         console.log(`${id}  dataset ${v.dataset}  logical date ${v.logicalDate}  ${m.rows} rows  format ${m.format}`);
         console.log(`partitions: ${m.partitions.map((p) => p.partition).join(', ')}`);
+        const { spec } = await b.specs.load(v.dataset);
+        const gaps = await windowProblems(b.registry, v, spec.version.windowDays);
+        if (gaps.length > 0) {
+          console.log(
+            `missing from its window (processed, not in this version): ${gaps.map((g) => g.key.slice(v.dataset.length + 1)).join(', ')}; rebuild: ${rebuildHint(v.dataset, v.logicalDate)}`,
+          );
+        }
         if (m.format === 'trainset-manifest-v3') {
           const bytes = m.chunks.reduce((a, c) => a + c.bytes, 0);
           console.log(`chunks: ${m.chunks.length} (${(bytes / 2 ** 20).toFixed(2)} MiB Parquet); delta segments: ${m.delta.length}`);
@@ -74,19 +90,26 @@ export function registerDatasetCommands(program: Command): void {
 
   datasets
     .command('verify')
-    .description('Re-hash every chunk and delta segment of a version; exit 1 on any mismatch or missing object')
+    .description(
+      'Re-hash every chunk and delta segment of a version and check its window holds every processed partition; exit 1 on any problem',
+    )
     .argument('<version>')
     .option('--json', 'print JSON')
     .action(async (id, opts) => {
       await withBackends(async (b) => {
         const v = await versionOrThrow(b.registry, id);
         const report = await verifyVersion(b.blobs, v.manifestKey, id);
+        const { spec } = await b.specs.load(v.dataset);
+        // The window is the current spec's (a spec change since the version was built shifts what is expected).
+        report.problems.push(...(await windowProblems(b.registry, v, spec.version.windowDays)));
         if (opts.json) console.log(JSON.stringify(report, null, 2));
         else {
           console.log(
             `${id}: ${report.objects} objects, ${(report.bytes / 2 ** 20).toFixed(2)} MiB re-hashed, ${report.problems.length} problem(s)`,
           );
-          for (const p of report.problems) console.log(`  ${p.problem}  ${p.key}${p.actual ? `  (got ${p.actual})` : ''}`);
+          for (const p of report.problems) console.log(problemLine(p));
+          if (report.problems.some((p) => p.problem === 'partition_missing'))
+            console.log(`  rebuild with every processed partition: ${rebuildHint(v.dataset, v.logicalDate)}`);
         }
         if (report.problems.length > 0) process.exitCode = 1;
       });

@@ -1,16 +1,19 @@
 /** Operations on stored dataset versions: verify, garbage collection, lineage. Used by `trainset datasets`. */
 import { createHash } from 'node:crypto';
 import type { Registry } from '../registry';
-import type { LineageEdge } from '../registry/datasets';
+import type { DatasetVersion, LineageEdge } from '../registry/datasets';
+import { shiftDate } from '../shared/ids';
 import type { BlobStore } from '../storage/blob-store';
 import { chunkKey, deltaKey, manifestObjects, type ManifestV3 } from './version-store';
 
 /** One problem `verify` found. */
 export interface VerifyProblem {
   key: string;
-  problem: 'missing' | 'hash_mismatch' | 'size_mismatch' | 'manifest_missing' | 'unsupported_format';
+  problem: 'missing' | 'hash_mismatch' | 'size_mismatch' | 'manifest_missing' | 'unsupported_format' | 'partition_missing';
   expected?: string;
   actual?: string;
+  /** partition_missing: the newest live version holding the partition (where a rebuild would take it from). */
+  heldBy?: string;
 }
 
 /** What `verify` checked. */
@@ -52,6 +55,28 @@ export async function verifyVersion(blobs: BlobStore, manifestKeyOf: string, ver
       report.problems.push({ key: o.key, problem: 'size_mismatch', expected: String(o.bytes), actual: String(size) });
   }
   return report;
+}
+
+/**
+ * Partitions of a version's window (`[logical date - windowDays + 1, logical date]`) that a live version holds and
+ * this one lacks, as `partition_missing` problems keyed by the raw partition (`<dataset>/<YYYY-MM-DD>`): days
+ * processed after the version was built, or before it by code that chained manifests. Rebuilding the version's
+ * day (a new run of its version stage) takes them in.
+ */
+export async function windowProblems(
+  registry: Registry,
+  version: Pick<DatasetVersion, 'id' | 'dataset' | 'logicalDate'>,
+  windowDays: number,
+): Promise<VerifyProblem[]> {
+  const held = new Set(await registry.datasets.versionPartitions(version.id));
+  const sources = await registry.datasets.partitionSources(
+    version.dataset,
+    shiftDate(version.logicalDate, windowDays - 1),
+    version.logicalDate,
+  );
+  return sources
+    .filter((s) => !held.has(s.partition))
+    .map((s) => ({ key: `${version.dataset}/${s.partition}`, problem: 'partition_missing' as const, heldBy: s.versionId }));
 }
 
 /** Options of collectGarbage. */

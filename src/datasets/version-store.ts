@@ -161,6 +161,12 @@ export async function* readVersionV3(blobs: BlobStore, spec: DatasetSpec, manife
 export interface PartitionRows {
   partition: string;
   rows: () => AsyncIterable<Row> | Iterable<Row>;
+  /**
+   * The stored chunks of this partition in the version its rows come from (any earlier version, not only
+   * `previous`): merged against and reused, so a window rebuilt from several versions writes only what changed.
+   * Default: `previous`'s chunks of the partition.
+   */
+  base?: ChunkRef[];
 }
 
 /** What writing a version did. */
@@ -180,7 +186,10 @@ export interface WriteVersionOptions {
   dataset: string;
   specHash: string;
   logicalDate: string;
-  /** The version this one follows (its chunks and delta are reused); undefined for the first. */
+  /**
+   * The version this one follows: its delta segments are carried into this one, and its chunks are the base of
+   * every partition that names none; undefined for the first.
+   */
   previous?: ManifestV3;
   /** The window's partitions in order. */
   partitions: PartitionRows[];
@@ -201,7 +210,7 @@ const DELETE_RUN = 8;
 const MAX_SEGMENTS = 32;
 
 /**
- * Write a version: base chunks (new ones only; the rest are the previous version's), a delta segment for
+ * Write a version: base chunks (new ones only; the rest are earlier versions'), a delta segment for
  * this version's in-place edits and scattered deletions, and the manifest body (the caller names and stores
  * it). Idempotent: every object is content-addressed and written create-only.
  */
@@ -214,8 +223,11 @@ export async function writeVersion(opts: WriteVersionOptions): Promise<WriteVers
   const written = { objects: 0, bytes: 0 };
   let reusedChunks = 0;
 
+  // Chunks a rebuild may reuse, by partition and rows: previous's and every partition's own base.
+  const reuseKey = (partition: string, rowsDigest: string): string => `${partition}\n${rowsDigest}`;
   const known = new Map<string, ChunkRef>();
-  for (const c of previous?.chunks ?? []) known.set(c.rowsDigest, c);
+  for (const c of previous?.chunks ?? []) known.set(reuseKey(c.partition, c.rowsDigest), c);
+  for (const part of opts.partitions) for (const c of part.base ?? []) known.set(reuseKey(c.partition, c.rowsDigest), c);
   const prevDelta = previous && previous.delta.length > 0 ? await loadDelta(blobs, previous) : new Map<string, DeltaEntry>();
 
   const content = createHash('sha256');
@@ -239,8 +251,8 @@ export async function writeVersion(opts: WriteVersionOptions): Promise<WriteVers
     const close = async (): Promise<void> => {
       if (rows.length === 0) return;
       const rowsDigest = digest.digest('hex');
-      const reuse = known.get(rowsDigest);
-      if (reuse && reuse.partition === partition) {
+      const reuse = known.get(reuseKey(partition, rowsDigest));
+      if (reuse) {
         await opts.touch?.([{ hash: reuse.hash, size: reuse.bytes }]);
         out.push(reuse);
         reusedChunks += 1;
@@ -275,19 +287,22 @@ export async function writeVersion(opts: WriteVersionOptions): Promise<WriteVers
     };
   };
 
-  const prevChunksOf = (partition: string): ChunkRef[] => (previous?.chunks ?? []).filter((c) => c.partition === partition);
-  async function* baseRowsOf(partition: string): AsyncGenerator<Row> {
-    if (!previous) return;
-    for (const c of prevChunksOf(partition)) yield* await readChunkRows(blobs, spec, dataset, c.hash);
+  const baseChunksOf = (part: PartitionRows): ChunkRef[] =>
+    (part.base ?? previous?.chunks ?? []).filter((c) => c.partition === part.partition);
+  async function* baseRowsOf(part: PartitionRows): AsyncGenerator<Row> {
+    for (const c of baseChunksOf(part)) yield* await readChunkRows(blobs, spec, dataset, c.hash);
   }
 
-  // Pass 1: merge each partition's new rows with the previous base; new delta entries; new base chunks.
+  // Pass 1: merge each partition's new rows with its base; new delta entries; new base chunks. The delta this
+  // version carries is previous's, whatever each partition's base: a row whose effective value under it (base row,
+  // then previous's entry for its key) differs from the new row gets an entry in this version's segment, so
+  // entries previous holds for a partition now based on another version's chunks are overridden where they apply.
   const newEntries: Array<{ p: string; k: string; r?: Row; d?: 1 }> = [];
   let chunks: ChunkRef[] = [];
   for (const part of opts.partitions) {
     const p = part.partition;
     const writer = chunkWriter(p);
-    const base = baseRowsOf(p)[Symbol.asyncIterator]();
+    const base = baseRowsOf(part)[Symbol.asyncIterator]();
     let b = await base.next();
     let pendingDeletes: Row[] = [];
     const flushDeletes = async (): Promise<void> => {

@@ -21,10 +21,12 @@ export interface NewDatasetVersion {
   specHash: string;
   stats: Record<string, unknown>;
   objects: DatasetObject[];
+  /** The partitions (YYYY-MM-DD) the version holds: later versions build their windows from this record. */
+  partitions: string[];
 }
 
 /** A registered dataset version. */
-export interface DatasetVersion extends Omit<NewDatasetVersion, 'objects'> {
+export interface DatasetVersion extends Omit<NewDatasetVersion, 'objects' | 'partitions'> {
   createdAt: string;
 }
 
@@ -41,6 +43,18 @@ export interface TagMove {
   moved: boolean;
   from?: string;
 }
+
+/** Where a window takes one partition's rows from: the newest live version holding it. */
+export interface PartitionSource {
+  partition: string;
+  versionId: string;
+  /** The source version's own logical date. */
+  logicalDate: string;
+  createdAt: string;
+}
+
+/** When a tag may move: always, only forward in logical date, or only away from one version (compare-and-set). */
+type MoveRule = { kind: 'always' } | { kind: 'forward' } | { kind: 'from'; versionId: string };
 
 interface VersionRow {
   id: string;
@@ -121,6 +135,12 @@ export function createDatasetRepo(db: Queryable) {
            ON CONFLICT DO NOTHING`,
           [v.id, objects.map((o) => o.hash)],
         );
+        // Same id, same partitions (the id covers them): a re-run adds nothing.
+        await tx.query(
+          `INSERT INTO dataset_version_partitions (version_id, dataset, partition)
+           SELECT $1, $2, p FROM unnest($3::date[]) AS t (p) ON CONFLICT DO NOTHING`,
+          [v.id, v.dataset, [...new Set(v.partitions)]],
+        );
         return { created };
       });
     },
@@ -156,40 +176,35 @@ export function createDatasetRepo(db: Queryable) {
       ),
 
     /** Point a tag at a version, with an audit row; a no-op when it already points there. */
-    async setTag(dataset: string, tag: string, versionId: string, actor: string): Promise<TagMove> {
-      return withTransaction(db, async (tx) => {
-        const version = await tx.query<{ dataset: string }>('SELECT dataset FROM dataset_versions WHERE id = $1', [versionId]);
-        if (version.rows[0]?.dataset !== dataset) {
-          throw new RegistryInvariantError(`Cannot tag ${versionId} as ${dataset}:${tag}: not a version of ${dataset}`);
-        }
-        // Locking the dataset row serializes tag moves, so "from" is exact even when the tag is new.
-        await tx.query('SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE', [dataset]);
-        const current = await tx.query<{ version_id: string }>('SELECT version_id FROM dataset_tags WHERE dataset = $1 AND tag = $2', [
-          dataset,
-          tag,
-        ]);
-        const from = current.rows[0]?.version_id;
-        if (from === versionId) return { moved: false, from };
-        await tx.query(
-          `INSERT INTO dataset_tags (dataset, tag, version_id) VALUES ($1, $2, $3)
-           ON CONFLICT (dataset, tag) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
-          [dataset, tag, versionId],
-        );
-        await tx.query('INSERT INTO dataset_tag_history (dataset, tag, from_version, to_version, actor) VALUES ($1, $2, $3, $4, $5)', [
-          dataset,
-          tag,
-          from ?? null,
-          versionId,
-          actor,
-        ]);
-        await insertAudit(tx, {
-          actor,
-          action: 'dataset.tag.set',
-          subject: datasetSubject(dataset),
-          details: { tag, from: from ?? null, to: versionId },
-        });
-        return from === undefined ? { moved: true } : { moved: true, from };
-      });
+    setTag: (dataset: string, tag: string, versionId: string, actor: string): Promise<TagMove> =>
+      moveTag(db, dataset, tag, versionId, actor, { kind: 'always' }),
+
+    /**
+     * Point a tag at a version only if its logical date is on or after the current one's (the same day rebuilt
+     * moves it): `latest` never goes back to older data when a day is processed after a later one. Decided in the
+     * move's transaction, so two builds finishing at once cannot both win; moved=false when refused.
+     */
+    advanceTag: (dataset: string, tag: string, versionId: string, actor: string): Promise<TagMove> =>
+      moveTag(db, dataset, tag, versionId, actor, { kind: 'forward' }),
+
+    /** Point a tag back at `to` only if it still points at `from` (the saga's inverse of a move). */
+    restoreTag: (dataset: string, tag: string, from: string, to: string, actor: string): Promise<TagMove> =>
+      moveTag(db, dataset, tag, to, actor, { kind: 'from', versionId: from }),
+
+    /**
+     * The latest move of a tag to versionId that `actor` made, from the tag history: what it pointed at before
+     * (from undefined: the tag was new). Undefined when that actor never moved it there. A retried activity gets the
+     * same answer as the attempt that moved the tag, where reading the tag itself would give its own version.
+     */
+    async tagMoveBy(dataset: string, tag: string, versionId: string, actor: string): Promise<{ from?: string } | undefined> {
+      const { rows } = await db.query<{ from_version: string | null }>(
+        `SELECT from_version FROM dataset_tag_history WHERE dataset = $1 AND tag = $2 AND to_version = $3 AND actor = $4
+         ORDER BY id DESC LIMIT 1`,
+        [dataset, tag, versionId, actor],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      return row.from_version === null ? {} : { from: row.from_version };
     },
 
     /** Remove a tag only if it still points at versionId (the saga's inverse of setTag); true when removed. */
@@ -348,12 +363,82 @@ export function createDatasetRepo(db: Queryable) {
       return res.rowCount ?? 0;
     },
 
+    /**
+     * For each partition in [from, to] that a live version holds, the newest such version (by commit time): where
+     * a window takes that partition's rows. Partitions no live version holds are absent.
+     */
+    async partitionSources(dataset: string, from: string, to: string): Promise<PartitionSource[]> {
+      const { rows } = await db.query<{ partition: string; id: string; logical_date: string; created_at: Date }>(
+        `SELECT DISTINCT ON (p.partition) to_char(p.partition, 'YYYY-MM-DD') AS partition, v.id,
+                to_char(v.logical_date, 'YYYY-MM-DD') AS logical_date, v.created_at
+         FROM dataset_version_partitions p JOIN dataset_versions v ON v.id = p.version_id
+         WHERE p.dataset = $1 AND p.partition BETWEEN $2::date AND $3::date AND v.collected_at IS NULL
+         ORDER BY p.partition, v.created_at DESC, v.id`,
+        [dataset, from, to],
+      );
+      return rows.map((r) => ({ partition: r.partition, versionId: r.id, logicalDate: r.logical_date, createdAt: iso(r.created_at) }));
+    },
+
+    /** The partitions a version holds, oldest first. */
+    async versionPartitions(id: string): Promise<string[]> {
+      const { rows } = await db.query<{ partition: string }>(
+        `SELECT to_char(partition, 'YYYY-MM-DD') AS partition FROM dataset_version_partitions WHERE version_id = $1 ORDER BY partition`,
+        [id],
+      );
+      return rows.map((r) => r.partition);
+    },
+
     /** Edges leaving one node (what was derived from it). */
     lineageFrom: (kind: string, id: string): Promise<LineageEdge[]> => lineage(db, 'from_kind = $1 AND from_id = $2', [kind, id]),
 
     /** Edges entering one node (what it was derived from). */
     lineageTo: (kind: string, id: string): Promise<LineageEdge[]> => lineage(db, 'to_kind = $1 AND to_id = $2', [kind, id]),
   };
+}
+
+/** Move a tag under `rule`, with a tag history row and an audit row; a no-op when it already points there. */
+async function moveTag(db: Queryable, dataset: string, tag: string, versionId: string, actor: string, rule: MoveRule): Promise<TagMove> {
+  return withTransaction(db, async (tx) => {
+    const version = await tx.query<{ dataset: string; logical_date: string }>(
+      `SELECT dataset, to_char(logical_date, 'YYYY-MM-DD') AS logical_date FROM dataset_versions WHERE id = $1`,
+      [versionId],
+    );
+    const target = version.rows[0];
+    if (target?.dataset !== dataset) {
+      throw new RegistryInvariantError(`Cannot tag ${versionId} as ${dataset}:${tag}: not a version of ${dataset}`);
+    }
+    // Locking the dataset row serializes tag moves, so "from" (and the rule's check) is exact even when the tag is new.
+    await tx.query('SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE', [dataset]);
+    const current = await tx.query<{ version_id: string; logical_date: string }>(
+      `SELECT t.version_id, to_char(v.logical_date, 'YYYY-MM-DD') AS logical_date
+       FROM dataset_tags t JOIN dataset_versions v ON v.id = t.version_id WHERE t.dataset = $1 AND t.tag = $2`,
+      [dataset, tag],
+    );
+    const from = current.rows[0]?.version_id;
+    if (from === versionId) return { moved: false, from };
+    // YYYY-MM-DD strings compare as dates.
+    if (rule.kind === 'forward' && current.rows[0] && current.rows[0].logical_date > target.logical_date) return { moved: false, from };
+    if (rule.kind === 'from' && from !== rule.versionId) return from === undefined ? { moved: false } : { moved: false, from };
+    await tx.query(
+      `INSERT INTO dataset_tags (dataset, tag, version_id) VALUES ($1, $2, $3)
+       ON CONFLICT (dataset, tag) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
+      [dataset, tag, versionId],
+    );
+    await tx.query('INSERT INTO dataset_tag_history (dataset, tag, from_version, to_version, actor) VALUES ($1, $2, $3, $4, $5)', [
+      dataset,
+      tag,
+      from ?? null,
+      versionId,
+      actor,
+    ]);
+    await insertAudit(tx, {
+      actor,
+      action: 'dataset.tag.set',
+      subject: datasetSubject(dataset),
+      details: { tag, from: from ?? null, to: versionId },
+    });
+    return from === undefined ? { moved: true } : { moved: true, from };
+  });
 }
 
 async function lineage(db: Queryable, where: string, params: string[]): Promise<LineageEdge[]> {

@@ -22,7 +22,7 @@ function fakeRegistry() {
   const registry = {
     labels: { labelsFor: async (_ds: string, hashes: string[]) => new Map(hashes.map((h) => [h, { label: 'billing' }])) },
     datasets: {
-      previousVersion: async () => undefined,
+      partitionSources: async () => [],
       touchChunks: async () => undefined,
       ensureDataset: async () => undefined,
       insertVersion: async (v: NewDatasetVersion) => {
@@ -30,8 +30,8 @@ function fakeRegistry() {
         return { created: inserted.length === 1 };
       },
       addLineage: async () => undefined,
-      getTag: async () => undefined,
-      setTag: async () => undefined,
+      advanceTag: async () => ({ moved: true }),
+      tagMoveBy: async () => ({}),
     },
   };
   return { registry, inserted };

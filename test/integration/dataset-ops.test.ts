@@ -69,6 +69,7 @@ async function commit(blobs: BlobStore, registry: Registry, day: string, data: R
     specHash: 'spec-1',
     stats: {},
     objects: manifestObjects(manifest).map((o) => ({ hash: o.hash, size: o.bytes })),
+    partitions: manifest.partitions.map((p) => p.partition),
   });
   return manifest;
 }

@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry, migrate, MIGRATIONS_TABLE, RegistryInvariantError, type Registry } from '../../src/registry';
+import { createRegistry, migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE, RegistryInvariantError, type Registry } from '../../src/registry';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from './registry-test-db';
 
 const version = (id: string, logicalDate: string, hashes: string[]) => ({
@@ -11,6 +13,7 @@ const version = (id: string, logicalDate: string, hashes: string[]) => ({
   specHash: 'spec-1',
   stats: { labels: { bug: 3, billing: 7 } },
   objects: hashes.map((hash, i) => ({ hash, size: 100 + i })),
+  partitions: [logicalDate],
 });
 
 describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
@@ -141,6 +144,63 @@ describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
     });
   });
 
+  describe('dataset windows and the latest tag', () => {
+    it('finds each partition of a window in the newest live version holding it', async () => {
+      const w = (id: string, logicalDate: string, partitions: string[]) => ({
+        ...version(id, logicalDate, [`${id}-h`]),
+        dataset: 'windows',
+        partitions,
+      });
+      // Day 3 processed before day 2: day 2's version is the newest holding day 1.
+      await registry.datasets.insertVersion(w('w-1', '2024-05-01', ['2024-05-01']));
+      await registry.datasets.insertVersion(w('w-3', '2024-05-03', ['2024-05-01', '2024-05-03']));
+      await registry.datasets.insertVersion(w('w-2', '2024-05-02', ['2024-05-01', '2024-05-02']));
+      await registry.datasets.insertVersion(w('w-3', '2024-05-03', ['2024-05-01', '2024-05-03'])); // a retried commit
+      const sources = async () =>
+        (await registry.datasets.partitionSources('windows', '2024-04-28', '2024-05-04')).map((s) => [
+          s.partition,
+          s.versionId,
+          s.logicalDate,
+        ]);
+      expect(await sources()).toEqual([
+        ['2024-05-01', 'w-2', '2024-05-02'],
+        ['2024-05-02', 'w-2', '2024-05-02'],
+        ['2024-05-03', 'w-3', '2024-05-03'],
+      ]);
+      expect(await registry.datasets.partitionSources('windows', '2024-05-02', '2024-05-02')).toHaveLength(1);
+      expect(await registry.datasets.versionPartitions('w-3')).toEqual(['2024-05-01', '2024-05-03']);
+      // A collected version's rows are gone: the window takes the partition from the next newest, or not at all.
+      await registry.datasets.collectVersion('w-2', 'test');
+      expect(await sources()).toEqual([
+        ['2024-05-01', 'w-3', '2024-05-03'],
+        ['2024-05-03', 'w-3', '2024-05-03'],
+      ]);
+    });
+
+    it('advances a tag only forward in logical date, restores it only from the version it points at, and says who moved it', async () => {
+      const t = (id: string, logicalDate: string) => ({ ...version(id, logicalDate, [`${id}-h`]), dataset: 'tags' });
+      for (const v of [t('t-5', '2024-06-05'), t('t-2', '2024-06-02'), t('t-5b', '2024-06-05')]) await registry.datasets.insertVersion(v);
+      expect(await registry.datasets.advanceTag('tags', 'latest', 't-5', 'workflow:a')).toEqual({ moved: true });
+      expect(await registry.datasets.advanceTag('tags', 'latest', 't-2', 'workflow:b')).toEqual({ moved: false, from: 't-5' });
+      expect(await registry.datasets.advanceTag('tags', 'latest', 't-5b', 'workflow:c')).toEqual({ moved: true, from: 't-5' });
+      expect((await registry.datasets.getTag('tags', 'latest'))?.id).toBe('t-5b');
+
+      expect(await registry.datasets.tagMoveBy('tags', 'latest', 't-5b', 'workflow:c')).toEqual({ from: 't-5' });
+      expect(await registry.datasets.tagMoveBy('tags', 'latest', 't-5', 'workflow:a')).toEqual({});
+      expect(await registry.datasets.tagMoveBy('tags', 'latest', 't-2', 'workflow:b')).toBeUndefined();
+      expect(await registry.datasets.tagMoveBy('tags', 'latest', 't-5b', 'workflow:a')).toBeUndefined();
+
+      expect(await registry.datasets.restoreTag('tags', 'latest', 't-2', 't-5', 'workflow:b')).toEqual({ moved: false, from: 't-5b' });
+      expect(await registry.datasets.restoreTag('tags', 'latest', 't-5b', 't-5', 'workflow:c')).toEqual({ moved: true, from: 't-5b' });
+      expect((await registry.datasets.getTag('tags', 'latest'))?.id).toBe('t-5');
+      expect((await registry.datasets.tagHistory('tags', 'latest')).map((h) => [h.from, h.to, h.actor])).toEqual([
+        [undefined, 't-5', 'workflow:a'],
+        ['t-5', 't-5b', 'workflow:c'],
+        ['t-5b', 't-5', 'workflow:c'],
+      ]);
+    });
+  });
+
   describe('labels', () => {
     it('opens one task per record, counts labeled ones, and never lets a weaker source overwrite a label', async () => {
       expect(await registry.labels.createTasks('tickets', '2024-01-01', ['r1', 'r2', 'r3', 'r3'])).toBe(3);
@@ -208,6 +268,40 @@ describe.each(TEST_BACKENDS)('dataset registry on %s', (backend) => {
       expect(await registry.labels.createTasks('tickets', '2024-01-02', ['r10'])).toBe(1);
       expect(await registry.labels.taskCounts('tickets', '2024-01-02')).toEqual({ total: 2, labeled: 0 });
       expect(await registry.labels.createTasks('tickets', '2024-01-02', [])).toBe(0);
+    });
+  });
+
+  // Last: it drops and re-creates the table the other tests fill.
+  describe('dataset version partitions migration', () => {
+    it('fills the partitions of versions registered before it from their raw-partition lineage edges', async () => {
+      // The migration's own Up section, run on a database where it had not run yet (later migrations are not
+      // undone: their down steps are not this test's subject).
+      const file = path.join(MIGRATIONS_DIR, '1733200000000_dataset-version-partitions.sql');
+      const up = (await readFile(file, 'utf8')).split('-- Down Migration')[0]!;
+      await db.pool.query('DROP TABLE dataset_version_partitions');
+      await registry.datasets.ensureDataset('mig', 'spec-1');
+      await db.pool.query(
+        `INSERT INTO dataset_versions (id, dataset, logical_date, manifest_key, rows, spec_hash)
+         VALUES ('mig-3', 'mig', '2024-07-03', 'k', 1, 'spec-1'), ('mig-2', 'mig', '2024-07-02', 'k', 1, 'spec-1')`,
+      );
+      const edge = (fromKind: string, fromId: string, toId: string) => ({ fromKind, fromId, toKind: 'dataset_version', toId });
+      await registry.datasets.addLineage([
+        edge('raw_partition', 'mig/2024-07-01', 'mig-3'),
+        edge('raw_partition', 'mig/2024-07-03', 'mig-3'),
+        edge('raw_partition', 'mig/2024-07-02', 'mig-2'),
+        edge('raw_partition', 'other/2024-07-02', 'mig-3'), // another dataset's partition: not this version's
+        edge('raw_partition', 'mig/latest', 'mig-3'), // not a partition date
+        edge('model_version', 'mv-1', 'mig-3'),
+        edge('raw_partition', 'mig/2024-07-01', 'dv-unregistered'),
+      ]);
+      await db.pool.query(up);
+      expect(await registry.datasets.versionPartitions('mig-3')).toEqual(['2024-07-01', '2024-07-03']);
+      expect(await registry.datasets.versionPartitions('mig-2')).toEqual(['2024-07-02']);
+      expect((await registry.datasets.partitionSources('mig', '2024-07-01', '2024-07-03')).map((s) => s.versionId)).toEqual([
+        'mig-3',
+        'mig-2',
+        'mig-3',
+      ]);
     });
   });
 });

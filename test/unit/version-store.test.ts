@@ -11,6 +11,7 @@ import {
   rowOrder,
   versionIdV3,
   writeVersion,
+  type ChunkRef,
   type ManifestV3,
   type Row,
   type WriteVersionOptions,
@@ -42,7 +43,7 @@ function tickets(day: string, n: number, from = 0): Row[] {
 
 async function write(
   blobs: MemoryBlobStore,
-  partitions: Array<[string, Row[]]>,
+  partitions: Array<[string, Row[]] | [string, Row[], ChunkRef[]]>,
   previous?: ManifestV3,
 ): Promise<{ manifest: ManifestV3; written: { objects: number; bytes: number }; reused: number; compacted: boolean }> {
   const opts: WriteVersionOptions = {
@@ -52,7 +53,7 @@ async function write(
     specHash: 'spec-1',
     logicalDate: partitions[partitions.length - 1]![0],
     previous,
-    partitions: partitions.map(([partition, rows]) => ({ partition, rows: () => rows })),
+    partitions: partitions.map(([partition, rows, base]) => ({ partition, rows: () => rows, ...(base ? { base } : {}) })),
   };
   const r = await writeVersion(opts);
   return {
@@ -185,5 +186,46 @@ describe('chunked versions', () => {
     expect(await readAll(blobs, v2.manifest)).toEqual(canon([...days[1]![1], ...days[2]![1]]));
     const day3 = v2.manifest.chunks.filter((c) => c.partition === '2026-01-03').reduce((a, c) => a + c.bytes, 0);
     expect(v2.written.bytes).toBe(day3);
+  });
+
+  it("a window rebuilt from several versions reuses each partition's chunks and reads back right under the carried delta", async () => {
+    const blobs = new MemoryBlobStore();
+    const [d1, d2, d3] = ['2026-01-01', '2026-01-02', '2026-01-03'];
+    const rows1 = tickets(d1!, 800);
+    const rows2 = tickets(d2!, 800);
+    const relabel = (rows: Row[], every: number): Row[] =>
+      rows.map((r, i) => (i % every === 3 ? { ...r, queue: r.queue === 'billing' ? 'shipping' : 'billing' } : r));
+    const x = await write(blobs, [
+      [d1!, rows1],
+      [d2!, rows2],
+    ]);
+    // y relabels part of day 2 (a delta over x's chunks); p relabels part of day 1 and does not hold day 2.
+    const y = await write(blobs, [[d2!, relabel(rows2, 200)]], x.manifest);
+    const p = await write(blobs, [[d1!, relabel(rows1, 100)]], x.manifest);
+    expect(y.manifest.delta).toHaveLength(1);
+    expect(p.manifest.delta).toHaveLength(1);
+
+    // The window takes day 1 from x (unrelabeled), day 2 from y, and carries p's delta (stale for day 1).
+    const chunksOf = (m: ManifestV3, d: string): ChunkRef[] => m.chunks.filter((c) => c.partition === d);
+    const rows3 = tickets(d3!, 800);
+    const c = await write(
+      blobs,
+      [
+        [d1!, rows1, chunksOf(x.manifest, d1!)],
+        [d2!, relabel(rows2, 200), chunksOf(y.manifest, d2!)],
+        [d3!, rows3, []],
+      ],
+      p.manifest,
+    );
+    expect(await readAll(blobs, c.manifest)).toEqual(canon([...rows1, ...relabel(rows2, 200), ...rows3]));
+    // Day 1 and day 2 keep their chunks (y's day 2 is x's: its relabels were a delta); only day 3 and a segment are new.
+    expect(chunksOf(c.manifest, d1!)).toEqual(chunksOf(x.manifest, d1!));
+    expect(chunksOf(c.manifest, d2!)).toEqual(chunksOf(y.manifest, d2!));
+    expect(c.reused).toBe(x.manifest.chunks.length);
+    const day3 = chunksOf(c.manifest, d3!).reduce((a, k) => a + k.bytes, 0);
+    expect(c.written.bytes).toBe(day3 + c.manifest.delta[1]!.bytes);
+    // The new segment overrides p's stale day-1 entries (8) and restates y's day-2 relabels (4), nothing else.
+    expect(c.manifest.delta.map((d) => d.hash)).toEqual([p.manifest.delta[0]!.hash, c.manifest.delta[1]!.hash]);
+    expect(c.manifest.delta[1]).toMatchObject({ upserts: 8 + 4, tombstones: 0 });
   });
 });
