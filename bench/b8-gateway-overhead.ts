@@ -1,5 +1,5 @@
 /**
- * B8: what the serving gateway adds per request. A routed request (HTTP POST /v1/predict over loopback to a real
+ * B8: what the serving gateway adds per request. A routed request (HTTP POST /v1/models/<model>/predict over loopback to a real
  * gateway: schema validation, sticky routing, hashing for the prediction log, metrics, JSON both ways) against a
  * direct in-process call of the same predictor on the same record, interleaved. The figure is the p50 ratio
  * routed ÷ direct; the p99 ratio and the absolute times go to stderr. The client is node:http with a keep-alive
@@ -47,15 +47,13 @@ export const b8: Bench = {
     const records = generateTickets({ date: '2026-11-01', count: 500, seed: 8, badLineFraction: 0, duplicateFraction: 0 }).map(
       (l) => JSON.parse(l) as Record<string, unknown>,
     );
+    const state = { model: 'tickets-classifier', championVersion: 'v1', candidateVersion: 'v2', candidateWeight: 50, generation: 1 };
     const gw = createGateway({
-      model: 'tickets-classifier',
-      routing: {
-        getRouting: async (model) => ({ model, championVersion: 'v1', candidateVersion: 'v2', candidateWeight: 50, generation: 1 }),
-      },
+      routing: { getRouting: async () => state, listRouting: async () => [state] },
       models: { load: async () => predictor },
       log: { insertPredictions: async () => undefined, recordFeedback: async () => true },
     });
-    const url = new URL(`${await gw.start(0)}/v1/predict`);
+    const url = new URL(`${await gw.start(0)}/v1/models/${state.model}/predict`);
     await gw.refresh();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const post = (body: string): Promise<{ status: number; text: string }> =>

@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { modelNameFor } from '../shared/ids';
 import type { RetrainInput, RetrainResult } from '../shared/types';
 import { embeddedEnv, loadConfig } from '../workers/config';
 import { createLogger, installTemporalLogger } from '../workers/logger';
@@ -11,6 +12,7 @@ import { startRun, watchRun } from './run-watch';
 import { summaryLines } from './summary';
 
 const DATASET = 'tickets';
+const MODEL = modelNameFor(DATASET);
 
 /** Run one pipeline and print its progress until it ends. */
 export async function runAndWatch(
@@ -35,7 +37,7 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
   installTemporalLogger(logger, 'WARN');
   const say = (l: string): void => console.log(l);
   say('trainset demo: three days of support tickets through ingest → PII → dedupe → labels → version → train → validate → canary');
-  const stack = await startStack({ config, logger, say, dataset: DATASET, temporalPort: 0, registryPort: 0, gatewayPort: 0 });
+  const stack = await startStack({ config, logger, say, defaultModel: MODEL, temporalPort: 0, registryPort: 0, gatewayPort: 0 });
   try {
     const days = dateRange('2026-11-01', 3);
     await writeSamplePartitions(stack.backends.blobs, { dataset: DATASET, dates: days, count: 600 });
@@ -66,7 +68,7 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Prom
     }
     say('\n=== summary ===');
     summaries.forEach((l) => say(l));
-    const champion = await stack.backends.registry.models.getAlias('tickets-classifier', 'champion');
+    const champion = await stack.backends.registry.models.getAlias(MODEL, 'champion');
     say(`final champion: ${champion ? `${champion.id} (version ${champion.version}, trained on ${champion.datasetVersion})` : 'none'}`);
     say(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (opts.keep) {

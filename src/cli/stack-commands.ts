@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { modelNameFor } from '../shared/ids';
 import { openBackends } from '../workers/backends';
 import { createRegistryGateway } from '../workers/gateway-wiring';
 import { createLogger } from '../workers/logger';
@@ -49,7 +48,11 @@ export function registerStackCommands(program: Command): void {
     .option('--gateway-port <port>', 'serving gateway port', intArg, 8088)
     .option('--registry-port <port>', 'embedded registry (PGlite) port', intArg, 55439)
     .option('--metrics-port <port>', 'Prometheus /metrics of the workers (default METRICS_PORT or 9464; 0: off)', intArg)
-    .option('--dataset <name>', 'dataset whose model the gateway serves', 'tickets')
+    .option(
+      '--default-model <model>',
+      "model the gateway's unversioned routes (/v1/predict, …) serve; it serves every deployed model",
+      'tickets-classifier',
+    )
     .option('--foreground', 'run in this process instead of in the background')
     .action(async (opts) => {
       const config = resolveConfig();
@@ -104,7 +107,7 @@ export function registerStackCommands(program: Command): void {
         config,
         logger,
         say: (l) => logger.info(l),
-        dataset: opts.dataset,
+        defaultModel: opts.defaultModel,
         temporalPort: opts.temporalPort,
         uiPort: opts.uiPort,
         temporalDbFile: path.join(config.home, 'temporal.db'),
@@ -167,18 +170,19 @@ export function registerStackCommands(program: Command): void {
 
   program
     .command('serve')
-    .description('Run the serving gateway (champion/candidate routing, prediction log, feedback, metrics)')
+    .description('Run the serving gateway for every deployed model (champion/candidate routing, prediction log, feedback, metrics)')
     .option('--port <port>', 'listen port (default GATEWAY_PORT or 8088)', intArg)
     .option('--host <host>', 'listen address', '0.0.0.0')
-    .option('--dataset <name>', 'dataset whose model to serve', 'tickets')
+    .option('--default-model <model>', 'model the unversioned routes (/v1/predict, …) serve', 'tickets-classifier')
     .action(async (opts) => {
       const config = requireServers(resolveConfig());
       const logger = createLogger(config.logLevel, 'trainset-gateway');
       const backends = await openBackends(config, { log: (m) => logger.info(m) });
       const gateway = createRegistryGateway({
         registry: backends.registry,
+        db: backends.pool,
         blobs: backends.blobs,
-        model: modelNameFor(opts.dataset),
+        defaultModel: opts.defaultModel,
         logger,
       });
       const url = await gateway.start(opts.port ?? config.gateway.port, opts.host);

@@ -2,13 +2,22 @@ import { createHash, randomUUID } from 'node:crypto';
 import { inputProfile } from './input-profile';
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { canonicalJson } from '../data/jsonl';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPredictionBuffer } from './prediction-buffer';
-import type { ModelLoader, PredictionLog, PredictionRow, PredictResponse, RoutingSource, RoutingState } from './ports';
+import type {
+  ModelLoader,
+  ModelServing,
+  PredictionLog,
+  PredictionRow,
+  PredictResponse,
+  RoutingSource,
+  RoutingState,
+  ServedRouting,
+} from './ports';
 import { chooseArm } from './router';
-import { createRoutingReloader } from './routing-reloader';
+import { createRoutingReloader, RoutingLoadError, type RoutingReloader } from './routing-reloader';
 
 /** Structured logger the gateway writes to (pino's shape). */
 export interface GatewayLogger {
@@ -21,8 +30,13 @@ export interface GatewayDeps {
   routing: RoutingSource;
   log: PredictionLog;
   models: ModelLoader;
-  /** The model this gateway serves. */
-  model: string;
+  /**
+   * The model the unversioned routes (`/v1/predict`, `/v1/feedback`, `/v1/routing`, `/v1/refresh`) serve; without
+   * one they answer 404. Every deployed model is served under `/v1/models/<model>/…` either way.
+   */
+  defaultModel?: string;
+  /** @deprecated The older name of defaultModel (a gateway served only this model then). */
+  model?: string;
   /** Routing poll interval; default 250 ms. */
   refreshMs?: number;
   logger?: GatewayLogger;
@@ -30,7 +44,7 @@ export interface GatewayDeps {
   flushMs?: number;
   /** Most rows per insert; default 200. */
   maxBatch?: number;
-  /** Recent predictions remembered (arm, label) so feedback can be counted per arm on /metrics; default 100 000. */
+  /** Recent predictions remembered (model, arm, label) so feedback can be counted per arm on /metrics; default 100 000. */
   recentPredictions?: number;
 }
 
@@ -41,10 +55,17 @@ export interface Gateway {
   start(port?: number, host?: string): Promise<string>;
   /** Stops polling, closes the server (in-flight requests finish) and flushes the prediction log. */
   stop(): Promise<void>;
-  /** Reloads the routing now; rejects (keeping the last good state) when it cannot. */
-  refresh(): Promise<void>;
-  /** The routing state being served, if any. */
-  current(): RoutingState | undefined;
+  /**
+   * Reloads the routing now: of one model, or (none named) of every deployed model. Rejects, keeping the last good
+   * state, when the routing cannot be read or a newest state cannot be loaded (served() reports that as pending).
+   */
+  refresh(model?: string): Promise<void>;
+  /** The routing state served for a model (default: the default model), if any. */
+  current(model?: string): RoutingState | undefined;
+  /** What the gateway serves for a model, with a newer state it could not switch to as `pending`. */
+  served(model: string): ServedRouting | undefined;
+  /** Every model the gateway serves or tried to load, with the generation it serves. */
+  models(): ModelServing[];
   /** Writes buffered prediction rows now. */
   flush(): Promise<void>;
 }
@@ -59,48 +80,64 @@ interface FeedbackBody {
   label: string;
 }
 
-const predictSchema = {
-  body: {
-    type: 'object',
-    required: ['input'],
-    properties: {
-      requestKey: { type: 'string', minLength: 1, maxLength: 512 },
-      input: { type: 'object' },
-    },
+interface ModelParams {
+  model: string;
+}
+
+const modelParams = {
+  type: 'object',
+  required: ['model'],
+  properties: { model: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+const predictBody = {
+  type: 'object',
+  required: ['input'],
+  properties: {
+    requestKey: { type: 'string', minLength: 1, maxLength: 512 },
+    input: { type: 'object' },
   },
 } as const;
 
-const feedbackSchema = {
-  body: {
-    type: 'object',
-    required: ['predictionId', 'label'],
-    properties: {
-      predictionId: { type: 'string', minLength: 1, maxLength: 128 },
-      label: { type: 'string', minLength: 1, maxLength: 256 },
-    },
+const feedbackBody = {
+  type: 'object',
+  required: ['predictionId', 'label'],
+  properties: {
+    predictionId: { type: 'string', minLength: 1, maxLength: 128 },
+    label: { type: 'string', minLength: 1, maxLength: 256 },
   },
 } as const;
 
 const noopLogger: GatewayLogger = { info: () => undefined, error: () => undefined };
+
+/** Polls that fail in a row are logged on the first and then every this many (an outage is not logged each poll). */
+const LOG_EVERY = 40;
+
+/** One served model: its reloader and its run of failed refreshes. */
+interface Slot {
+  readonly reloader: RoutingReloader;
+  failuresInARow: number;
+}
 
 /** Builds the gateway: Fastify routes over the injected routing source, model loader and prediction log. */
 export function createGateway(deps: GatewayDeps): Gateway {
   const logger = deps.logger ?? noopLogger;
   const refreshMs = deps.refreshMs ?? 250;
   const maxBatch = deps.maxBatch ?? 200;
-  const reloader = createRoutingReloader({
-    routing: deps.routing,
-    models: deps.models,
-    model: deps.model,
-    onSwitch: (state) => logger.info({ ...state }, 'serving new routing state'),
-  });
-  const current = (): RoutingState | undefined => reloader.active()?.state;
-  const metrics = createGatewayMetrics(current, deps.model);
-  // Served arm and label of recent predictions, oldest first (a Map keeps insertion order): feedback per arm.
-  const recent = new Map<string, { arm: string; label: string }>();
+  const defaultModel = deps.defaultModel ?? deps.model;
+  const slots = new Map<string, Slot>();
+  const servedStates = function* (): Iterable<RoutingState> {
+    for (const slot of slots.values()) {
+      const state = slot.reloader.active()?.state;
+      if (state !== undefined) yield state;
+    }
+  };
+  const metrics = createGatewayMetrics(servedStates);
+  // Served model, arm and label of recent predictions, oldest first (a Map keeps insertion order): feedback per arm.
+  const recent = new Map<string, { model: string; arm: string; label: string }>();
   const maxRecent = deps.recentPredictions ?? 100_000;
-  const remember = (id: string, arm: string, label: string): void => {
-    recent.set(id, { arm, label });
+  const remember = (id: string, model: string, arm: string, label: string): void => {
+    recent.set(id, { model, arm, label });
     if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
   };
   const buffer = createPredictionBuffer({
@@ -108,33 +145,119 @@ export function createGateway(deps: GatewayDeps): Gateway {
     flushMs: deps.flushMs ?? 100,
     maxBatch,
     maxPending: maxBatch * 50,
-    onFlushError: (err) => logger.error({ model: deps.model, err: errorName(err) }, 'prediction log flush failed; will retry'),
+    onFlushError: (err) => logger.error({ err: errorName(err) }, 'prediction log flush failed; will retry'),
     onDropped: (count) => {
       metrics.logDropped.inc(count);
-      logger.error({ model: deps.model, count }, 'prediction log unavailable; dropped buffered rows');
+      logger.error({ count }, 'prediction log unavailable; dropped buffered rows');
     },
   });
   let poller: NodeJS.Timeout | undefined;
+  let polling = false;
+  // Ready once the first full read of what to serve has been tried for every model in it.
+  let synced = false;
+  let listFailuresInARow = 0;
 
-  let failuresInARow = 0;
+  function slotOf(model: string): Slot {
+    let slot = slots.get(model);
+    if (slot === undefined) {
+      slot = {
+        reloader: createRoutingReloader({
+          routing: deps.routing,
+          models: deps.models,
+          model,
+          onSwitch: (state) => logger.info({ ...state }, 'serving new routing state'),
+        }),
+        failuresInARow: 0,
+      };
+      slots.set(model, slot);
+    }
+    return slot;
+  }
 
-  async function refresh(): Promise<void> {
+  /** Counts and logs (once per outage) a model's failed refresh; resets the count when one succeeds. */
+  async function tracked<T>(model: string, slot: Slot, run: Promise<T>): Promise<T> {
+    let result: T;
     try {
-      await reloader.refresh();
+      result = await run;
     } catch (err) {
-      metrics.refreshFailures.inc();
-      // Polling every refreshMs: log the first failure of an outage and then only every 40th, not each poll.
-      if (failuresInARow % 40 === 0) {
+      metrics.refreshFailures.inc({ model });
+      if (slot.failuresInARow % LOG_EVERY === 0) {
         logger.error(
-          { model: deps.model, err: errorMessage(err), failuresInARow: failuresInARow + 1 },
+          { model, err: errorMessage(err), failuresInARow: slot.failuresInARow + 1 },
           'routing refresh failed; keeping the last good state',
         );
       }
-      failuresInARow += 1;
+      slot.failuresInARow += 1;
       throw err;
     }
-    if (failuresInARow > 0) logger.info({ model: deps.model, failuresInARow }, 'routing refresh recovered');
-    failuresInARow = 0;
+    if (slot.failuresInARow > 0) logger.info({ model, failuresInARow: slot.failuresInARow }, 'routing refresh recovered');
+    slot.failuresInARow = 0;
+    return result;
+  }
+
+  /** Re-reads one model's routing. A model that turns out not to be deployed leaves no slot behind. */
+  async function refreshModel(model: string): Promise<void> {
+    const known = slots.has(model);
+    const slot = slotOf(model);
+    const deployed = await tracked(model, slot, slot.reloader.refresh());
+    const empty = slot.reloader.active() === undefined && slot.reloader.pending() === undefined && !slot.reloader.busy();
+    if (!deployed && !known && empty) slots.delete(model);
+  }
+
+  /** Reads every deployed model's routing (one read when the source lists them) and switches each that changed. */
+  async function refreshAll(): Promise<void> {
+    const runs: Array<Promise<void>> = [];
+    if (deps.routing.listRouting !== undefined) {
+      let states: RoutingState[];
+      try {
+        states = await deps.routing.listRouting();
+      } catch (err) {
+        // Every known model missed this refresh: counted per model, logged once per outage for them all.
+        for (const [model, slot] of slots) {
+          metrics.refreshFailures.inc({ model });
+          slot.failuresInARow += 1;
+        }
+        if (listFailuresInARow % LOG_EVERY === 0) {
+          logger.error(
+            { err: errorMessage(err), failuresInARow: listFailuresInARow + 1 },
+            'reading deployed models failed; keeping the last good states',
+          );
+        }
+        listFailuresInARow += 1;
+        throw err;
+      }
+      if (listFailuresInARow > 0) logger.info({ failuresInARow: listFailuresInARow }, 'reading deployed models recovered');
+      listFailuresInARow = 0;
+      for (const state of states) {
+        const slot = slotOf(state.model);
+        // A slow load still running for this model finishes first; the next poll offers what is newest then.
+        if (!slot.reloader.busy()) runs.push(tracked(state.model, slot, slot.reloader.offer(state)));
+      }
+    } else {
+      // A source that cannot list: re-read the models already known, one by one, and the default model.
+      const models = new Set(slots.keys());
+      if (defaultModel !== undefined) models.add(defaultModel);
+      for (const model of models) runs.push(refreshModel(model));
+    }
+    const failures = (await Promise.allSettled(runs)).flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    // Read once: ready, also when a model's state failed to load (that is reported per model, not waited on).
+    if (failures.every((err) => err instanceof RoutingLoadError)) synced = true;
+    if (failures.length > 0) throw failures[0];
+  }
+
+  function refresh(model?: string): Promise<void> {
+    return model === undefined ? refreshAll() : refreshModel(model);
+  }
+
+  function models(): ModelServing[] {
+    const out: ModelServing[] = [];
+    for (const [model, slot] of [...slots.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const served = slot.reloader.served();
+      const pending = slot.reloader.pending();
+      if (served !== undefined) out.push(served);
+      else if (pending !== undefined) out.push({ model, generation: null, pending });
+    }
+    return out;
   }
 
   const app = Fastify({ logger: false });
@@ -143,7 +266,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err.validation !== undefined) return reply.code(400).send({ error: err.message });
     const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (code === 500) logger.error({ model: deps.model, err: errorName(err) }, 'request failed');
+    if (code === 500) logger.error({ err: errorName(err) }, 'request failed');
     return reply.code(code).send({ error: STATUS_CODES[code] ?? 'error' });
   });
 
@@ -151,49 +274,26 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (poller !== undefined) clearInterval(poller);
     poller = undefined;
     buffer.close();
-    await buffer
-      .flush()
-      .catch((err: unknown) => logger.error({ model: deps.model, err: errorName(err) }, 'final prediction log flush failed'));
+    await buffer.flush().catch((err: unknown) => logger.error({ err: errorName(err) }, 'final prediction log flush failed'));
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  // Before the first read of the routing a model is not known yet, not absent.
+  const noSuchModel = (reply: FastifyReply): FastifyReply =>
+    synced
+      ? reply.code(404).send({ error: 'no such model: it has no deployment here' })
+      : reply.code(503).send({ error: 'gateway not ready: routing not read yet' });
 
-  app.get('/readyz', async (_req, reply) => {
-    const state = current();
-    if (state === undefined) return reply.code(503).send({ ready: false });
-    return { ready: true, generation: state.generation };
-  });
-
-  app.get('/v1/routing', async (_req, reply) => {
-    const state = current();
-    if (state === undefined) return reply.code(503).send({ error: 'no routing state loaded yet' });
-    return state;
-  });
-
-  app.post('/v1/refresh', async (_req, reply) => {
-    try {
-      await refresh();
-    } catch {
-      return reply.code(503).send({ error: 'routing refresh failed; serving the last good state', routing: current() ?? null });
-    }
-    const state = current();
-    if (state === undefined) return reply.code(503).send({ error: 'no routing state exists for this model' });
-    return state;
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    const body = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(body);
-  });
-
-  app.post<{ Body: PredictBody }>('/v1/predict', { schema: predictSchema }, async (req, reply) => {
-    const active = reloader.active();
+  async function predict(model: string, body: PredictBody, reply: FastifyReply): Promise<PredictResponse | FastifyReply> {
+    const slot = slots.get(model);
+    // Unknown names get no metric series: a label per name a client makes up would grow without bound.
+    if (slot === undefined) return noSuchModel(reply);
+    const active = slot.reloader.active();
     if (active === undefined) {
-      metrics.requests.inc({ arm: 'none', outcome: 'unavailable' });
-      return reply.code(503).send({ error: 'gateway not ready: no routing state loaded yet' });
+      metrics.requests.inc({ model, arm: 'none', outcome: 'unavailable' });
+      return reply.code(503).send({ error: 'model not ready: no routing state loaded yet' });
     }
     const { state } = active;
-    const requestKey = req.body.requestKey ?? randomUUID();
+    const requestKey = body.requestKey ?? randomUUID();
     const arm = chooseArm(requestKey, state);
     const predictor = arm === 'candidate' && active.candidate !== null ? active.candidate : active.champion;
     const modelVersion = arm === 'candidate' && state.candidateVersion !== null ? state.candidateVersion : state.championVersion;
@@ -204,8 +304,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       arm,
       generation: state.generation,
       requestKeyHash: sha256(requestKey),
-      inputHash: sha256(canonicalJson(req.body.input)),
-      profile: predictor.featureSpec ? inputProfile(req.body.input, predictor.featureSpec) : null,
+      inputHash: sha256(canonicalJson(body.input)),
+      profile: predictor.featureSpec ? inputProfile(body.input, predictor.featureSpec) : null,
       predictedLabel: null,
       latencyMs: 0,
       error: null,
@@ -214,22 +314,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const started = performance.now();
     let result: { label: string; probabilities: number[] };
     try {
-      result = predictor.predict(req.body.input);
+      result = predictor.predict(body.input);
     } catch (err) {
       row.latencyMs = performance.now() - started;
       row.error = `predict_failed:${errorName(err)}`;
       buffer.add(row);
-      metrics.requests.inc({ arm, outcome: 'error' });
-      metrics.latency.observe({ arm }, row.latencyMs / 1000);
+      metrics.requests.inc({ model, arm, outcome: 'error' });
+      metrics.latency.observe({ model, arm }, row.latencyMs / 1000);
       return reply.code(500).send({ error: 'prediction failed', predictionId: row.id });
     }
     row.latencyMs = performance.now() - started;
     row.predictedLabel = result.label;
     buffer.add(row);
-    remember(row.id, arm, result.label);
-    metrics.requests.inc({ arm, outcome: 'ok' });
-    metrics.latency.observe({ arm }, row.latencyMs / 1000);
-    const response: PredictResponse = {
+    remember(row.id, model, arm, result.label);
+    metrics.requests.inc({ model, arm, outcome: 'ok' });
+    metrics.latency.observe({ model, arm }, row.latencyMs / 1000);
+    return {
       predictionId: row.id,
       label: result.label,
       probabilities: result.probabilities,
@@ -238,41 +338,126 @@ export function createGateway(deps: GatewayDeps): Gateway {
       arm,
       generation: state.generation,
     };
-    return response;
-  });
+  }
 
-  app.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: feedbackSchema }, async (req, reply) => {
+  async function feedback(model: string, body: FeedbackBody, reply: FastifyReply): Promise<{ recorded: true } | FastifyReply> {
+    // Labelled only for a model this gateway serves (see predict); a model known from the log is counted once found.
+    const known = slots.has(model);
+    const served = recent.get(body.predictionId);
+    if (served !== undefined && served.model !== model) {
+      if (known) metrics.feedback.inc({ model, outcome: 'not_found' });
+      return reply.code(404).send({ error: 'no such prediction' });
+    }
     let recorded: boolean;
     try {
       // The prediction may still be buffered; feedback must find its row.
       await buffer.flush();
-      recorded = await deps.log.recordFeedback(req.body.predictionId, req.body.label);
+      recorded = await deps.log.recordFeedback(body.predictionId, body.label, model);
     } catch (err) {
-      metrics.feedback.inc({ outcome: 'error' });
-      logger.error({ model: deps.model, err: errorName(err) }, 'recording feedback failed');
+      if (known) metrics.feedback.inc({ model, outcome: 'error' });
+      logger.error({ model: known ? model : undefined, err: errorName(err) }, 'recording feedback failed');
       return reply.code(503).send({ error: 'prediction log unavailable; retry later' });
     }
     if (!recorded) {
-      metrics.feedback.inc({ outcome: 'not_found' });
+      if (known) metrics.feedback.inc({ model, outcome: 'not_found' });
       return reply.code(404).send({ error: 'no such prediction' });
     }
-    metrics.feedback.inc({ outcome: 'recorded' });
-    const served = recent.get(req.body.predictionId);
+    metrics.feedback.inc({ model, outcome: 'recorded' });
     metrics.feedbackByArm.inc({
+      model,
       arm: served?.arm ?? 'unknown',
-      correct: served === undefined ? 'unknown' : String(served.label === req.body.label),
+      correct: served === undefined ? 'unknown' : String(served.label === body.label),
     });
     return { recorded: true };
+  }
+
+  function routing(model: string, reply: FastifyReply): ServedRouting | FastifyReply {
+    const slot = slots.get(model);
+    if (slot === undefined) return noSuchModel(reply);
+    const served = slot.reloader.served();
+    if (served !== undefined) return served;
+    const pending = slot.reloader.pending();
+    return reply.code(503).send({ error: 'no routing state loaded yet', ...(pending && { pending }) });
+  }
+
+  async function refreshRoute(model: string, reply: FastifyReply): Promise<ServedRouting | FastifyReply> {
+    try {
+      await refreshModel(model);
+    } catch (err) {
+      // A state that cannot be loaded is reported below as pending; anything else means the routing was not read.
+      if (!(err instanceof RoutingLoadError)) {
+        return reply
+          .code(503)
+          .send({ error: 'routing refresh failed; serving the last good state', routing: slots.get(model)?.reloader.served() ?? null });
+      }
+    }
+    // The model's routing was just read: absent now means it has no deployment.
+    const slot = slots.get(model);
+    const served = slot?.reloader.served();
+    if (served !== undefined) return served;
+    const pending = slot?.reloader.pending();
+    if (pending !== undefined) return reply.code(503).send({ error: 'no routing state of this model could be loaded', pending });
+    return reply.code(404).send({ error: 'no such model: it has no deployment here' });
+  }
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/readyz', async (_req, reply) => {
+    if (!synced) return reply.code(503).send({ ready: false });
+    return { ready: true, models: Object.fromEntries(models().map((m) => [m.model, m.generation])) };
   });
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
+  });
+
+  app.get('/v1/models', async () => ({ models: models() }));
+
+  app.post<{ Params: ModelParams; Body: PredictBody }>(
+    '/v1/models/:model/predict',
+    { schema: { params: modelParams, body: predictBody } },
+    (req, reply) => predict(req.params.model, req.body, reply),
+  );
+  app.post<{ Params: ModelParams; Body: FeedbackBody }>(
+    '/v1/models/:model/feedback',
+    { schema: { params: modelParams, body: feedbackBody } },
+    (req, reply) => feedback(req.params.model, req.body, reply),
+  );
+  app.get<{ Params: ModelParams }>('/v1/models/:model/routing', { schema: { params: modelParams } }, async (req, reply) =>
+    routing(req.params.model, reply),
+  );
+  app.post<{ Params: ModelParams }>('/v1/models/:model/refresh', { schema: { params: modelParams } }, (req, reply) =>
+    refreshRoute(req.params.model, reply),
+  );
+
+  // The unversioned routes of a one-model gateway, kept for the configured default model.
+  const noDefault = (reply: FastifyReply): FastifyReply =>
+    reply.code(404).send({ error: 'no default model configured: use /v1/models/<model>/…' });
+  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: predictBody } }, (req, reply) =>
+    defaultModel === undefined ? noDefault(reply) : predict(defaultModel, req.body, reply),
+  );
+  app.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: { body: feedbackBody } }, (req, reply) =>
+    defaultModel === undefined ? noDefault(reply) : feedback(defaultModel, req.body, reply),
+  );
+  app.get('/v1/routing', async (_req, reply) => (defaultModel === undefined ? noDefault(reply) : routing(defaultModel, reply)));
+  app.post('/v1/refresh', (_req, reply) => (defaultModel === undefined ? noDefault(reply) : refreshRoute(defaultModel, reply)));
 
   return {
     app,
     async start(port = 0, host = '127.0.0.1') {
-      refresh().catch(() => undefined);
-      poller = setInterval(() => {
-        // Polls skip while a (slow) reload is running instead of queueing behind it.
-        if (!reloader.busy()) refresh().catch(() => undefined);
-      }, refreshMs);
+      const poll = (): void => {
+        // Polls skip while one is running (a slow read or load) instead of queueing behind it.
+        if (polling) return;
+        polling = true;
+        refreshAll()
+          .catch(() => undefined)
+          .finally(() => {
+            polling = false;
+          });
+      };
+      poll();
+      poller = setInterval(poll, refreshMs);
       poller.unref();
       return app.listen({ port, host });
     },
@@ -281,7 +466,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await buffer.flush();
     },
     refresh,
-    current,
+    current: (model = defaultModel) => (model === undefined ? undefined : slots.get(model)?.reloader.active()?.state),
+    served: (model) => slots.get(model)?.reloader.served(),
+    models,
     flush: () => buffer.flush(),
   };
 }

@@ -1,4 +1,4 @@
-import type { PredictResponse, RoutingState, ServedRouting } from './ports';
+import type { PredictResponse, ServedRouting } from './ports';
 
 /** A non-2xx answer from the gateway; `message` is the gateway's own content-free error text. */
 export class GatewayHttpError extends Error {
@@ -26,7 +26,8 @@ export interface GatewayClient {
    * generation it could not switch to and why.
    */
   refresh(model: string): Promise<ServedRouting>;
-  routing(model: string): Promise<RoutingState>;
+  /** The routing the gateway serves for the model, with `pending` as refresh reports it. */
+  routing(model: string): Promise<ServedRouting>;
 }
 
 /** Options of a gateway client. */
@@ -65,29 +66,33 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
     throw new GatewayHttpError(status, path, detail);
   }
 
+  const route = (model: string, action: string): string => `/v1/models/${encodeURIComponent(model)}/${action}`;
+
   return {
-    // TODO(issue 10, item 7): per-model routes (/v1/models/<model>/…); until the gateway serves them, the
-    // single-model routes are used and `model` is not sent.
-    async predict(_model, requestKey, input) {
-      const r = await call('POST', '/v1/predict', { requestKey, input });
-      if (r.status !== 200) fail('/v1/predict', r.status, r.json);
+    async predict(model, requestKey, input) {
+      const path = route(model, 'predict');
+      const r = await call('POST', path, { requestKey, input });
+      if (r.status !== 200) fail(path, r.status, r.json);
       return r.json as PredictResponse;
     },
-    async feedback(_model, predictionId, label) {
-      const r = await call('POST', '/v1/feedback', { predictionId, label });
+    async feedback(model, predictionId, label) {
+      const path = route(model, 'feedback');
+      const r = await call('POST', path, { predictionId, label });
       if (r.status === 404) return false;
-      if (r.status !== 200) fail('/v1/feedback', r.status, r.json);
+      if (r.status !== 200) fail(path, r.status, r.json);
       return true;
     },
-    async refresh(_model) {
-      const r = await call('POST', '/v1/refresh');
-      if (r.status !== 200) fail('/v1/refresh', r.status, r.json);
+    async refresh(model) {
+      const path = route(model, 'refresh');
+      const r = await call('POST', path);
+      if (r.status !== 200) fail(path, r.status, r.json);
       return r.json as ServedRouting;
     },
-    async routing(_model) {
-      const r = await call('GET', '/v1/routing');
-      if (r.status !== 200) fail('/v1/routing', r.status, r.json);
-      return r.json as RoutingState;
+    async routing(model) {
+      const path = route(model, 'routing');
+      const r = await call('GET', path);
+      if (r.status !== 200) fail(path, r.status, r.json);
+      return r.json as ServedRouting;
     },
   };
 }

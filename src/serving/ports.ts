@@ -17,12 +17,19 @@ export interface ServedRouting extends RoutingState {
    * The newest routing state the gateway read but could not switch to (a model version that fails to load); it
    * keeps serving `generation` meanwhile. Absent when it serves the newest state it read.
    */
-  pending?: { generation: number; error: string };
+  pending?: PendingRouting;
 }
 
-/** Where the gateway reads the current routing (the registry's deployments row in production). */
+/** Where the gateway reads the current routing (the registry's deployments table in production). */
 export interface RoutingSource {
+  /** The routing of one model; undefined when the model has no deployment. */
   getRouting(model: string): Promise<RoutingState | undefined>;
+  /**
+   * The routing of every model that has a deployment, in one read: the gateway polls it, so it serves each deployed
+   * model and picks up new ones without a restart. A source without it serves the gateway's default model and the
+   * models a refresh names.
+   */
+  listRouting?(): Promise<RoutingState[]>;
 }
 
 /** One logged prediction: hashes only, never the raw request key or input. */
@@ -33,8 +40,8 @@ export interface PredictionRow extends PredictionRecord {
 /** The inference log: predictions in batches, ground truth as feedback. */
 export interface PredictionLog {
   insertPredictions(rows: PredictionRow[]): Promise<void>;
-  /** Attaches the true label to a logged prediction; false when no such prediction exists. */
-  recordFeedback(predictionId: string, label: string): Promise<boolean>;
+  /** Attaches the true label to a logged prediction of `model`; false when that model logged no such prediction. */
+  recordFeedback(predictionId: string, label: string, model: string): Promise<boolean>;
 }
 
 /** A loaded model (structurally the same as src/training/model.ts's Predictor). */
@@ -53,7 +60,7 @@ export interface ModelLoader {
 /** The arm of a routing split that served a request. */
 export type { Arm } from '../shared/types';
 
-/** Body of a successful `POST /v1/predict` response. */
+/** Body of a successful `POST /v1/models/<model>/predict` (or `/v1/predict`) response. */
 export interface PredictResponse {
   predictionId: string;
   label: string;
@@ -63,3 +70,12 @@ export interface PredictResponse {
   arm: Arm;
   generation: number;
 }
+
+/** The newest routing state a gateway read but could not switch to (see ServedRouting). */
+export interface PendingRouting {
+  generation: number;
+  error: string;
+}
+
+/** One model as `GET /v1/models` lists it: what it serves, or `generation: null` while none of its states is loaded. */
+export type ModelServing = ServedRouting | { model: string; generation: null; pending?: PendingRouting };

@@ -1,4 +1,4 @@
-import type { ModelLoader, Predictor, RoutingSource, RoutingState } from './ports';
+import type { ModelLoader, PendingRouting, Predictor, RoutingSource, RoutingState, ServedRouting } from './ports';
 
 /** A routing state whose models are loaded and ready to serve. */
 export interface ActiveRouting {
@@ -16,20 +16,49 @@ export interface RoutingReloaderDeps {
   onSwitch?(state: RoutingState): void;
 }
 
-/** Holds the active routing and swaps it only once the new state's models are loaded. */
+/**
+ * The newest routing state of a model was read but cannot be served (a model version failed to load, or the state
+ * is malformed); the last good state keeps serving and the reloader reports the new one as pending.
+ */
+export class RoutingLoadError extends Error {
+  constructor(
+    readonly model: string,
+    readonly generation: number,
+    readonly reason: string,
+  ) {
+    super(`cannot switch ${model} to routing generation ${generation}: ${reason}`);
+    this.name = 'RoutingLoadError';
+  }
+}
+
+/** Holds one model's active routing and swaps it only once the new state's models are loaded. */
 export interface RoutingReloader {
   active(): ActiveRouting | undefined;
-  /** Re-reads the routing now (after any refresh in flight); rejects, keeping the last good state, on failure. */
-  refresh(): Promise<void>;
-  /** True while a refresh is running or queued. */
+  /** What is served, with the newest state it could not switch to as `pending`; undefined while nothing is loaded. */
+  served(): ServedRouting | undefined;
+  /** The newest state read but not served, if its load failed. */
+  pending(): PendingRouting | undefined;
+  /**
+   * Re-reads the routing now (after any switch in flight); resolves false when the model has no deployment and
+   * nothing is loaded. Rejects with RoutingLoadError when the newest state cannot be served (pending() then names
+   * it), or with the source's error; the last good state keeps serving either way.
+   */
+  refresh(): Promise<boolean>;
+  /** Switches to a state read elsewhere (the gateway reads every model's routing at once); rejects like refresh. */
+  offer(state: RoutingState): Promise<void>;
+  /** True while a refresh or offer is running or queued. */
   busy(): boolean;
 }
 
-/** Creates a reloader; refreshes are serialized, so an older read can never overwrite a newer one. */
+/** Longest error text kept for a pending state (loader errors name versions and keys, never records). */
+const MAX_ERROR_CHARS = 300;
+
+/** Creates a reloader; switches are serialized and never go back to an older generation. */
 export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloader {
   let current: ActiveRouting | undefined;
+  let pending: PendingRouting | undefined;
   const cache = new Map<string, Promise<Predictor>>();
-  let chain: Promise<void> = Promise.resolve();
+  let chain: Promise<unknown> = Promise.resolve();
   let queued = 0;
 
   function load(version: string): Promise<Predictor> {
@@ -44,36 +73,61 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
     return loading;
   }
 
-  async function reload(): Promise<void> {
-    const state = await deps.routing.getRouting(deps.model);
-    if (state === undefined) {
-      if (current === undefined) return;
-      throw new Error(`routing for model ${deps.model} disappeared; keeping generation ${current.state.generation}`);
+  async function apply(state: RoutingState): Promise<void> {
+    // Reads outside the chain (the gateway's poll of every model) can arrive after a newer refresh: generations
+    // only grow on a deployment row, so an older one is stale, never a change.
+    if (current !== undefined && state.generation < current.state.generation) return;
+    if (current !== undefined && sameState(current.state, state)) {
+      pending = undefined;
+      return;
     }
-    checkState(state, deps.model);
-    if (current !== undefined && sameState(current.state, state)) return;
-    const [champion, candidate] = await Promise.all([
-      load(state.championVersion),
-      state.candidateVersion === null ? Promise.resolve(null) : load(state.candidateVersion),
-    ]);
+    let champion: Predictor;
+    let candidate: Predictor | null;
+    try {
+      checkState(state, deps.model);
+      [champion, candidate] = await Promise.all([
+        load(state.championVersion),
+        state.candidateVersion === null ? Promise.resolve(null) : load(state.candidateVersion),
+      ]);
+    } catch (err) {
+      const reason = (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_CHARS);
+      pending = { generation: state.generation, error: reason };
+      throw new RoutingLoadError(deps.model, state.generation, reason);
+    }
     current = { state: { ...state }, champion, candidate };
+    if (pending !== undefined && pending.generation <= state.generation) pending = undefined;
     for (const version of cache.keys()) {
       if (version !== state.championVersion && version !== state.candidateVersion) cache.delete(version);
     }
     deps.onSwitch?.(current.state);
   }
 
+  async function reload(): Promise<boolean> {
+    const state = await deps.routing.getRouting(deps.model);
+    if (state === undefined) {
+      if (current === undefined) return false;
+      throw new Error(`routing for model ${deps.model} disappeared; keeping generation ${current.state.generation}`);
+    }
+    await apply(state);
+    return true;
+  }
+
+  function serialized<T>(fn: () => Promise<T>): Promise<T> {
+    queued += 1;
+    const run = chain.then(fn).finally(() => {
+      queued -= 1;
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
   return {
     active: () => current,
+    served: () => current && { ...current.state, ...(pending !== undefined && { pending: { ...pending } }) },
+    pending: () => pending && { ...pending },
     busy: () => queued > 0,
-    refresh() {
-      queued += 1;
-      const run = chain.then(reload).finally(() => {
-        queued -= 1;
-      });
-      chain = run.catch(() => undefined);
-      return run;
-    },
+    refresh: () => serialized(reload),
+    offer: (state) => serialized(() => apply(state)),
   };
 }
 

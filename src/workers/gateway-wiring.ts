@@ -1,15 +1,19 @@
 /** The serving gateway wired to the registry (routing, prediction log) and the blob store (model artifacts). */
-import type { Registry } from '../registry';
+import type { Queryable, Registry } from '../registry';
+import { listDeployedRouting, recordModelFeedback } from '../registry/deployed-models';
 import { createGateway, type Gateway, type GatewayLogger } from '../serving/gateway';
 import type { ModelLoader, RoutingSource } from '../serving/ports';
 import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
 
-/** A gateway for one model over the registry and blob store. */
+/** A gateway serving every model that has a deployment in the registry, with model artifacts from the blob store. */
 export function createRegistryGateway(deps: {
   registry: Registry;
+  /** The registry's pool: the gateway reads every deployment in one query and scopes feedback to a model. */
+  db: Queryable;
   blobs: BlobStore;
-  model: string;
+  /** The model the unversioned routes (`/v1/predict`, …) serve; every deployed model is served under `/v1/models/<model>/…`. */
+  defaultModel?: string;
   logger?: GatewayLogger;
   refreshMs?: number;
 }): Gateway {
@@ -26,6 +30,7 @@ export function createRegistryGateway(deps: {
         }
       );
     },
+    listRouting: () => listDeployedRouting(deps.db),
   };
   const models: ModelLoader = {
     async load(modelVersion) {
@@ -41,9 +46,9 @@ export function createRegistryGateway(deps: {
       insertPredictions: async (rows) => {
         await deps.registry.predictions.insertPredictions(rows);
       },
-      recordFeedback: (id, label) => deps.registry.predictions.recordFeedback(id, label),
+      recordFeedback: (id, label, model) => recordModelFeedback(deps.db, model, id, label),
     },
-    model: deps.model,
+    defaultModel: deps.defaultModel,
     logger: deps.logger,
     refreshMs: deps.refreshMs,
   });

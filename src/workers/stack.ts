@@ -7,7 +7,6 @@ import { NativeConnection } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pino from 'pino';
 import type { Gateway } from '../serving/gateway';
-import { modelNameFor } from '../shared/ids';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
@@ -22,8 +21,8 @@ export interface StackOptions {
   logger: pino.Logger;
   /** Print a line of progress for a person. */
   say: (line: string) => void;
-  /** Dataset whose model the gateway serves. */
-  dataset: string;
+  /** The model the gateway's unversioned routes (`/v1/predict`, …) serve; it serves every deployed model either way. */
+  defaultModel?: string;
   /** Temporal dev server port (0: any free port) and UI port; embedded mode only. */
   temporalPort?: number;
   uiPort?: number;
@@ -106,10 +105,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let gateway: Gateway | undefined;
     let gatewayUrl = config.gateway.url;
     if (opts.withGateway ?? config.mode === 'embedded') {
-      gateway = createRegistryGateway({ registry: backends.registry, blobs: backends.blobs, model: modelNameFor(opts.dataset), logger });
+      gateway = createRegistryGateway({
+        registry: backends.registry,
+        db: backends.pool,
+        blobs: backends.blobs,
+        defaultModel: opts.defaultModel,
+        logger,
+      });
       gatewayUrl = await gateway.start(opts.gatewayPort ?? config.gateway.port, '127.0.0.1');
       cleanups.push(() => gateway!.stop());
-      say(`serving gateway at ${gatewayUrl}`);
+      say(`serving gateway at ${gatewayUrl}: every deployed model under /v1/models/<model>/`);
     }
 
     const workers = await createPipelineWorkers({

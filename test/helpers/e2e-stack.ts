@@ -80,7 +80,8 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
     const prefix = `e2e-${randomBytes(6).toString('hex')}`;
     const blobs = createS3BlobStore({ ...svc.s3, forcePathStyle: true, prefix });
     const specs = createDirSpecSource(opts.specsDir ?? path.resolve(__dirname, '../../specs'));
-    const gateway = createRegistryGateway({ registry, blobs, model: 'tickets-classifier', refreshMs: 100 });
+    // Serves every deployed model; the unversioned routes (and gateway.current() without a model) mean tickets'.
+    const gateway = createRegistryGateway({ registry, db: pool, blobs, defaultModel: 'tickets-classifier', refreshMs: 100 });
     const gatewayUrl = await gateway.start(0, '127.0.0.1');
     cleanups.push(() => gateway.stop());
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));

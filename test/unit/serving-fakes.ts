@@ -1,12 +1,37 @@
 import type { ModelLoader, PredictionLog, PredictionRow, Predictor, RoutingSource, RoutingState } from '../../src/serving/ports';
 
-/** In-memory routing source whose state tests change directly. */
+/** In-memory routing source of any number of models (a deployments table), whose states tests change directly. */
 export class FakeRouting implements RoutingSource {
-  state: RoutingState | undefined;
+  readonly states = new Map<string, RoutingState>();
   failing = false;
+  /** Reads served: listRouting and getRouting calls. */
+  reads = { list: 0, get: 0 };
+  /** Model `m`'s state (tests of one model); setting it replaces that model's row, undefined removes it. */
+  get state(): RoutingState | undefined {
+    return this.states.get('m');
+  }
+  set state(state: RoutingState | undefined) {
+    if (state === undefined) this.states.delete('m');
+    else this.states.set(state.model, state);
+  }
+  /** Deploys or changes one model's routing. */
+  set(state: RoutingState): void {
+    this.states.set(state.model, state);
+  }
   async getRouting(model: string): Promise<RoutingState | undefined> {
+    this.reads.get += 1;
     if (this.failing) throw new Error('registry unreachable');
-    return this.state?.model === model ? { ...this.state } : undefined;
+    const state = this.states.get(model);
+    return state && { ...state };
+  }
+  async listRouting(): Promise<RoutingState[]> {
+    this.reads.list += 1;
+    if (this.failing) throw new Error('registry unreachable');
+    return [...this.states.values()].map((s) => ({ ...s }));
+  }
+  /** The same source without listRouting (a source that cannot list its models). */
+  withoutList(): RoutingSource {
+    return { getRouting: (model) => this.getRouting(model) };
   }
 }
 
@@ -19,8 +44,8 @@ export class MemoryLog implements PredictionLog {
     this.batches.push(rows.length);
     this.rows.push(...rows.map((r) => ({ ...r })));
   }
-  async recordFeedback(predictionId: string, label: string): Promise<boolean> {
-    if (!this.rows.some((r) => r.id === predictionId)) return false;
+  async recordFeedback(predictionId: string, label: string, model: string): Promise<boolean> {
+    if (!this.rows.some((r) => r.id === predictionId && r.model === model)) return false;
     this.feedback.set(predictionId, label);
     return true;
   }

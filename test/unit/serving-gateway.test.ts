@@ -26,7 +26,7 @@ function harness(over: Partial<GatewayDeps> = {}): Harness {
     routing,
     log,
     models,
-    model: 'm',
+    defaultModel: 'm',
     flushMs: 10_000,
     logger: { info: () => undefined, error: (o) => errors.push(o) },
     ...over,
@@ -53,7 +53,7 @@ describe('serving gateway', () => {
     await gw.refresh();
     const ready = await gw.app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ ready: true, generation: 1 });
+    expect(ready.json()).toEqual({ ready: true, models: { m: 1 } });
   });
 
   it('round-trips a prediction and its feedback while the row is still buffered', async () => {
@@ -260,9 +260,9 @@ describe('serving gateway', () => {
     const res = await gw.app.inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
-    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="ok",model="m"} 2');
-    expect(res.body).toContain('gateway_predict_requests_total{arm="champion",outcome="error",model="m"} 1');
-    expect(res.body).toMatch(/gateway_predict_latency_seconds_count\{model="m",arm="champion"\} 3/);
+    expect(res.body).toContain('gateway_predict_requests_total{model="m",arm="champion",outcome="ok"} 2');
+    expect(res.body).toContain('gateway_predict_requests_total{model="m",arm="champion",outcome="error"} 1');
+    expect(res.body).toContain('gateway_predict_latency_seconds_count{model="m",arm="champion"} 3');
     expect(res.body).toContain('gateway_routing_generation{model="m"} 1');
   });
 
@@ -272,6 +272,228 @@ describe('serving gateway', () => {
     await a.gw.refresh();
     await predict(a.gw, { input: {} });
     const bMetrics = (await b.gw.app.inject({ url: '/metrics' })).body;
-    expect(bMetrics).not.toContain('gateway_predict_requests_total{arm="champion",outcome="ok",model="m"} 1');
+    expect(bMetrics).not.toContain('gateway_predict_requests_total{model="m",arm="champion",outcome="ok"} 1');
+  });
+});
+
+/** Two models behind one gateway: `a` (versions a1, a2, …) and `b` (b1, …); no default model unless given. */
+function twoModels(over: Partial<GatewayDeps> = {}): Harness {
+  const h = harness({ defaultModel: undefined, ...over });
+  h.routing.states.clear();
+  h.routing.set(routingState({ model: 'a', championVersion: 'a1' }));
+  h.routing.set(routingState({ model: 'b', championVersion: 'b1', generation: 7 }));
+  return h;
+}
+
+/** The fields of gateway answers these tests read. */
+interface Answer {
+  predictionId: string;
+  pending?: { generation: number; error: string };
+  models: Array<Record<string, unknown>>;
+  [field: string]: unknown;
+}
+
+async function call(gw: Gateway, method: 'GET' | 'POST', url: string, payload?: object): Promise<{ status: number; json: Answer }> {
+  const res = await gw.app.inject({ method, url, ...(payload && { payload }) });
+  return { status: res.statusCode, json: res.body === '' ? ({} as Answer) : res.json<Answer>() };
+}
+
+describe('serving gateway with many models', () => {
+  it('serves every deployed model under /v1/models/<model>/, each from its own versions, logging rows that name only them', async () => {
+    const { gw, log } = twoModels();
+    await gw.refresh();
+    const a = await call(gw, 'POST', '/v1/models/a/predict', { requestKey: 'k1', input: { x: 1 } });
+    const b = await call(gw, 'POST', '/v1/models/b/predict', { requestKey: 'k1', input: { x: 1 } });
+    expect(a).toMatchObject({ status: 200, json: { model: 'a', modelVersion: 'a1', label: 'a1:yes', generation: 1 } });
+    expect(b).toMatchObject({ status: 200, json: { model: 'b', modelVersion: 'b1', label: 'b1:yes', generation: 7 } });
+    expect(await call(gw, 'GET', '/v1/models/b/routing')).toMatchObject({ status: 200, json: { model: 'b', championVersion: 'b1' } });
+    expect(await call(gw, 'GET', '/v1/models')).toEqual({
+      status: 200,
+      json: {
+        models: [
+          { model: 'a', championVersion: 'a1', candidateVersion: null, candidateWeight: 0, generation: 1 },
+          { model: 'b', championVersion: 'b1', candidateVersion: null, candidateWeight: 0, generation: 7 },
+        ],
+      },
+    });
+    expect(await call(gw, 'GET', '/readyz')).toEqual({ status: 200, json: { ready: true, models: { a: 1, b: 7 } } });
+
+    // Feedback counts only on the route of the model that made the prediction.
+    expect(await call(gw, 'POST', '/v1/models/b/feedback', { predictionId: a.json.predictionId, label: 'a1:no' })).toMatchObject({
+      status: 404,
+    });
+    expect(await call(gw, 'POST', '/v1/models/a/feedback', { predictionId: a.json.predictionId, label: 'a1:no' })).toMatchObject({
+      status: 200,
+    });
+    expect([...log.feedback.keys()]).toEqual([a.json.predictionId]);
+    await gw.flush();
+    expect(log.rows.map((r) => [r.model, r.modelVersion])).toEqual([
+      ['a', 'a1'],
+      ['b', 'b1'],
+    ]);
+
+    // No default model: the unversioned routes say where to go instead.
+    const legacy = await call(gw, 'POST', '/v1/predict', { input: {} });
+    expect(legacy).toMatchObject({ status: 404, json: { error: expect.stringContaining('/v1/models/<model>/') } });
+    expect(await call(gw, 'POST', '/v1/models/c/predict', { input: {} })).toMatchObject({
+      status: 404,
+      json: { error: expect.stringMatching(/no such model/) },
+    });
+    expect(await call(gw, 'GET', '/v1/models/c/routing')).toMatchObject({ status: 404 });
+  });
+
+  it('keeps the unversioned routes for the configured default model', async () => {
+    const { gw } = twoModels({ defaultModel: 'b' });
+    await gw.refresh();
+    expect(await call(gw, 'POST', '/v1/predict', { requestKey: 'k', input: {} })).toMatchObject({
+      status: 200,
+      json: { model: 'b', modelVersion: 'b1' },
+    });
+    expect(await call(gw, 'GET', '/v1/routing')).toMatchObject({ status: 200, json: { model: 'b', generation: 7 } });
+    expect(await call(gw, 'POST', '/v1/refresh')).toMatchObject({ status: 200, json: { model: 'b', generation: 7 } });
+    expect(gw.current()).toMatchObject({ model: 'b' });
+    expect(gw.current('a')).toMatchObject({ model: 'a' });
+  });
+
+  it('picks up a model deployed after it started, and its routing changes, from one read of every deployment per poll', async () => {
+    const { gw, routing } = twoModels({ refreshMs: 5 });
+    await gw.start(0);
+    await expect.poll(() => gw.models().length, { timeout: 2000 }).toBe(2);
+    expect(await call(gw, 'POST', '/v1/models/c/predict', { input: {} })).toMatchObject({ status: 404 });
+
+    routing.set(routingState({ model: 'c', championVersion: 'c1', generation: 1 }));
+    await expect.poll(() => gw.current('c')?.championVersion, { timeout: 2000 }).toBe('c1');
+    expect(await call(gw, 'POST', '/v1/models/c/predict', { requestKey: 'k', input: {} })).toMatchObject({
+      status: 200,
+      json: { modelVersion: 'c1' },
+    });
+    routing.set(routingState({ model: 'c', championVersion: 'c1', candidateVersion: 'c2', candidateWeight: 100, generation: 2 }));
+    await expect.poll(() => gw.current('c')?.generation, { timeout: 2000 }).toBe(2);
+    expect(await call(gw, 'POST', '/v1/models/c/predict', { requestKey: 'k', input: {} })).toMatchObject({
+      json: { modelVersion: 'c2', arm: 'candidate' },
+    });
+    expect((await call(gw, 'GET', '/readyz')).json).toEqual({ ready: true, models: { a: 1, b: 7, c: 2 } });
+    // Polls list every deployment in one read; single-model reads are for refreshes a caller asks for.
+    expect(routing.reads.list).toBeGreaterThan(3);
+    expect(routing.reads.get).toBe(0);
+  });
+
+  it('serves a just-deployed model at once when its refresh is asked for, and leaves no trace of a model that has none', async () => {
+    const { gw, routing } = twoModels();
+    await gw.refresh();
+    routing.set(routingState({ model: 'c', championVersion: 'c1', generation: 3 }));
+    expect(await call(gw, 'POST', '/v1/models/c/refresh')).toEqual({
+      status: 200,
+      json: { model: 'c', championVersion: 'c1', candidateVersion: null, candidateWeight: 0, generation: 3 },
+    });
+    expect(await call(gw, 'POST', '/v1/models/c/predict', { input: {} })).toMatchObject({ status: 200, json: { model: 'c' } });
+
+    expect(await call(gw, 'POST', '/v1/models/nope/refresh')).toMatchObject({
+      status: 404,
+      json: { error: expect.stringMatching(/no deployment/) },
+    });
+    expect(gw.models().map((m) => m.model)).toEqual(['a', 'b', 'c']);
+    expect((await gw.app.inject({ url: '/metrics' })).body).not.toContain('nope');
+  });
+
+  it('reports a newer state it cannot load as pending beside the generation it keeps serving, and clears it once loaded', async () => {
+    const { gw, routing, models } = twoModels();
+    await gw.refresh();
+    models.failing.add('a2');
+    routing.set(routingState({ model: 'a', championVersion: 'a1', candidateVersion: 'a2', candidateWeight: 20, generation: 2 }));
+
+    const refreshed = await call(gw, 'POST', '/v1/models/a/refresh');
+    expect(refreshed).toEqual({
+      status: 200,
+      json: {
+        model: 'a',
+        championVersion: 'a1',
+        candidateVersion: null,
+        candidateWeight: 0,
+        generation: 1,
+        pending: { generation: 2, error: 'artifact for a2 missing' },
+      },
+    });
+    expect((await call(gw, 'GET', '/v1/models/a/routing')).json).toMatchObject({ generation: 1, pending: { generation: 2 } });
+    expect((await call(gw, 'GET', '/v1/models')).json.models[0]).toMatchObject({ model: 'a', generation: 1, pending: { generation: 2 } });
+    expect(await call(gw, 'POST', '/v1/models/a/predict', { requestKey: 'k', input: {} })).toMatchObject({
+      status: 200,
+      json: { generation: 1 },
+    });
+    // The other model is untouched, and the whole-gateway refresh says a model failed.
+    await expect(gw.refresh()).rejects.toThrow(/cannot switch a to routing generation 2: artifact for a2 missing/);
+    expect(gw.served('b')).toEqual({ model: 'b', championVersion: 'b1', candidateVersion: null, candidateWeight: 0, generation: 7 });
+
+    models.failing.delete('a2');
+    const fixed = await call(gw, 'POST', '/v1/models/a/refresh');
+    expect(fixed).toMatchObject({ status: 200, json: { generation: 2, candidateVersion: 'a2' } });
+    expect(fixed.json.pending).toBeUndefined();
+  });
+
+  it('answers 503 only when nothing of the model is loaded (naming what failed), or when the routing cannot be read', async () => {
+    const { gw, routing, models } = twoModels();
+    models.failing.add('b1');
+    await expect(gw.refresh()).rejects.toThrow('artifact for b1 missing');
+    // One model that cannot load does not keep the gateway from being ready for the others.
+    expect(await call(gw, 'GET', '/readyz')).toEqual({ status: 200, json: { ready: true, models: { a: 1, b: null } } });
+    expect(await call(gw, 'POST', '/v1/models/b/refresh')).toEqual({
+      status: 503,
+      json: { error: 'no routing state of this model could be loaded', pending: { generation: 7, error: 'artifact for b1 missing' } },
+    });
+    expect(await call(gw, 'POST', '/v1/models/b/predict', { input: {} })).toMatchObject({ status: 503 });
+    expect((await call(gw, 'GET', '/v1/models')).json.models).toEqual([
+      expect.objectContaining({ model: 'a', generation: 1 }),
+      { model: 'b', generation: null, pending: { generation: 7, error: 'artifact for b1 missing' } },
+    ]);
+
+    routing.failing = true;
+    expect(await call(gw, 'POST', '/v1/models/a/refresh')).toMatchObject({
+      status: 503,
+      json: { error: 'routing refresh failed; serving the last good state', routing: { generation: 1 } },
+    });
+  });
+
+  it('is not ready, and calls no model unknown, before it has read which models are deployed', async () => {
+    const { gw, routing } = twoModels();
+    routing.failing = true;
+    await expect(gw.refresh()).rejects.toThrow('registry unreachable');
+    expect(await call(gw, 'GET', '/readyz')).toEqual({ status: 503, json: { ready: false } });
+    expect(await call(gw, 'POST', '/v1/models/a/predict', { input: {} })).toMatchObject({ status: 503 });
+    routing.failing = false;
+    await gw.refresh();
+    expect((await call(gw, 'GET', '/readyz')).status).toBe(200);
+  });
+
+  it('serves only the default model (and models a refresh names) from a source that cannot list', async () => {
+    const source = new FakeRouting();
+    source.set(routingState({ model: 'a', championVersion: 'a1' }));
+    source.set(routingState({ model: 'b', championVersion: 'b1', generation: 7 }));
+    const { gw } = harness({ routing: source.withoutList(), defaultModel: 'a' });
+    await gw.refresh();
+    expect(gw.models().map((m) => m.model)).toEqual(['a']);
+    expect(await call(gw, 'POST', '/v1/models/b/refresh')).toMatchObject({ status: 200, json: { model: 'b', generation: 7 } });
+    expect(gw.models().map((m) => m.model)).toEqual(['a', 'b']);
+    expect(source.reads.list).toBe(0);
+  });
+
+  it('labels request, latency, feedback and routing metrics with the model', async () => {
+    const { gw } = twoModels();
+    await gw.refresh();
+    const a = await call(gw, 'POST', '/v1/models/a/predict', { requestKey: 'k', input: {} });
+    await call(gw, 'POST', '/v1/models/a/feedback', { predictionId: a.json.predictionId, label: 'a1:yes' });
+    await call(gw, 'POST', '/v1/models/b/predict', { requestKey: 'k', input: {} });
+    await call(gw, 'POST', '/v1/models/b/predict', { requestKey: 'k2', input: { explode: 1 } });
+    await call(gw, 'POST', '/v1/models/b/feedback', { predictionId: 'unknown', label: 'x' });
+    const body = (await gw.app.inject({ url: '/metrics' })).body;
+    expect(body).toContain('gateway_predict_requests_total{model="a",arm="champion",outcome="ok"} 1');
+    expect(body).toContain('gateway_predict_requests_total{model="b",arm="champion",outcome="ok"} 1');
+    expect(body).toContain('gateway_predict_requests_total{model="b",arm="champion",outcome="error"} 1');
+    expect(body).toContain('gateway_predict_latency_seconds_count{model="a",arm="champion"} 1');
+    expect(body).toContain('gateway_predict_latency_seconds_count{model="b",arm="champion"} 2');
+    expect(body).toContain('gateway_feedback_total{model="a",outcome="recorded"} 1');
+    expect(body).toContain('gateway_feedback_total{model="b",outcome="not_found"} 1');
+    expect(body).toContain('gateway_feedback_by_arm_total{model="a",arm="champion",correct="true"} 1');
+    expect(body).toContain('gateway_routing_generation{model="a"} 1');
+    expect(body).toContain('gateway_routing_generation{model="b"} 7');
   });
 });

@@ -15,7 +15,7 @@ describe('gateway over real HTTP', () => {
     const routing = new FakeRouting();
     routing.state = routingState();
     const log = new MemoryLog();
-    gw = createGateway({ routing, log, models: new FakeLoader(), model: 'm', refreshMs: 20, flushMs: 10_000 });
+    gw = createGateway({ routing, log, models: new FakeLoader(), defaultModel: 'm', refreshMs: 20, flushMs: 10_000 });
     const baseUrl = await gw.start(0, '127.0.0.1');
     expect(baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const client = createGatewayClient(`${baseUrl}/`, { timeoutMs: 2000 });
@@ -48,12 +48,54 @@ describe('gateway over real HTTP', () => {
     expect(log.rows.filter((r) => r.error !== null)).toHaveLength(1);
   });
 
-  it('reports an unready gateway as a typed HTTP error', async () => {
+  it('calls each model on its own routes, and reports a newer state the gateway could not load as pending', async () => {
     const routing = new FakeRouting();
-    gw = createGateway({ routing, log: new MemoryLog(), models: new FakeLoader(), model: 'm' });
+    routing.set(routingState({ model: 'tickets', championVersion: 't1' }));
+    routing.set(routingState({ model: 'reviews/en', championVersion: 'r1', generation: 4 }));
+    const models = new FakeLoader();
+    const log = new MemoryLog();
+    gw = createGateway({ routing, log, models, refreshMs: 20, flushMs: 10_000 });
     const client = createGatewayClient(await gw.start(0, '127.0.0.1'));
-    await expect(client.routing('m')).rejects.toMatchObject({ name: 'GatewayHttpError', status: 503 });
-    await expect(client.predict('m', 'k', {})).rejects.toThrow('gateway /v1/predict answered 503');
+    await expect.poll(() => gw?.models().length, { timeout: 5000 }).toBe(2);
+
+    // A model name is one path segment, whatever it holds.
+    const p = await client.predict('reviews/en', 'k', { text: 'fine' });
+    expect(p).toMatchObject({ model: 'reviews/en', modelVersion: 'r1', generation: 4 });
+    expect(await client.feedback('tickets', p.predictionId, 'r1:yes')).toBe(false);
+    expect(await client.feedback('reviews/en', p.predictionId, 'r1:yes')).toBe(true);
+    expect(await client.predict('tickets', 'k', {})).toMatchObject({ model: 'tickets', modelVersion: 't1' });
+
+    models.failing.add('t2');
+    routing.set(routingState({ model: 'tickets', championVersion: 't2', generation: 2 }));
+    expect(await client.refresh('tickets')).toEqual({
+      model: 'tickets',
+      championVersion: 't1',
+      candidateVersion: null,
+      candidateWeight: 0,
+      generation: 1,
+      pending: { generation: 2, error: 'artifact for t2 missing' },
+    });
+    expect(await client.routing('tickets')).toMatchObject({ generation: 1, pending: { generation: 2 } });
+    expect(await client.routing('reviews/en')).toEqual({
+      model: 'reviews/en',
+      championVersion: 'r1',
+      candidateVersion: null,
+      candidateWeight: 0,
+      generation: 4,
+    });
+  });
+
+  it('reports a model without a deployment, and one that cannot load at all, as typed HTTP errors', async () => {
+    const routing = new FakeRouting();
+    routing.set(routingState({ model: 'broken', championVersion: 'b1' }));
+    const models = new FakeLoader();
+    models.failing.add('b1');
+    gw = createGateway({ routing, log: new MemoryLog(), models });
+    const client = createGatewayClient(await gw.start(0, '127.0.0.1'));
+    await expect.poll(() => gw?.models().length, { timeout: 5000 }).toBe(1);
+    await expect(client.routing('m')).rejects.toMatchObject({ name: 'GatewayHttpError', status: 404 });
+    await expect(client.predict('m', 'k', {})).rejects.toThrow('gateway /v1/models/m/predict answered 404: no such model');
+    await expect(client.refresh('broken')).rejects.toMatchObject({ status: 503, message: expect.stringContaining('no routing state') });
   });
 
   it('times out against a server that never answers', async () => {

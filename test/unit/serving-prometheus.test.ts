@@ -17,7 +17,7 @@ async function gatewayWithDouble(): Promise<{ gw: Gateway; log: MemoryLog; prom:
   const routing = new FakeRouting();
   routing.state = routingState({ model: 'tickets-classifier', candidateVersion: 'v2', candidateWeight: 50, generation: 3 });
   const log = new MemoryLog();
-  const gw = createGateway({ routing, log, models: new FakeLoader(), model: 'tickets-classifier', flushMs: 5 });
+  const gw = createGateway({ routing, log, models: new FakeLoader(), defaultModel: 'tickets-classifier', flushMs: 5 });
   await gw.refresh();
   open.push({ close: () => gw.stop() });
   const prom = await startPrometheusDouble(async () => (await gw.app.inject({ url: '/metrics' })).body);

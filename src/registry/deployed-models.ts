@@ -1,0 +1,43 @@
+/** What a gateway serving every deployed model reads and writes beyond the per-aggregate repositories. */
+import type { Queryable } from './db';
+import { num } from './db';
+
+/** Routing of one deployed model, as the gateway polls it. */
+export interface DeployedRouting {
+  model: string;
+  championVersion: string;
+  candidateVersion: string | null;
+  candidateWeight: number;
+  generation: number;
+}
+
+/** The routing of every model that has a deployment, in one query (the gateway polls it several times a second). */
+export async function listDeployedRouting(db: Queryable): Promise<DeployedRouting[]> {
+  const { rows } = await db.query<{
+    model: string;
+    champion_version: string;
+    candidate_version: string | null;
+    candidate_weight: number;
+    generation: string;
+  }>('SELECT model, champion_version, candidate_version, candidate_weight, generation FROM deployments ORDER BY model');
+  return rows.map((r) => ({
+    model: r.model,
+    championVersion: r.champion_version,
+    candidateVersion: r.candidate_version,
+    candidateWeight: r.candidate_weight,
+    generation: num(r.generation),
+  }));
+}
+
+/**
+ * Attaches the true label to a prediction of one model; false when that model logged no such prediction, so feedback
+ * sent to one model's route never labels another model's row.
+ */
+export async function recordModelFeedback(db: Queryable, model: string, predictionId: string, label: string): Promise<boolean> {
+  const res = await db.query('UPDATE predictions SET feedback_label = $3, feedback_at = now() WHERE id = $1 AND model = $2', [
+    predictionId,
+    model,
+    label,
+  ]);
+  return (res.rowCount ?? 0) > 0;
+}
