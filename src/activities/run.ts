@@ -27,7 +27,7 @@ export function createRunActivities({ specs }: CpuActivityDeps) {
         dataset: spec.dataset,
         partition: input.logicalDate,
         specHash,
-        model: modelNameFor(spec.dataset),
+        model: modelNameFor(spec),
         labeling: { labeler: spec.labels.labeler, deadlineSeconds: spec.labels.deadlineSeconds, minCoverage: spec.labels.minCoverage },
         gates: spec.gates,
         canary: spec.canary,

@@ -1,7 +1,17 @@
-/** Write seeded sample ticket partitions into a blob store (demo, tests, `trainset sample`). */
+/** Write seeded sample partitions (support tickets or product reviews) into a blob store (demo, tests, `trainset sample`). */
+import { generateReviews } from '../data/sample-reviews';
 import { generateTickets } from '../data/sample-tickets';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { BlobStore } from '../storage/blob-store';
+
+/** The sample generators, by the example spec they fit (specs/<name>.yaml). */
+const SAMPLES = {
+  tickets: (o: { date: string; count: number; seed: number }) => plantMorePii(generateTickets(o)),
+  reviews: (o: { date: string; count: number; seed: number }) => generateReviews(o),
+} as const;
+
+/** Which sample records to write: those of the example spec of that name. */
+export type SampleKind = keyof typeof SAMPLES;
 
 /** Options of writeSamplePartitions. */
 export interface SampleOptions {
@@ -10,13 +20,21 @@ export interface SampleOptions {
   /** Lines per partition. */
   count?: number;
   seed?: number;
+  /** Which records; default the dataset's own when it is an example (tickets, reviews), else tickets. */
+  sample?: SampleKind;
+}
+
+/** The sample kind a dataset name picks (the CLI's default for other names: tickets). */
+export function sampleKindFor(dataset: string): SampleKind {
+  return Object.hasOwn(SAMPLES, dataset) ? (dataset as SampleKind) : 'tickets';
 }
 
 /** Write raw/<dataset>/<date>/part-0000.jsonl for each date; returns the keys written. */
 export async function writeSamplePartitions(blobs: BlobStore, opts: SampleOptions): Promise<string[]> {
   const keys: string[] = [];
+  const generate = SAMPLES[opts.sample ?? sampleKindFor(opts.dataset)];
   for (const [i, date] of opts.dates.entries()) {
-    const lines = plantMorePii(generateTickets({ date, count: opts.count ?? 600, seed: (opts.seed ?? 7) * 1000 + i }));
+    const lines = generate({ date, count: opts.count ?? 600, seed: (opts.seed ?? 7) * 1000 + i });
     const key = `${rawPartitionPrefix(opts.dataset, date)}part-0000.jsonl`;
     await blobs.put(key, `${lines.join('\n')}\n`);
     keys.push(key);

@@ -1,4 +1,6 @@
 /** Programmatic labelers by name (labeling functions a spec can pick); each may abstain (undefined). */
+import { ErrorType } from '../shared/errors';
+import { NO_LABELING_FUNCTION } from '../shared/spec';
 import { programmaticLabel } from './ticket-labeler';
 
 /** A labeling function: a label, or undefined to abstain. */
@@ -8,9 +10,33 @@ const LABELERS: Readonly<Record<string, LabelingFunction>> = {
   'ticket-keywords': programmaticLabel,
 };
 
-/** The labeling function a spec names; throws listing the known names when it is unknown. */
+/**
+ * A spec that cannot label its records: it names no labeling function, or an unknown one. The class is named after
+ * ErrorType.InvalidSpec because Temporal types an activity's error by its class name, and the pipeline does not
+ * retry that type: no retry fixes a spec.
+ */
+export class InvalidSpec extends Error {
+  override readonly name = ErrorType.InvalidSpec;
+}
+
+/** Names of the labeling functions a spec can pick. */
+export function labelingFunctionNames(): string[] {
+  return Object.keys(LABELERS);
+}
+
+/**
+ * The labeling function a spec names. Throws InvalidSpec when it names none (records arrived without labels, and
+ * nothing may guess them) or an unknown one, listing the known names.
+ */
 export function labelingFunction(name: string): LabelingFunction {
+  const known = labelingFunctionNames().join(', ');
+  if (name === NO_LABELING_FUNCTION) {
+    throw new InvalidSpec(
+      `records arrived without a label and the spec names no labeling function: label them at the source, set ` +
+        `labels.labelingFunction (known: ${known}) or labels.labeler: human`,
+    );
+  }
   const fn = LABELERS[name];
-  if (!fn) throw new Error(`Unknown labeling function "${name}"; known: ${Object.keys(LABELERS).join(', ')}`);
+  if (!fn) throw new InvalidSpec(`Unknown labeling function "${name}"; known: ${known}`);
   return fn;
 }

@@ -13,9 +13,13 @@ export function rawPartitionPrefix(dataset: string, partition: string): string {
   return `raw/${dataset}/${partition}/`;
 }
 
-/** Name of the model trained from a dataset (one model per dataset at this depth). */
-export function modelNameFor(dataset: string): string {
-  return `${dataset}-classifier`;
+/**
+ * Name of the model trained from a dataset: the spec's `model` when it names one, else `<dataset>-classifier`.
+ * Pass the spec wherever one is loaded; a dataset name alone gives the default.
+ */
+export function modelNameFor(specOrDataset: string | { dataset: string; model?: string }): string {
+  if (typeof specOrDataset === 'string') return `${specOrDataset}-classifier`;
+  return specOrDataset.model ?? `${specOrDataset.dataset}-classifier`;
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;

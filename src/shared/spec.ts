@@ -140,9 +140,17 @@ export const GatesSchema = z
     }
   });
 
+/** The `labels.labelingFunction` of a spec that names none: records must carry their labels. */
+export const NO_LABELING_FUNCTION = 'none';
+
 /** A dataset spec: the one file that declares a dataset's contract, policies and gates. */
 export const DatasetSpecSchema = z.object({
   dataset: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", starting with a letter'),
+  /** Name of the model trained from the dataset (registry, routing, gateway URL); default `<dataset>-classifier`. */
+  model: z
+    .string()
+    .regex(/^[a-z][a-z0-9_.-]{0,99}$/, 'lowercase letters, digits, ".", "-" or "_", starting with a letter')
+    .optional(),
   description: z.string().optional(),
   schema: z.object({
     /** Field holding a stable record id. */
@@ -163,8 +171,12 @@ export const DatasetSpecSchema = z.object({
     classes: z.array(z.string()).min(2),
     /** Who labels records that arrive without a label. */
     labeler: z.enum(['programmatic', 'human']).default('programmatic'),
-    /** Name of the programmatic labeling function (see src/data/labelers.ts). */
-    labelingFunction: z.string().default('ticket-keywords'),
+    /**
+     * Name of the programmatic labeling function (see src/data/labelers.ts). `none` (the default): the records carry
+     * their labels, and a partition with unlabeled records fails the run with InvalidSpec instead of being labeled by
+     * a function written for another dataset.
+     */
+    labelingFunction: z.string().min(1).default(NO_LABELING_FUNCTION),
     /** How long to wait for labels before applying the coverage policy. */
     deadlineSeconds: z.number().positive().default(3600),
     /** Minimum share of records that must carry a label at the deadline. */

@@ -1,12 +1,16 @@
-/** Dataset specs: the committed tickets spec, clear errors for bad specs, and the directory spec source. */
+/** Dataset specs: the committed specs, clear errors for bad specs, model and labeler names, and the directory spec source. */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { ensureApplicationFailure } from '@temporalio/common';
+import { InvalidSpec, labelingFunction } from '../../src/data/labelers';
 import { createDirSpecSource, specHashOf } from '../../src/data/spec-source';
-import { parseDatasetSpec, type DatasetSpecSchema } from '../../src/shared/spec';
+import { ErrorType } from '../../src/shared/errors';
+import { modelNameFor } from '../../src/shared/ids';
+import { NO_LABELING_FUNCTION, parseDatasetSpec, type DatasetSpecSchema } from '../../src/shared/spec';
 
 /** A spec as written in a file (before defaults). */
 type SpecInput = z.input<typeof DatasetSpecSchema>;
@@ -101,11 +105,58 @@ describe('parseDatasetSpec', () => {
   });
 });
 
+describe('model and labeler names come from the spec', () => {
+  it('names the model after the dataset unless the spec names one, and leaves no `model` key when it does not', () => {
+    const tickets = parseDatasetSpec(raw, 'tickets.yaml');
+    expect(Object.keys(tickets)).not.toContain('model'); // so the spec hash of a spec without one is unchanged
+    expect(modelNameFor(tickets)).toBe('tickets-classifier');
+    const named = parseDatasetSpec(variant((s) => (s.model = 'ticket-router')));
+    expect(modelNameFor(named)).toBe('ticket-router');
+    expect(specHashOf(named)).not.toBe(specHashOf(tickets));
+    expect(() =>
+      parseDatasetSpec(
+        variant((s) => (s.model = 'Ticket Router/v2')),
+        'x.yaml',
+      ),
+    ).toThrow(/- model: lowercase letters/);
+  });
+
+  it('labels with no function unless the spec names one: tickets names its keyword labeler explicitly', () => {
+    expect(parseDatasetSpec(raw).labels.labelingFunction).toBe('ticket-keywords');
+    const unnamed = parseDatasetSpec(variant((s) => delete s.labels.labelingFunction));
+    expect(unnamed.labels.labelingFunction).toBe(NO_LABELING_FUNCTION);
+    expect(labelingFunction('ticket-keywords')({ subject: 'refund for my invoice', body: '' })).toBe('billing');
+  });
+
+  it('fails a spec that must label records without naming a function with InvalidSpec, which the pipeline does not retry', () => {
+    let thrown: unknown;
+    try {
+      labelingFunction(NO_LABELING_FUNCTION);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(InvalidSpec);
+    expect((thrown as Error).message).toMatch(
+      /records arrived without a label and the spec names no labeling function.*known: ticket-keywords/,
+    );
+    // What an activity throwing it reports to Temporal: the type the retry policies list as non-retryable.
+    expect(ensureApplicationFailure(thrown as Error).type).toBe(ErrorType.InvalidSpec);
+    expect(() => labelingFunction('sentiment-words')).toThrow(/Unknown labeling function "sentiment-words"; known: ticket-keywords/);
+  });
+});
+
 describe('createDirSpecSource', () => {
   it('loads the committed tickets spec', async () => {
     const { spec, specHash } = await createDirSpecSource(specsDir).load('tickets');
     expect(spec.dataset).toBe('tickets');
     expect(specHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('loads the second example spec from the same folder, with its own fields, classes and model', async () => {
+    const { spec } = await createDirSpecSource(specsDir).load('reviews');
+    expect(spec.schema).toMatchObject({ labelField: 'sentiment', textFields: ['title', 'text'] });
+    expect(spec.labels.classes).toEqual(['positive', 'neutral', 'negative']);
+    expect(modelNameFor(spec)).toBe('reviews-sentiment');
   });
 
   it('says where it looked for an unknown dataset', async () => {
