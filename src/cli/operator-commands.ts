@@ -222,7 +222,7 @@ export function registerOperatorCommands(program: Command): void {
     .argument('[dataset]', 'dataset', 'tickets')
     .action(async (dataset) => {
       await withBackends(async (b) => {
-        for (const v of await b.registry.models.listVersions(modelNameFor(dataset))) {
+        for (const v of await b.registry.models.listVersions(modelNameFor((await b.specs.load(dataset)).spec))) {
           console.log(`${v.id}  v${v.version}  ${v.status.padEnd(10)} dataset ${v.datasetVersion}  ${v.createdAt}`);
         }
       });
@@ -244,7 +244,7 @@ export function registerOperatorCommands(program: Command): void {
     .argument('[dataset]', 'dataset', 'tickets')
     .action(async (dataset) => {
       await withBackends(async (b) => {
-        for (const h of await b.registry.models.aliasHistory(modelNameFor(dataset))) {
+        for (const h of await b.registry.models.aliasHistory(modelNameFor((await b.specs.load(dataset)).spec))) {
           console.log(`${h.at}  ${h.alias.padEnd(9)} ${h.fromVersion ?? '-'} → ${h.toVersion ?? '-'}  by ${h.actor}  (${h.reason})`);
         }
       });
