@@ -250,6 +250,9 @@ export class PipelineHarness {
       h.gpuWorker = await Worker.create({
         connection: env.nativeConnection,
         taskQueue: GPU_TASK_QUEUE,
+        // Cancellation reaches an activity with its next heartbeat; tests should not wait the default throttle.
+        maxHeartbeatThrottleInterval: '100 ms',
+        defaultHeartbeatThrottleInterval: '100 ms',
         activities: {
           trainModel: (input: Parameters<Activities['trainModel']>[0]) => {
             const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
