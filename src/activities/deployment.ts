@@ -2,14 +2,14 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../shared/errors';
 import type { CanaryMetricsSourceName, CanaryWindow, ResponderRequest, RollbackModelInput, RollbackModelResult } from '../shared/types';
-import { RoutingConflictError } from '../registry/errors';
+import { DeploymentMovedError } from '../registry/deployments';
+import { RegistryInvariantError, RegistryNotFoundError, RoutingConflictError } from '../registry/errors';
+import { DeploymentChangeRefusedError, type DeploymentAction } from '../registry/promotions';
 import { createGatewayLogMetricsSource } from '../serving/gateway-log-metrics';
 import type { CanaryMetricsSource } from '../serving/metric-source';
+import type { ServedRouting } from '../serving/ports';
 import type { CpuActivityDeps } from './deps';
 import { HASH_FIELD, readVersionSplit } from './manifest';
-
-/** How a rollbackWorkflow's alias move is worded (the history tells rollbacks from promotions by it). */
-const ROLLBACK_REASON_PREFIX = 'rollback by ';
 
 /** Common input of the alias/routing activities. */
 export interface ModelChange {
@@ -21,11 +21,86 @@ export interface ModelChange {
   requestedBy?: ResponderRequest;
 }
 
+/** How long a promotion or rollback waits inside one attempt for the gateway to serve its generation. */
+export interface GatewayConfirmOptions {
+  /** Refreshes per attempt before it fails retryably (Temporal retries it); default 20. */
+  attempts?: number;
+  /** Pause between refreshes; default 250 ms. */
+  intervalMs?: number;
+}
+
 const CONCURRENCY = 8;
 
+/** Registry refusals are permanent: the same input fails the same way, so they fail the activity non-retryably. */
+function asFailure(err: unknown): unknown {
+  if (err instanceof RoutingConflictError || err instanceof DeploymentMovedError) {
+    return ApplicationFailure.nonRetryable(err.message, ErrorType.RoutingConflict);
+  }
+  if (err instanceof DeploymentChangeRefusedError) return ApplicationFailure.nonRetryable(err.message, err.type);
+  if (err instanceof RegistryNotFoundError || err instanceof RegistryInvariantError) {
+    return ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidInput);
+  }
+  return err;
+}
+
+async function registryCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asFailure(err);
+  }
+}
+
 /** Deployment activities. */
-export function createDeploymentActivities({ blobs, specs, registry, gateway, logger, metricSources }: CpuActivityDeps) {
+export function createDeploymentActivities(
+  { blobs, specs, registry, gateway, logger, metricSources }: CpuActivityDeps,
+  confirm: GatewayConfirmOptions = {},
+) {
   const actorOf = (workflowId: string): string => `workflow:${workflowId}`;
+  const confirmAttempts = confirm.attempts ?? 20;
+  const confirmIntervalMs = confirm.intervalMs ?? 250;
+
+  /**
+   * Idempotency key of a change: the calling workflow run + action + version. A retried attempt finds its first
+   * attempt's result under it; another run of the same workflow id (a repeated rollbackWorkflow) does not.
+   */
+  function operationKey(action: DeploymentAction, workflowId: string, version: string): string {
+    // Activities always run for a workflow here; `standalone` keeps a key for a direct call all the same.
+    const runId = Context.current().info.workflowExecution?.runId ?? 'standalone';
+    return `${workflowId}/${runId}/${action}/${version}`;
+  }
+
+  /**
+   * Done only when the gateway serves generation (or a later one): poll briefly, then fail retryably so Temporal
+   * retries. A gateway that read the generation but cannot load it fails the step for good: it keeps serving the
+   * old routing, and reporting success would hide that.
+   */
+  async function confirmServed(model: string, generation: number): Promise<void> {
+    const ctx = Context.current();
+    let last = 'no answer';
+    for (let i = 0; i < confirmAttempts; i++) {
+      if (i > 0) await ctx.sleep(confirmIntervalMs);
+      let served: ServedRouting;
+      try {
+        served = await gateway.refresh(model);
+      } catch (err) {
+        last = `refresh failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+        continue;
+      }
+      if (served.generation >= generation) return;
+      if (served.pending && served.pending.generation >= generation) {
+        throw ApplicationFailure.nonRetryable(
+          `the gateway cannot load routing generation ${served.pending.generation} of model ${model} ` +
+            `(${served.pending.error.slice(0, 300)}) and keeps serving generation ${served.generation}: the registry ` +
+            'change is committed but not served; fix or roll back the model version it routes to',
+          ErrorType.GatewayLoadFailed,
+        );
+      }
+      last = `serves generation ${served.generation}`;
+    }
+    throw new Error(`the gateway does not serve routing generation ${generation} of model ${model} yet (${last}); retrying`);
+  }
+
   const gatewayLog = createGatewayLogMetricsSource((model, generation) => registry.predictions.windowStats(model, generation));
 
   function metricsSource(name: CanaryMetricsSourceName): CanaryMetricsSource {
@@ -40,20 +115,6 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
     return source;
   }
 
-  /** Clear the `candidate` alias if it still points at this version. */
-  async function clearCandidateAlias(input: ModelChange, actor: string, reason: string): Promise<void> {
-    const candidateAlias = await registry.models.getAlias(input.model, 'candidate');
-    if (candidateAlias?.id !== input.modelVersionId) return;
-    await registry.models.moveAlias({
-      model: input.model,
-      alias: 'candidate',
-      toVersion: null,
-      actor,
-      reason,
-      workflowId: input.workflowId,
-    });
-  }
-
   /** Tell the gateway to re-read routing now; the periodic refresh catches up if it is unreachable. */
   async function nudgeGateway(model: string): Promise<void> {
     try {
@@ -64,26 +125,29 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
   }
 
   return {
-    /** Route `weight` % of traffic to the candidate (compare-and-set on the deployment row). */
+    /**
+     * Route `weight` % of traffic to the candidate (compare-and-set on the deployment row; with expectGeneration,
+     * also on the generation the previous step produced).
+     */
     async setCanaryWeight(input: {
       model: string;
       modelVersionId: string;
       weight: number;
       workflowId: string;
+      expectGeneration?: number;
     }): Promise<{ generation: number }> {
-      try {
-        const { generation } = await registry.deployments.setRouting({
+      const { generation } = await registryCall(() =>
+        registry.deployments.setRouting({
           model: input.model,
           candidateVersion: input.modelVersionId,
           weight: input.weight,
           actor: actorOf(input.workflowId),
-        });
-        await nudgeGateway(input.model);
-        return { generation };
-      } catch (err) {
-        if (err instanceof RoutingConflictError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.RoutingConflict);
-        throw err;
-      }
+          ...(input.expectGeneration !== undefined && { expectGeneration: input.expectGeneration }),
+        }),
+      );
+      // sendCanaryTraffic waits until the gateway serves this generation before it sends anything.
+      await nudgeGateway(input.model);
+      return { generation };
     },
 
     /**
@@ -161,162 +225,113 @@ export function createDeploymentActivities({ blobs, specs, registry, gateway, lo
       return { generation: input.generation, ...stats };
     },
 
-    /** Make the candidate the champion (first model: create the deployment), with alias history and audit. */
-    async promoteCandidate(input: ModelChange): Promise<void> {
-      const actor = actorOf(input.workflowId);
-      const existing = await registry.deployments.getDeployment(input.model);
-      if (!existing) await registry.deployments.initDeployment(input.model, input.modelVersionId, actor);
-      else if (existing.championVersion !== input.modelVersionId) {
-        try {
-          await registry.deployments.promote(input.model, input.modelVersionId, actor);
-        } catch (err) {
-          if (err instanceof RoutingConflictError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.RoutingConflict);
-          throw err;
-        }
-      }
-      const previous = await registry.models.getAlias(input.model, 'champion');
-      await registry.models.moveAlias({
-        model: input.model,
-        alias: 'champion',
-        toVersion: input.modelVersionId,
-        actor,
-        reason: input.reason,
-        workflowId: input.workflowId,
-      });
-      if (previous && previous.id !== input.modelVersionId)
-        await registry.models.setStatus(previous.id, 'retired', actor, 'replaced by a new champion');
-      await registry.models.setStatus(input.modelVersionId, 'champion', actor, input.reason);
-      await clearCandidateAlias(input, actor, 'promoted');
-      if (input.requestedBy && existing?.championVersion !== input.modelVersionId) {
-        await registry.audit.record({
-          actor: input.requestedBy.actor,
-          action: 'canary.promote-request',
-          subject: `model:${input.model}`,
-          details: {
-            modelVersionId: input.modelVersionId,
-            reason: input.requestedBy.reason,
-            via: input.requestedBy.via,
-            workflowId: input.workflowId,
-          },
-        });
-      }
-      await registry.datasets.addLineage([
-        { fromKind: 'model_version', fromId: input.modelVersionId, toKind: 'deployment', toId: input.model },
-      ]);
-      await nudgeGateway(input.model);
+    /**
+     * Make the routed candidate the champion (first model: create the deployment) in one transaction: routing,
+     * `champion` alias with history, old champion retired, candidate champion, `candidate` alias cleared, audit and
+     * lineage; then wait until the gateway serves it. Another first model already deployed: RoutingConflict.
+     */
+    async promoteCandidate(input: ModelChange & { expectGeneration?: number }): Promise<{ generation: number; previousChampion?: string }> {
+      const version = input.modelVersionId;
+      const result = await registryCall(() =>
+        registry.promotions.promote({
+          key: operationKey('promote', input.workflowId, version),
+          model: input.model,
+          modelVersionId: version,
+          actor: actorOf(input.workflowId),
+          reason: input.reason,
+          workflowId: input.workflowId,
+          ...(input.expectGeneration !== undefined && { expectGeneration: input.expectGeneration }),
+          ...(input.requestedBy && { requestedBy: input.requestedBy }),
+          // A cancelled run's compensation may run before this attempt: once it did, this run never promotes.
+          undoneBy: (['revert-promotion', 'restore-champion', 'reject'] as const).map((a) => operationKey(a, input.workflowId, version)),
+        }),
+      );
+      await confirmServed(input.model, result.generation);
+      return result;
     },
 
     /**
-     * Send all traffic back to the champion (only if this candidate is still the one routed) and make sure the
-     * `champion` alias names the version the traffic went back to: routing and alias are restored together.
+     * Saga inverse of promoteCandidate (registered before it is called): if this run's promotion committed and the
+     * deployment has not moved since, the previous champion gets routing, alias and status back (a first model's
+     * deployment and alias are removed); if it never committed, the candidate's traffic is cleared. The candidate
+     * ends rejected. One transaction; the gateway confirms the restored generation.
+     */
+    async revertPromotion(input: ModelChange): Promise<{ generation?: number; reverted: boolean }> {
+      const result = await registryCall(() =>
+        registry.promotions.revertPromotion({
+          key: operationKey('revert-promotion', input.workflowId, input.modelVersionId),
+          promotionKey: operationKey('promote', input.workflowId, input.modelVersionId),
+          model: input.model,
+          modelVersionId: input.modelVersionId,
+          actor: actorOf(input.workflowId),
+          reason: input.reason,
+          workflowId: input.workflowId,
+        }),
+      );
+      if (result.generation !== undefined) await confirmServed(input.model, result.generation);
+      // A removed deployment has no generation to confirm: the gateway drops or keeps the model on its next read.
+      else await nudgeGateway(input.model);
+      return result;
+    },
+
+    /**
+     * Send all traffic back to the champion (only if this candidate is still the one routed) and point the
+     * `champion` alias at the routed champion, in one transaction; audited once; the gateway confirms it.
      */
     async restoreChampion(input: ModelChange): Promise<void> {
       const actor = actorOf(input.workflowId);
-      const { cleared } = await registry.deployments.clearCandidate(input.model, input.modelVersionId, actor);
-      const deployment = await registry.deployments.getDeployment(input.model);
-      const alias = await registry.models.getAlias(input.model, 'champion');
-      if (deployment && alias?.id !== deployment.championVersion) {
-        await registry.models.moveAlias({
+      const result = await registryCall(() =>
+        registry.promotions.restoreChampion({
+          key: operationKey('restore-champion', input.workflowId, input.modelVersionId),
           model: input.model,
-          alias: 'champion',
-          toVersion: deployment.championVersion,
+          modelVersionId: input.modelVersionId,
           actor,
-          reason: `canary rollback: alias follows the routed champion (${input.reason})`,
+          reason: input.reason,
           workflowId: input.workflowId,
-        });
-      }
-      if (cleared)
-        await registry.audit.record({
-          actor: input.requestedBy?.actor ?? actor,
-          action: 'canary.rollback',
-          subject: `model:${input.model}`,
-          details: {
-            modelVersionId: input.modelVersionId,
-            reason: input.reason,
-            workflowId: input.workflowId,
-            ...(input.requestedBy && { requestedBy: input.requestedBy.actor, via: input.requestedBy.via }),
-          },
-        });
-      await nudgeGateway(input.model);
+          ...(input.requestedBy && { requestedBy: input.requestedBy }),
+        }),
+      );
+      if (result.generation !== undefined) await confirmServed(input.model, result.generation);
     },
 
     /**
-     * Roll back a promoted model: the champion before fromVersion (from the alias history, or toVersion) gets
-     * 100 % of traffic and the `champion` alias, audited. A compare-and-set on fromVersion: when it is no longer
-     * the champion (an earlier rollback did it), nothing changes; a retry of this same rollback finishes it.
+     * Roll back a promoted model: the champion before fromVersion (from the alias history, or toVersion) gets 100 %
+     * of traffic, the `champion` alias and status, audited, in one transaction that requires fromVersion to still be
+     * the champion. A retry of this run returns its first result; `already_rolled_back` when another rollback moved
+     * it; a RoutingConflict failure when a promotion replaced fromVersion meanwhile (nothing changes).
      */
     async restorePreviousChampion(input: RollbackModelInput & { workflowId: string }): Promise<RollbackModelResult> {
-      const { model, fromVersion } = input;
-      const current = await registry.models.getAlias(model, 'champion');
-      if (!current) throw ApplicationFailure.nonRetryable(`model ${model} has no champion to roll back`, ErrorType.InvalidInput);
-      const history = (await registry.models.aliasHistory(model)).filter((h) => h.alias === 'champion');
-      if (current.id !== fromVersion) {
-        const last = history.at(-1);
-        const thisRollbackMovedIt = last?.fromVersion === fromVersion && last.workflowId === input.workflowId;
-        if (!thisRollbackMovedIt) {
-          const d = await registry.deployments.getDeployment(model);
-          return { outcome: 'already_rolled_back', model, champion: current.id, generation: d?.generation ?? 0 };
-        }
-      }
-      // The champion before fromVersion: where the latest promotion into fromVersion came from. A rollback's own
-      // alias move is not a promotion (after C → B, rolling back B must not bring C back), and a version since
-      // rejected is passed over for the one promoted before it.
-      let target = input.toVersion;
-      if (target === undefined) {
-        const promotions = history.filter(
-          (h) => h.toVersion === fromVersion && h.fromVersion && !h.reason.startsWith(ROLLBACK_REASON_PREFIX),
-        );
-        for (const h of promotions.reverse()) {
-          const candidate = await registry.models.getVersion(h.fromVersion!);
-          if (candidate && candidate.status !== 'rejected') {
-            target = candidate.id;
-            break;
-          }
-        }
-      }
-      if (!target) {
-        throw ApplicationFailure.nonRetryable(
-          `no champion before ${fromVersion} in the alias history of ${model}; pass toVersion to choose one`,
-          ErrorType.InvalidInput,
-        );
-      }
-      const targetVersion = await registry.models.getVersion(target);
-      if (!targetVersion || targetVersion.model !== model) {
-        throw ApplicationFailure.nonRetryable(`version ${target} is not a version of model ${model}`, ErrorType.InvalidInput);
-      }
-      const reason = `${ROLLBACK_REASON_PREFIX}${input.actor}: ${input.reason}`;
-      // Traffic first (the gateway serves the restored champion at once), then the alias and statuses.
-      const routing = await registry.deployments.setChampion(model, target, input.actor);
-      await nudgeGateway(model);
-      const moved = await registry.models.moveAlias({
-        model,
-        alias: 'champion',
-        toVersion: target,
-        actor: input.actor,
-        reason,
-        workflowId: input.workflowId,
-      });
-      await registry.models.setStatus(fromVersion, 'rejected', input.actor, reason);
-      await registry.models.setStatus(target, 'champion', input.actor, reason);
-      const changed = moved.moved || routing.changed;
-      if (changed) {
-        await registry.audit.record({
+      const result = await registryCall(() =>
+        registry.promotions.rollback({
+          key: operationKey('rollback', input.workflowId, input.fromVersion),
+          model: input.model,
+          fromVersion: input.fromVersion,
+          ...(input.toVersion !== undefined && { toVersion: input.toVersion }),
           actor: input.actor,
-          action: 'model.rollback',
-          subject: `model:${model}`,
-          details: { from: fromVersion, to: target, reason: input.reason, workflowId: input.workflowId, generation: routing.generation },
-        });
-      }
-      logger.info({ model, from: fromVersion, to: target, actor: input.actor, changed }, 'promoted model rolled back');
-      // Nothing left to change: a repeat of this rollback (same workflow id) after it completed.
-      return { outcome: changed ? 'rolled_back' : 'already_rolled_back', model, champion: target, generation: routing.generation };
+          reason: input.reason,
+          workflowId: input.workflowId,
+        }),
+      );
+      await confirmServed(input.model, result.generation);
+      logger.info(
+        { model: input.model, from: input.fromVersion, to: result.champion, outcome: result.outcome },
+        'rollback of a promoted model',
+      );
+      return result;
     },
 
-    /** Mark the candidate rejected and clear its alias. */
+    /** Mark the candidate rejected and clear its `candidate` alias (one transaction; never the serving champion). */
     async rejectCandidate(input: ModelChange): Promise<void> {
-      const actor = actorOf(input.workflowId);
-      await registry.models.setStatus(input.modelVersionId, 'rejected', actor, input.reason);
-      await clearCandidateAlias(input, actor, input.reason);
+      await registryCall(() =>
+        registry.promotions.rejectCandidate({
+          key: operationKey('reject', input.workflowId, input.modelVersionId),
+          model: input.model,
+          modelVersionId: input.modelVersionId,
+          actor: actorOf(input.workflowId),
+          reason: input.reason,
+          workflowId: input.workflowId,
+        }),
+      );
     },
 
     /** The champion's model version id, if any. */

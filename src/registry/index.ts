@@ -7,6 +7,7 @@ import { createModelRepo } from './models';
 import { createPiiFindingRepo } from './pii-findings';
 import { createRecordHashRepo } from './record-hashes';
 import { createPredictionRepo } from './predictions';
+import { createPromotionRepo } from './promotions';
 import { createRunRepo } from './runs';
 
 export * from './audit';
@@ -20,6 +21,7 @@ export * from './models';
 export * from './pii-findings';
 export * from './record-hashes';
 export * from './predictions';
+export * from './promotions';
 export * from './runs';
 
 /** The registry: one repository per aggregate, all over the same pool. */
@@ -29,6 +31,7 @@ export function createRegistry(pool: pg.Pool) {
     labels: createLabelRepo(pool),
     models: createModelRepo(pool),
     deployments: createDeploymentRepo(pool),
+    promotions: createPromotionRepo(pool),
     predictions: createPredictionRepo(pool),
     piiFindings: createPiiFindingRepo(pool),
     recordHashes: createRecordHashRepo(pool),

@@ -84,18 +84,137 @@ function toVersion(r: VersionRow): ModelVersion {
 /** Audit subject of a model. */
 export const modelSubject = (model: string): string => `model:${model}`;
 
-async function lockModel(tx: pg.PoolClient, model: string): Promise<void> {
+/** Create the model row if needed and lock it: serializes alias moves, registrations and promotions of one model. */
+export async function lockModel(tx: pg.PoolClient, model: string): Promise<void> {
   await tx.query('INSERT INTO models (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [model]);
   await tx.query('SELECT 1 FROM models WHERE name = $1 FOR UPDATE', [model]);
 }
 
+/** One version by id, through q (the pool or a transaction's client). */
+export async function versionById(q: Queryable, id: string): Promise<ModelVersion | undefined> {
+  const { rows } = await q.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE id = $1`, [id]);
+  return rows[0] && toVersion(rows[0]);
+}
+
+/** The version an alias points at, through q. */
+export async function aliasTarget(q: Queryable, model: string, alias: string): Promise<ModelVersion | undefined> {
+  const { rows } = await q.query<VersionRow>(
+    `SELECT ${VERSION_COLUMNS} FROM model_versions
+     WHERE id = (SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2)`,
+    [model, alias],
+  );
+  return rows[0] && toVersion(rows[0]);
+}
+
+/** Ids of a model's versions that have status. */
+export async function versionsWithStatus(q: Queryable, model: string, status: ModelVersionStatus): Promise<string[]> {
+  const { rows } = await q.query<{ id: string }>('SELECT id FROM model_versions WHERE model = $1 AND status = $2 ORDER BY version', [
+    model,
+    status,
+  ]);
+  return rows.map((r) => r.id);
+}
+
+/** setStatus on a transaction's client: the status change and its audit row commit with the caller's other writes. */
+export async function setStatusIn(
+  tx: pg.PoolClient,
+  id: string,
+  status: ModelVersionStatus,
+  actor: string,
+  reason: string,
+): Promise<boolean> {
+  const { rows } = await tx.query<{
+    model: string;
+    status: ModelVersionStatus;
+  }>('SELECT model, status FROM model_versions WHERE id = $1 FOR UPDATE', [id]);
+  const row = rows[0];
+  if (!row) throw new RegistryNotFoundError('model version', id);
+  if (row.status === status) return false;
+  await tx.query('UPDATE model_versions SET status = $2, updated_at = now() WHERE id = $1', [id, status]);
+  await insertAudit(tx, {
+    actor,
+    action: 'model.version.status',
+    subject: modelSubject(row.model),
+    details: { version: id, from: row.status, to: status, reason },
+  });
+  return true;
+}
+
+/** moveAlias on a transaction's client: the alias, its history row and its audit row commit with the caller's other writes. */
+export async function moveAliasIn(tx: pg.PoolClient, m: AliasMove): Promise<{ moved: boolean; from?: string }> {
+  if (m.toVersion !== null) {
+    const target = await versionById(tx, m.toVersion);
+    if (!target) throw new RegistryNotFoundError('model version', m.toVersion);
+    if (target.model !== m.model) {
+      throw new RegistryInvariantError(`Version ${m.toVersion} belongs to model ${target.model}, not ${m.model}`);
+    }
+  }
+  // Serializes alias moves per model so the history's "from" is exact.
+  await lockModel(tx, m.model);
+  const current = await tx.query<{ version_id: string }>('SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2', [
+    m.model,
+    m.alias,
+  ]);
+  const from = current.rows[0]?.version_id;
+  const fromResult = from === undefined ? {} : { from };
+  if ((from ?? null) === m.toVersion) return { moved: false, ...fromResult };
+  if (m.toVersion === null) {
+    await tx.query('DELETE FROM model_aliases WHERE model = $1 AND alias = $2', [m.model, m.alias]);
+  } else {
+    await tx.query(
+      `INSERT INTO model_aliases (model, alias, version_id) VALUES ($1, $2, $3)
+       ON CONFLICT (model, alias) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
+      [m.model, m.alias, m.toVersion],
+    );
+  }
+  await tx.query(
+    `INSERT INTO model_alias_history (model, alias, from_version, to_version, actor, reason, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [m.model, m.alias, from ?? null, m.toVersion, m.actor, m.reason, m.workflowId ?? null],
+  );
+  await insertAudit(tx, {
+    actor: m.actor,
+    action: 'model.alias.move',
+    subject: modelSubject(m.model),
+    details: {
+      alias: m.alias,
+      from: from ?? null,
+      to: m.toVersion,
+      reason: m.reason,
+      workflowId: m.workflowId ?? null,
+    },
+  });
+  return { moved: true, ...fromResult };
+}
+
+/** Every move of a model's aliases, oldest first, through q. */
+export async function aliasHistoryOf(q: Queryable, model: string): Promise<AliasHistoryEntry[]> {
+  const { rows } = await q.query<{
+    id: string;
+    model: string;
+    alias: string;
+    from_version: string | null;
+    to_version: string | null;
+    actor: string;
+    reason: string;
+    workflow_id: string | null;
+    at: Date;
+  }>('SELECT * FROM model_alias_history WHERE model = $1 ORDER BY id', [model]);
+  return rows.map((r) => ({
+    id: num(r.id),
+    model: r.model,
+    alias: r.alias,
+    fromVersion: r.from_version,
+    toVersion: r.to_version,
+    actor: r.actor,
+    reason: r.reason,
+    workflowId: r.workflow_id,
+    at: iso(r.at),
+  }));
+}
+
 /** Models, their numbered versions, lifecycle status and aliases (champion, …) with history. */
 export function createModelRepo(db: Queryable) {
-  async function byId(q: Queryable, id: string): Promise<ModelVersion | undefined> {
-    const { rows } = await q.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE id = $1`, [id]);
-    return rows[0] && toVersion(rows[0]);
-  }
-
   return {
     /** Create the model if it does not exist. */
     async ensureModel(name: string): Promise<void> {
@@ -124,7 +243,7 @@ export function createModelRepo(db: Queryable) {
     },
 
     /** One version by id. */
-    getVersion: (id: string): Promise<ModelVersion | undefined> => byId(db, id),
+    getVersion: (id: string): Promise<ModelVersion | undefined> => versionById(db, id),
 
     /** Versions of a model, newest first. */
     async listVersions(model: string): Promise<ModelVersion[]> {
@@ -135,110 +254,17 @@ export function createModelRepo(db: Queryable) {
     },
 
     /** Change a version's status with an audit row; false (and no audit) when it already had that status. */
-    async setStatus(id: string, status: ModelVersionStatus, actor: string, reason: string): Promise<boolean> {
-      return withTransaction(db, async (tx) => {
-        const { rows } = await tx.query<{
-          model: string;
-          status: ModelVersionStatus;
-        }>('SELECT model, status FROM model_versions WHERE id = $1 FOR UPDATE', [id]);
-        const row = rows[0];
-        if (!row) throw new RegistryNotFoundError('model version', id);
-        if (row.status === status) return false;
-        await tx.query('UPDATE model_versions SET status = $2, updated_at = now() WHERE id = $1', [id, status]);
-        await insertAudit(tx, {
-          actor,
-          action: 'model.version.status',
-          subject: modelSubject(row.model),
-          details: { version: id, from: row.status, to: status, reason },
-        });
-        return true;
-      });
-    },
+    setStatus: (id: string, status: ModelVersionStatus, actor: string, reason: string): Promise<boolean> =>
+      withTransaction(db, (tx) => setStatusIn(tx, id, status, actor, reason)),
 
     /** The version an alias points at. */
-    async getAlias(model: string, alias: string): Promise<ModelVersion | undefined> {
-      const { rows } = await db.query<VersionRow>(
-        `SELECT ${VERSION_COLUMNS} FROM model_versions
-         WHERE id = (SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2)`,
-        [model, alias],
-      );
-      return rows[0] && toVersion(rows[0]);
-    },
+    getAlias: (model: string, alias: string): Promise<ModelVersion | undefined> => aliasTarget(db, model, alias),
 
     /** Move (or clear) an alias with a history row and an audit row; moved=false when already there. */
-    async moveAlias(m: AliasMove): Promise<{ moved: boolean; from?: string }> {
-      return withTransaction(db, async (tx) => {
-        if (m.toVersion !== null) {
-          const target = await byId(tx, m.toVersion);
-          if (!target) throw new RegistryNotFoundError('model version', m.toVersion);
-          if (target.model !== m.model) {
-            throw new RegistryInvariantError(`Version ${m.toVersion} belongs to model ${target.model}, not ${m.model}`);
-          }
-        }
-        // Serializes alias moves per model so the history's "from" is exact.
-        await lockModel(tx, m.model);
-        const current = await tx.query<{ version_id: string }>('SELECT version_id FROM model_aliases WHERE model = $1 AND alias = $2', [
-          m.model,
-          m.alias,
-        ]);
-        const from = current.rows[0]?.version_id;
-        const fromResult = from === undefined ? {} : { from };
-        if ((from ?? null) === m.toVersion) return { moved: false, ...fromResult };
-        if (m.toVersion === null) {
-          await tx.query('DELETE FROM model_aliases WHERE model = $1 AND alias = $2', [m.model, m.alias]);
-        } else {
-          await tx.query(
-            `INSERT INTO model_aliases (model, alias, version_id) VALUES ($1, $2, $3)
-             ON CONFLICT (model, alias) DO UPDATE SET version_id = EXCLUDED.version_id, updated_at = now()`,
-            [m.model, m.alias, m.toVersion],
-          );
-        }
-        await tx.query(
-          `INSERT INTO model_alias_history (model, alias, from_version, to_version, actor, reason, workflow_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [m.model, m.alias, from ?? null, m.toVersion, m.actor, m.reason, m.workflowId ?? null],
-        );
-        await insertAudit(tx, {
-          actor: m.actor,
-          action: 'model.alias.move',
-          subject: modelSubject(m.model),
-          details: {
-            alias: m.alias,
-            from: from ?? null,
-            to: m.toVersion,
-            reason: m.reason,
-            workflowId: m.workflowId ?? null,
-          },
-        });
-        return { moved: true, ...fromResult };
-      });
-    },
+    moveAlias: (m: AliasMove): Promise<{ moved: boolean; from?: string }> => withTransaction(db, (tx) => moveAliasIn(tx, m)),
 
     /** Every move of a model's aliases, oldest first. */
-    async aliasHistory(model: string): Promise<AliasHistoryEntry[]> {
-      const { rows } = await db.query<{
-        id: string;
-        model: string;
-        alias: string;
-        from_version: string | null;
-        to_version: string | null;
-        actor: string;
-        reason: string;
-        workflow_id: string | null;
-        at: Date;
-      }>('SELECT * FROM model_alias_history WHERE model = $1 ORDER BY id', [model]);
-      return rows.map((r) => ({
-        id: num(r.id),
-        model: r.model,
-        alias: r.alias,
-        fromVersion: r.from_version,
-        toVersion: r.to_version,
-        actor: r.actor,
-        reason: r.reason,
-        workflowId: r.workflow_id,
-        at: iso(r.at),
-      }));
-    },
+    aliasHistory: (model: string): Promise<AliasHistoryEntry[]> => aliasHistoryOf(db, model),
   };
 }
 

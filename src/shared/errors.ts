@@ -26,6 +26,8 @@ export const ErrorType = {
   RollbackRequested: 'RollbackRequested',
   /** A compare-and-set on routing state lost to a concurrent change. */
   RoutingConflict: 'RoutingConflict',
+  /** The serving gateway cannot load the routing a promotion or rollback committed (e.g. a broken model artifact). */
+  GatewayLoadFailed: 'GatewayLoadFailed',
   /** A stored object's content does not match its address. */
   IntegrityError: 'IntegrityError',
   /** A backfill finished with fewer successful partitions than its minSuccessRatio. */

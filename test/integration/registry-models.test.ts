@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRegistry,
+  DeploymentMovedError,
   RegistryInvariantError,
   RoutingConflictError,
   type NewModelVersion,
@@ -230,28 +231,60 @@ describe.each(TEST_BACKENDS)('model registry on %s', (backend) => {
       });
     });
 
-    it('promotes the candidate once and then restores an older champion', async () => {
-      await registry.deployments.setRouting({
+    it('routes by compare-and-set on the generation the previous step produced', async () => {
+      const { generation } = (await registry.deployments.getDeployment(MODEL))!;
+      const moved = registry.deployments.setRouting({
         model: MODEL,
         candidateVersion: 'mv-c2',
-        weight: 50,
+        weight: 5,
+        expectGeneration: generation - 1,
       });
-      await expect(registry.deployments.promote(MODEL, 'mv-c3')).rejects.toBeInstanceOf(RoutingConflictError);
-      expect(await registry.deployments.promote(MODEL, 'mv-c2')).toEqual({
-        generation: 6,
-        promoted: true,
+      await expect(moved).rejects.toBeInstanceOf(DeploymentMovedError);
+      await expect(moved).rejects.toMatchObject({
+        type: ErrorType.RoutingConflict,
+        expectedGeneration: generation - 1,
+        actualGeneration: generation,
       });
-      expect(await registry.deployments.promote(MODEL, 'mv-c2')).toEqual({
-        generation: 6,
-        promoted: false,
-      });
+      const step = { model: MODEL, candidateVersion: 'mv-c2', weight: 5, expectGeneration: generation };
+      expect(await registry.deployments.setRouting(step)).toEqual({ generation: generation + 1, changed: true });
+      // A retried step finds its own write in place.
+      expect(await registry.deployments.setRouting(step)).toEqual({ generation: generation + 1, changed: false });
+    });
+
+    it('promotes the candidate once and then restores an older champion, every routing change audited with its generation', async () => {
+      const change = { model: MODEL, actor: 'wf-2', reason: 'canary passed', workflowId: 'retrain-2' };
+      await expect(registry.promotions.promote({ ...change, key: 'k-c3', modelVersionId: 'mv-c3', undoneBy: [] })).rejects.toBeInstanceOf(
+        RoutingConflictError,
+      );
+      const promote = { ...change, key: 'k-c2', modelVersionId: 'mv-c2', undoneBy: [] };
+      expect(await registry.promotions.promote(promote)).toEqual({ generation: 6, previousChampion: 'mv-a' });
+      expect(await registry.promotions.promote(promote)).toEqual({ generation: 6, previousChampion: 'mv-a' });
       expect(await registry.deployments.getDeployment(MODEL)).toMatchObject({
         championVersion: 'mv-c2',
         candidateVersion: null,
       });
 
-      expect(await registry.deployments.setChampion(MODEL, 'mv-a', 'oncall')).toEqual({ generation: 7, changed: true });
-      expect(await registry.deployments.setChampion(MODEL, 'mv-a', 'oncall')).toEqual({ generation: 7, changed: false });
+      const rollback = {
+        key: 'k-rb',
+        model: MODEL,
+        fromVersion: 'mv-c2',
+        toVersion: 'mv-a',
+        actor: 'oncall',
+        reason: 'bad',
+        workflowId: 'rb',
+      };
+      expect(await registry.promotions.rollback(rollback)).toEqual({
+        outcome: 'rolled_back',
+        model: MODEL,
+        champion: 'mv-a',
+        generation: 7,
+      });
+      expect(await registry.promotions.rollback(rollback)).toEqual({
+        outcome: 'rolled_back',
+        model: MODEL,
+        champion: 'mv-a',
+        generation: 7,
+      });
       const routing = (await registry.audit.list(`model:${MODEL}`)).filter((a) => a.action.startsWith('deployment.'));
       expect(routing.map((a) => a.details.generation)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     });
