@@ -21,8 +21,11 @@ export interface NewDatasetVersion {
   specHash: string;
   stats: Record<string, unknown>;
   objects: DatasetObject[];
-  /** The partitions (YYYY-MM-DD) the version holds: later versions build their windows from this record. */
-  partitions: string[];
+  /**
+   * The partitions (YYYY-MM-DD) the version holds, later versions build their windows from this record; its
+   * logical date is always one of them (the default).
+   */
+  partitions?: string[];
 }
 
 /** A registered dataset version. */
@@ -139,7 +142,7 @@ export function createDatasetRepo(db: Queryable) {
         await tx.query(
           `INSERT INTO dataset_version_partitions (version_id, dataset, partition)
            SELECT $1, $2, p FROM unnest($3::date[]) AS t (p) ON CONFLICT DO NOTHING`,
-          [v.id, v.dataset, [...new Set(v.partitions)]],
+          [v.id, v.dataset, [...new Set([v.logicalDate, ...(v.partitions ?? [])])]],
         );
         return { created };
       });
