@@ -192,8 +192,9 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
 
     /**
      * Saga inverse of tagging: point the tag back where this workflow's move found it, only if it still points at
-     * this version. Where it was comes from the tag history row of that move (restoreTo only when there is none,
-     * for runs that tagged before the history existed); a tag this workflow never moved here is left alone.
+     * this version. Where it was comes from the tag history row of that move, so a run whose version stage was
+     * retried after the move (and so got no previousLatest before the fix) is restored too; restoreTo stays in the
+     * input for recorded histories and agrees with that row. A tag this workflow never moved here is left alone.
      */
     async untagDatasetVersion(input: {
       dataset: string;
