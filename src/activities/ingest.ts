@@ -17,6 +17,7 @@ import {
   partsGlob,
   readJsonIfExists,
   resumeCheckpoint,
+  touchWorkArea,
   withPartedWriters,
   workKey,
 } from './work-files';
@@ -57,6 +58,8 @@ export function createIngestActivities({ blobs, specs, logger, partRecords = PAR
           ErrorType.PartitionNotFound,
         );
       }
+      // Every run starts here: the stamp keeps `trainset work sweep` off a partition in use, whatever its date.
+      await touchWorkArea(blobs, input.dataset, input.partition);
       // Raw objects are never modified, so their keys and sizes identify the input.
       const h = keyHash(specHash, ...files.map((f) => `${f.key}:${f.size}`));
       const stagedKey = workKey(input.dataset, input.partition, 'ingested', h);

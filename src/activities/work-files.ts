@@ -1,7 +1,7 @@
 /** Work-area JSONL files between stages: keyed by their inputs, so a retried stage finds its own output. */
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { BlobStore } from '../storage/blob-store';
+import { BlobNotFoundError, type BlobStore } from '../storage/blob-store';
 import { splitLines } from '../data/jsonl';
 
 /** A record as it moves from dedupe onwards: content hash + record. */
@@ -19,7 +19,110 @@ export function keyHash(...parts: string[]): string {
 
 /** Key of a work file of a partition. */
 export function workKey(dataset: string, partition: string, stage: string, hash: string): string {
-  return `work/${dataset}/${partition}/${stage}-${hash}.jsonl`;
+  return `${workPrefix(dataset, partition)}${stage}-${hash}.jsonl`;
+}
+
+/** Prefix of a partition's work area; every stage's work files live under it. */
+export const workPrefix = (dataset: string, partition: string): string => `work/${dataset}/${partition}/`;
+
+/** Key of a partition's work-area stamp: when a run last started on it (the blob store keeps no modification times). */
+export const workStampKey = (dataset: string, partition: string): string => `${workPrefix(dataset, partition)}touched.json`;
+
+/** Stamp a partition's work area as in use now, so a sweep leaves a run's files alone (a backfill of an old day too). */
+export async function touchWorkArea(blobs: BlobStore, dataset: string, partition: string, now = new Date()): Promise<void> {
+  await blobs.put(workStampKey(dataset, partition), JSON.stringify({ at: now.toISOString() }));
+}
+
+/** One partition's work area, as a sweep saw it. */
+export interface WorkArea {
+  dataset: string;
+  partition: string;
+  /** Newest of the stamp and the end of the partition's day (ISO); undefined when neither exists. */
+  lastActive?: string;
+  objects: number;
+  bytes: number;
+}
+
+/** What `sweepWorkFiles` removed (or, in a dry run, would remove) and what it kept. */
+export interface WorkSweep {
+  removed: WorkArea[];
+  kept: WorkArea[];
+}
+
+/** Options of `sweepWorkFiles`. */
+export interface WorkSweepOptions {
+  /** Retention: work areas last active longer ago than this are removed. */
+  olderThanMs: number;
+  /** Only this dataset's work areas. */
+  dataset?: string;
+  /** List what would go, delete nothing. */
+  dryRun?: boolean;
+  /** The current time (tests inject one). */
+  now?: Date;
+}
+
+const DAY_MS = 86_400_000;
+const DATE_PARTITION = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Remove the work areas (`work/<dataset>/<partition>/…`, every stage's intermediate files, summaries included) that
+ * no run has used within the retention: last active is the newest of the area's stamp and the end of its
+ * partition's day. A whole area goes or stays, so no stage finds a summary whose output is gone; an area that
+ * cannot be aged (no stamp, partition not a date) is kept. Only keys under `work/` are ever deleted.
+ */
+export async function sweepWorkFiles(blobs: BlobStore, options: WorkSweepOptions): Promise<WorkSweep> {
+  const now = (options.now ?? new Date()).getTime();
+  const areas = new Map<string, { area: WorkArea; keys: string[] }>();
+  for (const object of await blobs.list(options.dataset === undefined ? 'work/' : `work/${options.dataset}/`)) {
+    const [root, dataset, partition, ...rest] = object.key.split('/');
+    if (root !== 'work' || dataset === undefined || partition === undefined || rest.length === 0) continue;
+    const prefix = workPrefix(dataset, partition);
+    let entry = areas.get(prefix);
+    if (entry === undefined) areas.set(prefix, (entry = { area: { dataset, partition, objects: 0, bytes: 0 }, keys: [] }));
+    entry.area.objects += 1;
+    entry.area.bytes += object.size;
+    entry.keys.push(object.key);
+  }
+  const result: WorkSweep = { removed: [], kept: [] };
+  for (const [prefix, { area, keys }] of areas) {
+    const stampKey = workStampKey(area.dataset, area.partition);
+    const stamp = await readStamp(blobs, stampKey);
+    const lastActive = lastActiveOf(area.partition, stamp);
+    if (lastActive !== undefined) area.lastActive = new Date(lastActive).toISOString();
+    if (lastActive === undefined || now - lastActive <= options.olderThanMs) {
+      result.kept.push(area);
+      continue;
+    }
+    result.removed.push(area);
+    if (options.dryRun) continue;
+    for (const key of keys) if (key !== stampKey && key.startsWith(prefix)) await blobs.delete(key);
+    // The stamp goes last (an interrupted sweep ages the area the same way next time), and stays when a run
+    // stamped the area while the sweep was deleting.
+    if ((await readStamp(blobs, stampKey)) === stamp) await blobs.delete(stampKey);
+  }
+  return result;
+}
+
+async function readStamp(blobs: BlobStore, key: string): Promise<string | undefined> {
+  try {
+    return (await blobs.get(key)).toString('utf8');
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function lastActiveOf(partition: string, stamp: string | undefined): number | undefined {
+  let stamped = Number.NaN;
+  try {
+    const at = stamp === undefined ? undefined : (JSON.parse(stamp) as { at?: unknown }).at;
+    if (typeof at === 'string') stamped = Date.parse(at);
+  } catch {
+    // A damaged stamp ages the area by its partition's day alone.
+  }
+  const dayEnd = DATE_PARTITION.test(partition) ? Date.parse(`${partition}T00:00:00Z`) + DAY_MS : Number.NaN;
+  const known = [stamped, dayEnd].filter((t) => Number.isFinite(t));
+  return known.length === 0 ? undefined : Math.max(...known);
 }
 
 /** Records per committed part of a stage's output: the unit a retried activity resumes from. */

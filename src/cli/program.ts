@@ -8,6 +8,7 @@ import { registerOperatorCommands } from './operator-commands';
 import { registerPiiCommands } from './pii-command';
 import { registerRunsCommands } from './runs-command';
 import { registerStackCommands } from './stack-commands';
+import { registerWorkCommands } from './work-command';
 
 /** The program with every command registered. */
 export function buildProgram(): Command {
@@ -26,5 +27,6 @@ export function buildProgram(): Command {
   registerPiiCommands(program);
   registerIngestCommand(program);
   registerBackfillCommand(program);
+  registerWorkCommands(program);
   return program;
 }

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../src/activities/ingest';
+import { workStampKey } from '../../src/activities/work-files';
 import { createDirSpecSource } from '../../src/data/spec-source';
 import { generateTicketLines } from '../../src/data/sample-tickets';
 import { ErrorType } from '../../src/shared/errors';
@@ -96,7 +97,8 @@ describe('ingestPartition', () => {
     const quarantineKey = blobs.keys().find((k) => k.startsWith('quarantine/'));
     expect(quarantineKey).toBeDefined();
     expect(err.message).toContain(quarantineKey!.replace(/\.part-\d+\.jsonl$/, '.part-*.jsonl'));
-    expect(blobs.keys().filter((k) => k.startsWith('work/'))).toEqual([]);
+    // Only the stamp that keeps a sweep off the partition while its run works on it.
+    expect(blobs.keys().filter((k) => k.startsWith('work/'))).toEqual([workStampKey('tickets', partition)]);
   });
 
   it('fails non-retryably with PartitionNotFound when the partition has no files', async () => {
