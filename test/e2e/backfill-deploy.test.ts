@@ -14,6 +14,7 @@ import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainResult } from '../../src/shared/types';
 import { backfillWorkflow, nightlyRetrainWorkflow, retrainPipelineWorkflow } from '../../src/workflows';
 import { startE2eStack, type E2eStack } from '../helpers/e2e-stack';
+import { recordHistory } from '../helpers/record-history';
 
 const DATASET = 'tickets';
 const MODEL = 'tickets-classifier';
@@ -80,12 +81,14 @@ describe('backfills never deploy', () => {
       taskQueue: CPU_TASK_QUEUE, // the stack runs no trainset-backfill worker
       recheckSeconds: 1,
     };
-    const result: BackfillResult = await client.workflow.execute(backfillWorkflow, {
+    const handle = await client.workflow.start(backfillWorkflow, {
       taskQueue: CPU_TASK_QUEUE,
       workflowId: backfillWorkflowId(DATASET, input.from, input.to),
       args: [input],
     });
+    const result: BackfillResult = await handle.result();
     expect(result).toMatchObject({ total: 5, succeeded: 5, failed: [] });
+    await recordHistory('backfill-never-deploys.json', handle);
 
     for (const day of BACKFILL_DAYS) {
       const r = await partitionResult(day);
@@ -127,16 +130,23 @@ describe('backfills never deploy', () => {
       expect(r.status.mode).toEqual({ train: 'none', deploy: 'never' });
       expect(r.status.canary).toEqual([]);
     }
+    await recordHistory(
+      'nightly-past-day-as-backfill.json',
+      client.workflow.getHandle(`nightly-${DATASET}-${shiftDate(SCHEDULED_DAYS[0]!, -1)}T02:00:00Z`),
+    );
     expect(await production()).toEqual(before);
   }, 300_000);
 
   it('a nightly run for the newest day still canaries and promotes', async () => {
     const before = await production();
-    const r = await client.workflow.execute(nightlyRetrainWorkflow, {
+    const nightly = await client.workflow.start(nightlyRetrainWorkflow, {
       taskQueue: CPU_TASK_QUEUE,
       workflowId: `nightly-${DATASET}-${NEWEST_DAY}-test`,
       args: [{ dataset: DATASET, logicalDate: NEWEST_DAY }],
     });
+    const r = await nightly.result();
+    await recordHistory('nightly-newest-deploys.json', nightly);
+    await recordHistory('pipeline-v2-promoted.json', client.workflow.getHandle(retrainWorkflowId(DATASET, NEWEST_DAY)));
     expect(r.status.mode).toEqual({ train: 'all', deploy: 'auto' });
     expect(r.status.canary.length).toBeGreaterThan(0);
     expect(r.outcome).toBe('promoted');

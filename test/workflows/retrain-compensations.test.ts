@@ -12,6 +12,7 @@ import type { GatewayClient } from '../../src/serving/http-client';
 import type { ServedRouting } from '../../src/serving/ports';
 import type { RetrainResult } from '../../src/shared/types';
 import { quietLogger } from '../activities/activity-fixtures';
+import { recordHistory } from '../helpers/record-history';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, type TestDatabase } from '../integration/registry-test-db';
 import {
@@ -97,10 +98,18 @@ async function seed(opts: { champion: boolean }): Promise<{ dataset: string; mod
     await registry.models.moveAlias({ model, alias: 'champion', toVersion: `mv-champion-${dataset}`, actor: 'test', reason: 'seed' });
     await registry.models.setStatus(`mv-champion-${dataset}`, 'champion', 'test', 'seed');
   }
-  const real = createCpuActivities({ blobs: new MemoryBlobStore(), registry, specs: { load: () => Promise.reject(new Error('no spec')) }, gateway, logger: quietLogger });
+  const real = createCpuActivities({
+    blobs: new MemoryBlobStore(),
+    registry,
+    specs: { load: () => Promise.reject(new Error('no spec')) },
+    gateway,
+    logger: quietLogger,
+  });
   const base = dataStageMocks({
     plan: testPlan({ dataset, model }),
-    evaluation: opts.champion ? { ...evaluation(0.9, 0.88), champion: { modelVersionId: `mv-champion-${dataset}`, metrics: evaluation(0.88).candidate } } : evaluation(0.9),
+    evaluation: opts.champion
+      ? { ...evaluation(0.9, 0.88), champion: { modelVersionId: `mv-champion-${dataset}`, metrics: evaluation(0.88).candidate } }
+      : evaluation(0.9),
   });
   const mocks: ActivityMocks = {
     ...base,
@@ -124,7 +133,7 @@ async function seed(opts: { champion: boolean }): Promise<{ dataset: string; mod
 }
 
 /** Start a run with the mocks and wait for it to fail; returns the registry state the tests compare. */
-async function failingRun(dataset: string, model: string, mocks: ActivityMocks): Promise<void> {
+async function failingRun(dataset: string, mocks: ActivityMocks, record?: string): Promise<void> {
   await h.withRun(mocks, async (run) => {
     const handle = await run.start({ dataset, logicalDate: DATE });
     const err: unknown = await handle.result().then(
@@ -132,8 +141,8 @@ async function failingRun(dataset: string, model: string, mocks: ActivityMocks):
       (e: unknown) => e,
     );
     expect(String((err as Error).message)).toMatch(/Workflow execution failed/);
+    if (record) await recordHistory(record, handle);
   });
-  void model;
 }
 
 async function state(dataset: string, model: string) {
@@ -155,13 +164,13 @@ const fail = (what: string) => async (): Promise<never> => {
 describe('saga compensations, by their effect on the registry', () => {
   it('quality fails after the version stage: untagDatasetVersion moves `latest` back', async () => {
     const { dataset, model, mocks } = await seed({ champion: true });
-    await failingRun(dataset, model, { ...mocks, checkQuality: fail('quality') });
+    await failingRun(dataset, { ...mocks, checkQuality: fail('quality') });
     expect(await state(dataset, model)).toMatchObject({ latest: `dv-prev-${dataset}`, championAlias: `mv-champion-${dataset}` });
   });
 
   it('validation fails after registration: rejectCandidate rejects the candidate and clears its alias', async () => {
     const { dataset, model, mocks } = await seed({ champion: true });
-    await failingRun(dataset, model, { ...mocks, evaluateModel: fail('evaluation') });
+    await failingRun(dataset, { ...mocks, evaluateModel: fail('evaluation') });
     expect(await state(dataset, model)).toEqual({
       latest: `dv-prev-${dataset}`,
       routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
@@ -178,7 +187,7 @@ describe('saga compensations, by their effect on the registry', () => {
       if (++bakes === 2) throw ApplicationFailure.nonRetryable('gateway unreachable on purpose', 'PlantedFailure');
       return { sent: requests, errors: 0 };
     };
-    await failingRun(dataset, model, { ...mocks, sendCanaryTraffic });
+    await failingRun(dataset, { ...mocks, sendCanaryTraffic }, 'pipeline-v2-canary-compensated.json');
     const audit = await registry.audit.list(`model:${model}`);
     expect(audit.map((a) => a.action)).toContain('canary.rollback');
     expect(await state(dataset, model)).toEqual({
@@ -193,14 +202,18 @@ describe('saga compensations, by their effect on the registry', () => {
   it('promotion commits but the gateway cannot serve it: revertPromotion restores the champion', async () => {
     const { dataset, model, mocks } = await seed({ champion: true });
     const registerModelVersion = mocks.registerModelVersion!;
-    await failingRun(dataset, model, {
-      ...mocks,
-      registerModelVersion: async (input) => {
-        const mv = await registerModelVersion(input);
-        unloadable.add(mv.modelVersionId); // the gateway will fail to load it once it is champion
-        return mv;
+    await failingRun(
+      dataset,
+      {
+        ...mocks,
+        registerModelVersion: async (input) => {
+          const mv = await registerModelVersion(input);
+          unloadable.add(mv.modelVersionId); // the gateway will fail to load it once it is champion
+          return mv;
+        },
       },
-    });
+      'pipeline-v2-promotion-reverted.json',
+    );
     expect(await state(dataset, model)).toEqual({
       latest: `dv-prev-${dataset}`,
       routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
@@ -213,7 +226,7 @@ describe('saga compensations, by their effect on the registry', () => {
   it('a first model whose promotion the gateway cannot serve is undeployed again', async () => {
     const { dataset, model, mocks } = await seed({ champion: false });
     const registerModelVersion = mocks.registerModelVersion!;
-    await failingRun(dataset, model, {
+    await failingRun(dataset, {
       ...mocks,
       registerModelVersion: async (input) => {
         const mv = await registerModelVersion(input);

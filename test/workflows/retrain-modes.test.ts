@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/shared/errors';
 import type { TrainResult } from '../../src/shared/types';
 import { rollbackUpdate } from '../../src/workflows/messages';
+import { recordHistory } from '../helpers/record-history';
 import {
   PipelineHarness,
   TEST_MODEL_VERSION,
-
   TEST_VERSION,
   dataStageMocks,
   deferred,
@@ -52,7 +52,9 @@ describe('train and deploy modes', () => {
   it('deploy never trains, registers without the candidate alias and evaluates, and never touches routing', async () => {
     const mocks = { ...dataStageMocks({ evaluation: evaluation(0.9, 0.85), champion: 'mv-champion' }), ...deploymentMocks() };
     const result = await h.withRun(mocks, async (run) => {
-      const r = await (await run.start({ dataset: 'tickets', logicalDate: DATE, deploy: 'never' })).result();
+      const handle = await run.start({ dataset: 'tickets', logicalDate: DATE, deploy: 'never' });
+      const r = await handle.result();
+      await recordHistory('pipeline-v2-evaluated.json', handle);
       expect(run.inputsOf('registerModelVersion')[0]).toMatchObject({ candidate: false });
       expect(run.callNames()).toContain('evaluateModel');
       for (const name of ['setCanaryWeight', 'promoteCandidate', 'restoreChampion', 'rejectCandidate', 'newestProcessedPartition'] as const)
@@ -142,6 +144,7 @@ describe('a rollback asked for before the canary', () => {
         expect.objectContaining({ versionId: TEST_VERSION.versionId, restoreTo: TEST_VERSION.previousLatest }),
       ]);
       expect(run.callNames()).not.toContain('registerModelVersion');
+      await recordHistory('pipeline-v2-rollback-before-canary.json', handle);
     });
   });
 
@@ -186,4 +189,3 @@ describe('a rollback asked for before the canary', () => {
     });
   });
 });
-
