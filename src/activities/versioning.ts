@@ -256,7 +256,7 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
       // Drift against production: the gateway's recent input profiles (lengths and category codes, no text).
       // Gated like the previous-version figures once the sample has spec.quality.drift.minRows requests.
       const since = new Date(Date.now() - spec.quality.production.windowDays * 86_400_000);
-      const profiles = await registry.predictions.recentProfiles(modelNameFor(input.dataset), since, spec.quality.production.sampleSize);
+      const profiles = await registry.predictions.recentProfiles(modelNameFor(spec), since, spec.quality.production.sampleSize);
       let production: DriftReport | undefined;
       if (profiles.length > 0) {
         const prodStats = new StatsBuilder(spec);
