@@ -127,7 +127,7 @@ export async function processInputs(options: ProcessInputsOptions): Promise<DryR
       await quarantine({ file, line: item.lineNumber, reason: item.reason, bytes: item.byteLength, rawBase64: item.rawBase64 });
       return;
     }
-    const scan = scanRecord(item.record, spec.pii, { skipFields, tokenKey });
+    const scan = scanRecord(item.record, spec.pii, { skipFields, declaredFields: spec.schema.fields, tokenKey });
     if (scan.action === 'quarantine') {
       const raw = Buffer.from(JSON.stringify(item.record));
       await quarantine({
