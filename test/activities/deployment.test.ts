@@ -12,7 +12,7 @@ import { createRegistry, type Registry } from '../../src/registry';
 import type { GatewayClient } from '../../src/serving/http-client';
 import type { ServedRouting } from '../../src/serving/ports';
 import { ErrorType } from '../../src/shared/errors';
-import { auditOf, failingPool, statusUpdate, type FailingPool } from '../helpers/failing-pool';
+import { auditOf, deploymentRead, failingPool, statusUpdate, type FailingPool } from '../helpers/failing-pool';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../integration/registry-test-db';
 import { cpuDeps } from './activity-fixtures';
@@ -184,6 +184,8 @@ describe.each(TEST_BACKENDS)('deployment activities on %s', (backend) => {
     const model = 'act-first';
     const [x, y] = [`${model}-x`, `${model}-y`];
     await register(model, [x, y]);
+    // Both read "no deployment yet" before either writes, unless the model lock keeps the second from reading.
+    failing.syncNext(deploymentRead);
     const results = await Promise.allSettled([
       attempt(x, acts.promoteCandidate, change(model, x, x, 'first model')),
       attempt(y, acts.promoteCandidate, change(model, y, y, 'first model')),
