@@ -4,7 +4,7 @@ import { ErrorType } from '../shared/errors';
 import type { CanaryMetricsSourceName, CanaryWindow, ResponderRequest, RollbackModelInput, RollbackModelResult } from '../shared/types';
 import { DeploymentMovedError } from '../registry/deployments';
 import { RegistryInvariantError, RegistryNotFoundError, RoutingConflictError } from '../registry/errors';
-import { DeploymentChangeRefusedError, type DeploymentAction } from '../registry/promotions';
+import { DeploymentChangeRefusedError, type DeploymentAction } from '../registry/deployment-operations';
 import { createGatewayLogMetricsSource } from '../serving/gateway-log-metrics';
 import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { ServedRouting } from '../serving/ports';

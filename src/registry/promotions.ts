@@ -5,55 +5,25 @@
  * (keyed by the caller's idempotency key), so a retry returns the first attempt's result and writes nothing twice.
  */
 import type pg from 'pg';
-import { ErrorType, type ErrorTypeName } from '../shared/errors';
+import { ErrorType } from '../shared/errors';
 import type { ResponderRequest } from '../shared/types';
 import { insertAudit } from './audit';
 import type { Queryable } from './db';
-import { num, withTransaction } from './db';
+import { withTransaction } from './db';
+import {
+  clearAliasIfAt,
+  crown,
+  DeploymentChangeRefusedError,
+  findOperation,
+  lastGeneration,
+  recordOperation,
+  REVERT_REASON_PREFIX,
+  type DeploymentChange,
+} from './deployment-operations';
 import { clearCandidateIn, createDeploymentIn, deploymentOf, DeploymentMovedError, removeDeploymentIn, setChampionIn } from './deployments';
 import { RoutingConflictError } from './errors';
-import {
-  aliasHistoryOf,
-  aliasTarget,
-  lockModel,
-  modelSubject,
-  moveAliasIn,
-  setStatusIn,
-  versionById,
-  versionsWithStatus,
-  type AliasHistoryEntry,
-} from './models';
-
-/** How a rollbackWorkflow's alias move is worded (the history tells rollbacks from promotions by it). */
-export const ROLLBACK_REASON_PREFIX = 'rollback by ';
-
-/** How the alias move of a reverted promotion is worded (neither a promotion nor a rollback target). */
-export const REVERT_REASON_PREFIX = 'promotion reverted: ';
-
-/** What an operations row records. */
-export type DeploymentAction = 'promote' | 'revert-promotion' | 'restore-champion' | 'reject' | 'rollback';
-
-/** A change the registry refuses (the state does not allow it); `type` is the ErrorType the activity fails with. */
-export class DeploymentChangeRefusedError extends Error {
-  constructor(
-    message: string,
-    readonly type: ErrorTypeName,
-  ) {
-    super(message);
-    this.name = 'DeploymentChangeRefusedError';
-  }
-}
-
-/** Common input: who changes which version of which model, and the idempotency key of the change. */
-export interface DeploymentChange {
-  /** The calling workflow run + action + version: a second call with it returns the first call's result. */
-  key: string;
-  model: string;
-  modelVersionId: string;
-  actor: string;
-  reason: string;
-  workflowId: string;
-}
+import { rollbackIn, type ModelRollbackRequest, type ModelRollbackResult } from './model-rollback';
+import { lockModel, modelSubject, moveAliasIn, setStatusIn } from './models';
 
 /** Input of promote. */
 export interface PromotionRequest extends DeploymentChange {
@@ -96,72 +66,6 @@ export interface CanaryRollbackResult {
   generation?: number;
   /** True when the candidate still had traffic and lost it now. */
   cleared: boolean;
-}
-
-/** Input of rollback (rollbackWorkflow). */
-export interface ModelRollbackRequest {
-  key: string;
-  model: string;
-  /** The champion being rolled back (compare-and-set: it must still be the champion). */
-  fromVersion: string;
-  toVersion?: string;
-  actor: string;
-  reason: string;
-  workflowId: string;
-}
-
-/** Result of rollback. */
-export interface ModelRollbackResult {
-  outcome: 'rolled_back' | 'already_rolled_back';
-  model: string;
-  champion: string;
-  generation: number;
-}
-
-interface OperationRow {
-  result: unknown;
-}
-
-async function findOperation<T>(q: Queryable, key: string): Promise<T | undefined> {
-  const { rows } = await q.query<OperationRow>('SELECT result FROM deployment_operations WHERE key = $1', [key]);
-  return rows[0]?.result as T | undefined;
-}
-
-async function recordOperation(
-  tx: pg.PoolClient,
-  c: { key: string; model: string; action: DeploymentAction; modelVersion: string; generation?: number; workflowId: string },
-  result: object,
-): Promise<void> {
-  await tx.query(
-    `INSERT INTO deployment_operations (key, model, action, model_version, generation, result, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [c.key, c.model, c.action, c.modelVersion, c.generation ?? null, JSON.stringify(result), c.workflowId],
-  );
-}
-
-/** The highest generation any deployment of the model reached, so a re-created deployment never reuses one. */
-async function lastGeneration(tx: pg.PoolClient, model: string): Promise<number> {
-  const { rows } = await tx.query<{ g: string | null }>('SELECT max(generation) AS g FROM deployment_operations WHERE model = $1', [model]);
-  return num(rows[0]?.g ?? null);
-}
-
-/** Make version the only version with status champion: every other one is retired. */
-async function crown(tx: pg.PoolClient, model: string, version: string, actor: string, reason: string): Promise<void> {
-  for (const other of await versionsWithStatus(tx, model, 'champion')) {
-    if (other !== version) await setStatusIn(tx, other, 'retired', actor, 'replaced by a new champion');
-  }
-  await setStatusIn(tx, version, 'champion', actor, reason);
-}
-
-async function clearAliasIfAt(tx: pg.PoolClient, c: DeploymentChange, alias: string, reason: string): Promise<void> {
-  const at = await aliasTarget(tx, c.model, alias);
-  if (at?.id !== c.modelVersionId) return;
-  await moveAliasIn(tx, { model: c.model, alias, toVersion: null, actor: c.actor, reason, workflowId: c.workflowId });
-}
-
-/** A champion alias move made by a rollback or a revert: not a promotion, and not a target of a rollback. */
-function isUndoMove(h: AliasHistoryEntry): boolean {
-  return h.reason.startsWith(ROLLBACK_REASON_PREFIX) || h.reason.startsWith(REVERT_REASON_PREFIX);
 }
 
 async function promoteIn(tx: pg.PoolClient, p: PromotionRequest): Promise<PromotionResult> {
@@ -328,86 +232,6 @@ async function restoreIn(
     });
   }
   return { ...(now && { generation: now.generation }), cleared: cleared !== undefined };
-}
-
-async function rollbackIn(tx: pg.PoolClient, r: ModelRollbackRequest): Promise<ModelRollbackResult> {
-  await lockModel(tx, r.model);
-  const done = await findOperation<ModelRollbackResult>(tx, r.key);
-  if (done) return done;
-  const current = await aliasTarget(tx, r.model, 'champion');
-  if (!current) throw new DeploymentChangeRefusedError(`Model ${r.model} has no champion to roll back`, ErrorType.InvalidInput);
-  const d = await deploymentOf(tx, r.model, true);
-  const history = (await aliasHistoryOf(tx, r.model)).filter((h) => h.alias === 'champion');
-  const record = async (result: ModelRollbackResult): Promise<ModelRollbackResult> => {
-    await recordOperation(tx, { ...r, action: 'rollback', modelVersion: r.fromVersion, generation: result.generation }, result);
-    return result;
-  };
-  if (current.id !== r.fromVersion) {
-    const away = [...history].reverse().find((h) => h.fromVersion === r.fromVersion);
-    if (!away) {
-      throw new DeploymentChangeRefusedError(
-        `Version ${r.fromVersion} never was the champion of model ${r.model}; nothing rolled back`,
-        ErrorType.InvalidInput,
-      );
-    }
-    if (isUndoMove(away)) {
-      return record({ outcome: 'already_rolled_back', model: r.model, champion: current.id, generation: d?.generation ?? 0 });
-    }
-    throw new DeploymentChangeRefusedError(
-      `Version ${r.fromVersion} is no longer the champion of model ${r.model}: ${current.id} was promoted over it since` +
-        `${away.workflowId ? ` (by ${away.workflowId})` : ''}; nothing was rolled back. Roll back ${current.id} if it must go`,
-      ErrorType.RoutingConflict,
-    );
-  }
-  if (!d) throw new DeploymentChangeRefusedError(`Model ${r.model} has no deployment to roll back`, ErrorType.InvalidInput);
-  const target = r.toVersion ?? (await previousChampion(tx, r.fromVersion, history));
-  if (!target) {
-    throw new DeploymentChangeRefusedError(
-      `No champion before ${r.fromVersion} in the alias history of ${r.model}; pass toVersion to choose one`,
-      ErrorType.InvalidInput,
-    );
-  }
-  const targetVersion = await versionById(tx, target);
-  if (!targetVersion || targetVersion.model !== r.model || target === r.fromVersion) {
-    throw new DeploymentChangeRefusedError(`Version ${target} is not another version of model ${r.model}`, ErrorType.InvalidInput);
-  }
-  const reason = `${ROLLBACK_REASON_PREFIX}${r.actor}: ${r.reason}`;
-  let generation = d.generation;
-  if (d.championVersion !== target || d.candidateVersion !== null) {
-    const routed = await setChampionIn(tx, {
-      model: r.model,
-      version: target,
-      expectGeneration: d.generation,
-      actor: r.actor,
-      action: 'deployment.set-champion',
-    });
-    if (!routed) throw new DeploymentMovedError(r.model, d.generation, null, `not rolling back ${r.fromVersion}`);
-    generation = routed.generation;
-  }
-  await moveAliasIn(tx, { model: r.model, alias: 'champion', toVersion: target, actor: r.actor, reason, workflowId: r.workflowId });
-  await setStatusIn(tx, r.fromVersion, 'rejected', r.actor, reason);
-  await crown(tx, r.model, target, r.actor, reason);
-  await insertAudit(tx, {
-    actor: r.actor,
-    action: 'model.rollback',
-    subject: modelSubject(r.model),
-    details: { from: r.fromVersion, to: target, reason: r.reason, workflowId: r.workflowId, generation },
-  });
-  return record({ outcome: 'rolled_back', model: r.model, champion: target, generation });
-}
-
-/**
- * The champion before fromVersion: where the latest promotion into it came from. A rollback's or revert's own alias
- * move is not a promotion (after C → B, rolling back B must not bring C back), and a version since rejected is
- * passed over for the one promoted before it.
- */
-async function previousChampion(tx: pg.PoolClient, fromVersion: string, history: AliasHistoryEntry[]): Promise<string | undefined> {
-  const promotions = history.filter((h) => h.toVersion === fromVersion && h.fromVersion && !isUndoMove(h));
-  for (const h of promotions.reverse()) {
-    const v = await versionById(tx, h.fromVersion!);
-    if (v && v.status !== 'rejected') return v.id;
-  }
-  return undefined;
 }
 
 /** Promotions and rollbacks: each one transaction across routing, aliases, statuses and audit, idempotent per key. */
