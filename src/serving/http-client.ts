@@ -85,6 +85,12 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
     async refresh(model) {
       const path = route(model, 'refresh');
       const r = await call('POST', path);
+      // Nothing of the model is served yet and its newest state fails to load (a first model that cannot load):
+      // report it as served generation 0 with the pending state, so a promotion fails loudly, not by retrying.
+      const pending = (r.json as { pending?: ServedRouting['pending'] } | undefined)?.pending;
+      if (r.status === 503 && pending !== undefined && typeof pending.generation === 'number') {
+        return { model, championVersion: '', candidateVersion: null, candidateWeight: 0, generation: 0, pending };
+      }
       if (r.status !== 200) fail(path, r.status, r.json);
       return r.json as ServedRouting;
     },

@@ -85,7 +85,7 @@ describe('gateway over real HTTP', () => {
     });
   });
 
-  it('reports a model without a deployment, and one that cannot load at all, as typed HTTP errors', async () => {
+  it('reports a model without a deployment as a typed HTTP error, and one that cannot load at all as generation 0 with the pending state', async () => {
     const routing = new FakeRouting();
     routing.set(routingState({ model: 'broken', championVersion: 'b1' }));
     const models = new FakeLoader();
@@ -95,7 +95,9 @@ describe('gateway over real HTTP', () => {
     await expect.poll(() => gw?.models().length, { timeout: 5000 }).toBe(1);
     await expect(client.routing('m')).rejects.toMatchObject({ name: 'GatewayHttpError', status: 404 });
     await expect(client.predict('m', 'k', {})).rejects.toThrow('gateway /v1/models/m/predict answered 404: no such model');
-    await expect(client.refresh('broken')).rejects.toMatchObject({ status: 503, message: expect.stringContaining('no routing state') });
+    // A promotion of a first model that cannot load must see why at once (GatewayLoadFailed), not retry a 503.
+    expect(await client.refresh('broken')).toMatchObject({ model: 'broken', generation: 0, pending: { generation: 1 } });
+    await expect(client.routing('broken')).rejects.toMatchObject({ status: 503 });
   });
 
   it('times out against a server that never answers', async () => {
