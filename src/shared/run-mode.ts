@@ -11,7 +11,8 @@ export function resolveRunMode(input: { train?: unknown; deploy?: unknown }): { 
   const problems: string[] = [];
   const train = input.train ?? 'all';
   const deploy = input.deploy ?? 'auto';
-  if (!TRAIN_MODES.includes(train as TrainMode)) problems.push(`train must be one of ${TRAIN_MODES.join(', ')}, got ${JSON.stringify(train)}`);
+  if (!TRAIN_MODES.includes(train as TrainMode))
+    problems.push(`train must be one of ${TRAIN_MODES.join(', ')}, got ${JSON.stringify(train)}`);
   if (!DEPLOY_MODES.includes(deploy as DeployMode))
     problems.push(`deploy must be one of ${DEPLOY_MODES.join(', ')}, got ${JSON.stringify(deploy)}`);
   if (problems.length > 0) return { problems };
