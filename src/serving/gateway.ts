@@ -166,6 +166,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           models: deps.models,
           model,
           onSwitch: (state) => logger.info({ ...state }, 'serving new routing state'),
+          onRemove: (generation) => logger.info({ model, generation }, 'model no longer deployed; stopped serving it'),
         }),
         failuresInARow: 0,
       };
@@ -195,13 +196,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return result;
   }
 
-  /** Re-reads one model's routing. A model that turns out not to be deployed leaves no slot behind. */
+  /** Re-reads one model's routing. A model that is not (or no longer) deployed leaves no slot behind. */
   async function refreshModel(model: string): Promise<void> {
-    const known = slots.has(model);
     const slot = slotOf(model);
     const deployed = await tracked(model, slot, slot.reloader.refresh());
     const empty = slot.reloader.active() === undefined && slot.reloader.pending() === undefined && !slot.reloader.busy();
-    if (!deployed && !known && empty) slots.delete(model);
+    if (!deployed && empty && slots.get(model) === slot) slots.delete(model);
   }
 
   /** Reads every deployed model's routing (one read when the source lists them) and switches each that changed. */
@@ -228,10 +228,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       if (listFailuresInARow > 0) logger.info({ failuresInARow: listFailuresInARow }, 'reading deployed models recovered');
       listFailuresInARow = 0;
+      const listed = new Set<string>();
       for (const state of states) {
+        listed.add(state.model);
         const slot = slotOf(state.model);
         // A slow load still running for this model finishes first; the next poll offers what is newest then.
         if (!slot.reloader.busy()) runs.push(tracked(state.model, slot, slot.reloader.offer(state)));
+      }
+      // A served model missing from the list may have been deployed after the list was read: its own read decides.
+      for (const [model, slot] of slots) {
+        if (!listed.has(model) && !slot.reloader.busy()) runs.push(refreshModel(model));
       }
     } else {
       // A source that cannot list: re-read the models already known, one by one, and the default model.

@@ -14,6 +14,8 @@ export interface RoutingReloaderDeps {
   model: string;
   /** Called after a new state is active. */
   onSwitch?(state: RoutingState): void;
+  /** Called when the model's deployment is gone (a first promotion undone) and nothing of it is served any more. */
+  onRemove?(generation: number): void;
 }
 
 /**
@@ -39,9 +41,10 @@ export interface RoutingReloader {
   /** The newest state read but not served, if its load failed. */
   pending(): PendingRouting | undefined;
   /**
-   * Re-reads the routing now (after any switch in flight); resolves false when the model has no deployment and
-   * nothing is loaded. Rejects with RoutingLoadError when the newest state cannot be served (pending() then names
-   * it), or with the source's error; the last good state keeps serving either way.
+   * Re-reads the routing now (after any switch in flight); resolves false when the model has no deployment, and then
+   * serves nothing of it (a deployment can be removed: a first model's promotion undone). Rejects with
+   * RoutingLoadError when the newest state cannot be served (pending() then names it), or with the source's error;
+   * the last good state keeps serving either way.
    */
   refresh(): Promise<boolean>;
   /** Switches to a state read elsewhere (the gateway reads every model's routing at once); rejects like refresh. */
@@ -74,9 +77,6 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
   }
 
   async function apply(state: RoutingState): Promise<void> {
-    // Reads outside the chain (the gateway's poll of every model) can arrive after a newer refresh: generations
-    // only grow on a deployment row, so an older one is stale, never a change.
-    if (current !== undefined && state.generation < current.state.generation) return;
     if (current !== undefined && sameState(current.state, state)) {
       pending = undefined;
       return;
@@ -94,8 +94,10 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
       pending = { generation: state.generation, error: reason };
       throw new RoutingLoadError(deps.model, state.generation, reason);
     }
+    // A generation below the one served means the deployment started over: nothing pending of the old one holds.
+    const restarted = current !== undefined && state.generation < current.state.generation;
     current = { state: { ...state }, champion, candidate };
-    if (pending !== undefined && pending.generation <= state.generation) pending = undefined;
+    if (pending !== undefined && (restarted || pending.generation <= state.generation)) pending = undefined;
     for (const version of cache.keys()) {
       if (version !== state.championVersion && version !== state.candidateVersion) cache.delete(version);
     }
@@ -105,8 +107,12 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
   async function reload(): Promise<boolean> {
     const state = await deps.routing.getRouting(deps.model);
     if (state === undefined) {
-      if (current === undefined) return false;
-      throw new Error(`routing for model ${deps.model} disappeared; keeping generation ${current.state.generation}`);
+      const removed = current;
+      current = undefined;
+      pending = undefined;
+      cache.clear();
+      if (removed !== undefined) deps.onRemove?.(removed.state.generation);
+      return false;
     }
     await apply(state);
     return true;
@@ -127,7 +133,17 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
     pending: () => pending && { ...pending },
     busy: () => queued > 0,
     refresh: () => serialized(reload),
-    offer: (state) => serialized(() => apply(state)),
+    offer: (state) =>
+      serialized(async () => {
+        // A state read outside the chain (the gateway's poll of every model) can arrive after a newer refresh, or
+        // come from a deployment removed and created again, whose generation starts over: an older generation is
+        // settled by a read of the model's own row in turn, whose answer applies as it is.
+        if (current !== undefined && state.generation < current.state.generation) {
+          await reload();
+          return;
+        }
+        await apply(state);
+      }),
   };
 }
 

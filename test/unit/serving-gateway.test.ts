@@ -476,6 +476,37 @@ describe('serving gateway with many models', () => {
     expect(source.reads.list).toBe(0);
   });
 
+  it('stops serving a model whose deployment is removed (a first promotion undone), and serves it again once redeployed', async () => {
+    const { gw, routing } = twoModels({ refreshMs: 5 });
+    routing.set(routingState({ model: 'a', championVersion: 'a1', generation: 3 }));
+    await gw.start(0);
+    await expect.poll(() => gw.current('a')?.generation, { timeout: 2000 }).toBe(3);
+
+    routing.states.delete('a');
+    await expect.poll(() => gw.models().map((m) => m.model), { timeout: 2000 }).toEqual(['b']);
+    expect(await call(gw, 'POST', '/v1/models/a/predict', { input: {} })).toMatchObject({ status: 404 });
+    expect(await call(gw, 'POST', '/v1/models/a/refresh')).toMatchObject({ status: 404 });
+
+    // Deployed anew: its generation starts over at 1, below the 3 served before.
+    routing.set(routingState({ model: 'a', championVersion: 'a2', generation: 1 }));
+    await expect.poll(() => gw.current('a'), { timeout: 2000 }).toMatchObject({ championVersion: 'a2', generation: 1 });
+    expect(await call(gw, 'POST', '/v1/models/a/predict', { requestKey: 'k', input: {} })).toMatchObject({ json: { modelVersion: 'a2' } });
+  });
+
+  it('follows a deployment removed and created again between two polls (its generation starting over)', async () => {
+    const { gw, routing } = twoModels();
+    routing.set(routingState({ model: 'a', championVersion: 'a1', generation: 3 }));
+    await gw.refresh();
+    // The row was removed and created again between two polls: the listed generation went back, so the model's
+    // own row is read, and what it holds now applies.
+    routing.set(routingState({ model: 'a', championVersion: 'a9', generation: 1 }));
+    await gw.refresh();
+    expect(gw.current('a')).toMatchObject({ championVersion: 'a9', generation: 1 });
+    // A refresh asked for applies what it reads as it is.
+    routing.set(routingState({ model: 'a', championVersion: 'a1', generation: 0 }));
+    expect(await call(gw, 'POST', '/v1/models/a/refresh')).toMatchObject({ status: 200, json: { championVersion: 'a1', generation: 0 } });
+  });
+
   it('labels request, latency, feedback and routing metrics with the model', async () => {
     const { gw } = twoModels();
     await gw.refresh();
