@@ -202,7 +202,7 @@ export function registerOperatorCommands(program: Command): void {
 
   program
     .command('sample')
-    .description('Write seeded sample ticket partitions into the blob store (raw/<dataset>/<date>/)')
+    .description('Write seeded sample partitions into the blob store (raw/<dataset>/<date>/): reviews for `reviews`, else tickets')
     .argument('[dataset]', 'dataset name', 'tickets')
     .requiredOption('--from <YYYY-MM-DD>', 'first day', dateArg)
     .option('--days <n>', 'how many days', posInt, 3)
