@@ -42,7 +42,7 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
   });
   let routing: RoutingState = { model: MODEL, championVersion: 'mv-champion', candidateVersion: null, candidateWeight: 0, generation: 1 };
   const gateway = createGateway({
-    model: MODEL,
+    defaultModel: MODEL,
     routing: { getRouting: async () => ({ ...routing }) },
     models: { load: async (v) => ({ classes: ['a'], predict: () => ({ label: v, probabilities: [1] }) }) },
     log: { insertPredictions: async () => undefined, recordFeedback: async () => true },

@@ -35,8 +35,6 @@ export interface GatewayDeps {
    * one they answer 404. Every deployed model is served under `/v1/models/<model>/…` either way.
    */
   defaultModel?: string;
-  /** @deprecated The older name of defaultModel (a gateway served only this model then). */
-  model?: string;
   /** Routing poll interval; default 250 ms. */
   refreshMs?: number;
   logger?: GatewayLogger;
@@ -124,7 +122,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const logger = deps.logger ?? noopLogger;
   const refreshMs = deps.refreshMs ?? 250;
   const maxBatch = deps.maxBatch ?? 200;
-  const defaultModel = deps.defaultModel ?? deps.model;
+  const defaultModel = deps.defaultModel;
   const slots = new Map<string, Slot>();
   const servedStates = function* (): Iterable<RoutingState> {
     for (const slot of slots.values()) {
