@@ -98,7 +98,12 @@ async function withWorker<T>(
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: { partitionWork: w.work, ...createBackfillActivities({ client: env.client }) },
+    activities: {
+      partitionWork: w.work,
+      ...createBackfillActivities({ client: env.client }),
+      // The nightly run asks for the newest processed day (deploy mode); these stub datasets have none yet.
+      newestProcessedPartition: async () => undefined,
+    },
   });
   const start = (input: Omit<BackfillInput, 'taskQueue'>): Promise<BackfillHandle> =>
     env.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
