@@ -11,6 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
 import { createGateway } from '../src/serving/gateway';
+import { createDecisionActivities } from '../src/activities/decisions';
 import { createGatewayClient } from '../src/serving/http-client';
 import type { RoutingState } from '../src/serving/ports';
 import { GPU_TASK_QUEUE } from '../src/shared/task-queues';
@@ -55,6 +56,8 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
   };
   const plan = testPlan({ canary: { ...testPlan().canary, steps: [{ weight: 10, bakeSeconds: 600 }], requestsPerStep: 1 } });
   const activities: Partial<Activities> = {
+    // The gate and canary decisions are local activities: the real rules.
+    ...createDecisionActivities(),
     ...dataStageMocks({ plan, evaluation: evaluation(0.9, 0.88), champion: 'mv-champion' }),
     setCanaryWeight: async ({ modelVersionId, weight }) => ({
       generation: await route({ candidateVersion: modelVersionId, candidateWeight: weight }),
