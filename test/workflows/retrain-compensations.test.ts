@@ -157,6 +157,15 @@ async function state(dataset: string, model: string) {
   };
 }
 
+/** The state a failed run with a champion must leave: as before the run, with its candidate rejected. */
+const asBefore = (dataset: string) => ({
+  latest: `dv-prev-${dataset}`,
+  routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
+  championAlias: `mv-champion-${dataset}`,
+  candidateAlias: undefined,
+  statuses: { champion: 'champion', candidate: 'rejected' },
+});
+
 const fail = (what: string) => async (): Promise<never> => {
   throw ApplicationFailure.nonRetryable(`${what} failed on purpose`, 'PlantedFailure');
 };
@@ -171,13 +180,7 @@ describe('saga compensations, by their effect on the registry', () => {
   it('validation fails after registration: rejectCandidate rejects the candidate and clears its alias', async () => {
     const { dataset, model, mocks } = await seed({ champion: true });
     await failingRun(dataset, { ...mocks, evaluateModel: fail('evaluation') });
-    expect(await state(dataset, model)).toEqual({
-      latest: `dv-prev-${dataset}`,
-      routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
-      championAlias: `mv-champion-${dataset}`,
-      candidateAlias: undefined,
-      statuses: { champion: 'champion', candidate: 'rejected' },
-    });
+    expect(await state(dataset, model)).toEqual(asBefore(dataset));
   });
 
   it('the canary fails mid-way: restoreChampion takes the candidate off the routing', async () => {
@@ -190,13 +193,7 @@ describe('saga compensations, by their effect on the registry', () => {
     await failingRun(dataset, { ...mocks, sendCanaryTraffic }, 'pipeline-v2-canary-compensated.json');
     const audit = await registry.audit.list(`model:${model}`);
     expect(audit.map((a) => a.action)).toContain('canary.rollback');
-    expect(await state(dataset, model)).toEqual({
-      latest: `dv-prev-${dataset}`,
-      routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
-      championAlias: `mv-champion-${dataset}`,
-      candidateAlias: undefined,
-      statuses: { champion: 'champion', candidate: 'rejected' },
-    });
+    expect(await state(dataset, model)).toEqual(asBefore(dataset));
   });
 
   it('promotion commits but the gateway cannot serve it: revertPromotion restores the champion', async () => {
@@ -214,13 +211,7 @@ describe('saga compensations, by their effect on the registry', () => {
       },
       'pipeline-v2-promotion-reverted.json',
     );
-    expect(await state(dataset, model)).toEqual({
-      latest: `dv-prev-${dataset}`,
-      routing: { champion: `mv-champion-${dataset}`, candidate: null, weight: 0 },
-      championAlias: `mv-champion-${dataset}`,
-      candidateAlias: undefined,
-      statuses: { champion: 'champion', candidate: 'rejected' },
-    });
+    expect(await state(dataset, model)).toEqual(asBefore(dataset));
   });
 
   it('a first model whose promotion the gateway cannot serve is undeployed again', async () => {
