@@ -11,6 +11,9 @@ import type { ServedRouting } from '../serving/ports';
 import type { CpuActivityDeps } from './deps';
 import { HASH_FIELD, readVersionSplit } from './manifest';
 
+/** Refreshes in a row that must report the same failed load before a promotion or rollback fails for good. */
+const PENDING_LOADS_TO_FAIL = 5;
+
 /** Common input of the alias/routing activities. */
 export interface ModelChange {
   model: string;
@@ -72,12 +75,14 @@ export function createDeploymentActivities(
 
   /**
    * Done only when the gateway serves generation (or a later one): poll briefly, then fail retryably so Temporal
-   * retries. A gateway that read the generation but cannot load it fails the step for good: it keeps serving the
-   * old routing, and reporting success would hide that.
+   * retries. A gateway that read the generation but cannot load it, refresh after refresh (each refresh loads
+   * again: a failed load is never cached), fails the step for good: it keeps serving the old routing, and reporting
+   * success would hide that. One failed load (a blob-store blip) is not enough: it must persist.
    */
   async function confirmServed(model: string, generation: number): Promise<void> {
     const ctx = Context.current();
     let last = 'no answer';
+    let pendingInARow = 0;
     for (let i = 0; i < confirmAttempts; i++) {
       if (i > 0) await ctx.sleep(confirmIntervalMs);
       let served: ServedRouting;
@@ -85,10 +90,12 @@ export function createDeploymentActivities(
         served = await gateway.refresh(model);
       } catch (err) {
         last = `refresh failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+        pendingInARow = 0;
         continue;
       }
       if (served.generation >= generation) return;
-      if (served.pending && served.pending.generation >= generation) {
+      pendingInARow = served.pending && served.pending.generation >= generation ? pendingInARow + 1 : 0;
+      if (served.pending && pendingInARow >= PENDING_LOADS_TO_FAIL) {
         throw ApplicationFailure.nonRetryable(
           `the gateway cannot load routing generation ${served.pending.generation} of model ${model} ` +
             `(${served.pending.error.slice(0, 300)}) and keeps serving generation ${served.generation}: the registry ` +
@@ -96,7 +103,7 @@ export function createDeploymentActivities(
           ErrorType.GatewayLoadFailed,
         );
       }
-      last = `serves generation ${served.generation}`;
+      last = `serves generation ${served.generation}${served.pending ? ` (loading generation ${served.pending.generation} failed)` : ''}`;
     }
     throw new Error(`the gateway does not serve routing generation ${generation} of model ${model} yet (${last}); retrying`);
   }

@@ -88,7 +88,20 @@ async function promoteIn(tx: pg.PoolClient, p: PromotionRequest): Promise<Promot
     if (!created) throw new DeploymentMovedError(p.model, null, null, 'another first model was deployed concurrently');
     generation = created.generation;
   } else if (d.championVersion === p.modelVersionId && d.candidateVersion === null) {
-    // Already the champion, and not by this run (no operations row): nothing to write, nothing for a revert to undo.
+    // Already routed as the champion, not by this run (no operations row): the routing stays, and the alias and
+    // statuses follow it (a retry after an older attempt committed the routing and died before the alias, or a
+    // registry left inconsistent by an older version). Each write is a no-op when already so; nothing is recorded
+    // for a revert to undo.
+    await moveAliasIn(tx, {
+      model: p.model,
+      alias: 'champion',
+      toVersion: p.modelVersionId,
+      actor: p.actor,
+      reason: `alias follows the routed champion (${p.reason})`,
+      workflowId: p.workflowId,
+    });
+    await crown(tx, p.model, p.modelVersionId, p.actor, p.reason);
+    await clearAliasIfAt(tx, p, 'candidate', 'promoted');
     return { generation: d.generation };
   } else if (d.candidateVersion !== p.modelVersionId) {
     if (d.candidateVersion === null) {

@@ -202,8 +202,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!deployed && empty && slots.get(model) === slot) slots.delete(model);
   }
 
-  /** Reads every deployed model's routing (one read when the source lists them) and switches each that changed. */
-  async function refreshAll(): Promise<void> {
+  /**
+   * Reads every deployed model's routing (one read when the source lists them) and switches each that changed.
+   * `wait: false` (the poller) returns once the list is read: a model whose load is slow (a large artifact, a slow
+   * blob store) is skipped by the next polls while busy, and never holds back the others or readiness.
+   */
+  async function refreshAll({ wait = true }: { wait?: boolean } = {}): Promise<void> {
     const runs: Array<Promise<void>> = [];
     if (deps.routing.listRouting !== undefined) {
       let states: RoutingState[];
@@ -236,6 +240,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       // A served model missing from the list may have been deployed after the list was read: its own read decides.
       for (const [model, slot] of slots) {
         if (!listed.has(model) && !slot.reloader.busy()) runs.push(refreshModel(model));
+      }
+      // The deployments were read: ready, whatever each model's load turns out to be (reported per model).
+      synced = true;
+      if (!wait) {
+        void Promise.allSettled(runs);
+        return;
       }
     } else {
       // A source that cannot list: re-read the models already known, one by one, and the default model.
@@ -454,7 +464,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         // Polls skip while one is running (a slow read or load) instead of queueing behind it.
         if (polling) return;
         polling = true;
-        refreshAll()
+        refreshAll({ wait: false })
           .catch(() => undefined)
           .finally(() => {
             polling = false;

@@ -59,7 +59,7 @@ describe.each(TEST_BACKENDS)('deployment activities on %s', (backend) => {
     registry = createRegistry(failing.pool);
     gateway = fakeGateway(registry);
     acts = createDeploymentActivities(cpuDeps(new MemoryBlobStore(), { registry, gateway: gateway as unknown as GatewayClient }), {
-      attempts: 3,
+      attempts: 6,
       intervalMs: 5,
     });
   });

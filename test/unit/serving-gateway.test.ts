@@ -528,3 +528,45 @@ describe('serving gateway with many models', () => {
     expect(body).toContain('gateway_routing_generation{model="b"} 7');
   });
 });
+
+describe('a slow model load (found in review)', () => {
+  const open: Gateway[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((gw) => gw.stop()));
+  });
+  function twoModels() {
+    const routing = new FakeRouting();
+    routing.set(routingState({ model: 'a', championVersion: 'a1' }));
+    routing.set(routingState({ model: 'b', championVersion: 'b1', generation: 7 }));
+    const models = new FakeLoader();
+    const gw = createGateway({ routing, log: new MemoryLog(), models, flushMs: 10_000, refreshMs: 5 });
+    open.push(gw);
+    return { gw, routing, models };
+  }
+
+  it("a model whose artifact load hangs does not stop the poller from picking up another model's routing change", async () => {
+    const { gw, routing, models } = twoModels();
+    const release = models.hold('a1'); // a's artifact read hangs (slow S3, huge model)
+    await gw.start(0);
+    await expect.poll(() => gw.current('b')?.generation, { timeout: 2000 }).toBe(7);
+    // b's canary step: only the poller (no explicit refresh) should pick it up.
+    routing.set(routingState({ model: 'b', championVersion: 'b1', candidateVersion: 'b2', candidateWeight: 20, generation: 8 }));
+    try {
+      await expect.poll(() => gw.current('b')?.generation, { timeout: 2000 }).toBe(8);
+    } finally {
+      release();
+    }
+  });
+
+  it("becomes ready although one model's load is still in progress", async () => {
+    const { gw, models } = twoModels();
+    const release = models.hold('a1');
+    await gw.start(0);
+    await expect.poll(() => gw.current('b')?.generation, { timeout: 2000 }).toBe(7);
+    try {
+      await expect.poll(async () => (await gw.app.inject({ url: '/readyz' })).statusCode, { timeout: 2000 }).toBe(200);
+    } finally {
+      release();
+    }
+  });
+});
