@@ -199,7 +199,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const slot = slotOf(model);
     const deployed = await tracked(model, slot, slot.reloader.refresh());
     const empty = slot.reloader.active() === undefined && slot.reloader.pending() === undefined && !slot.reloader.busy();
-    if (!deployed && empty && slots.get(model) === slot) slots.delete(model);
+    if (!deployed && empty && slots.get(model) === slot) {
+      slots.delete(model);
+      // A name with no deployment (a typo, or made up by a client during a registry outage) keeps no metric series.
+      metrics.refreshFailures.remove({ model });
+    }
   }
 
   /**

@@ -569,4 +569,17 @@ describe('a slow model load (found in review)', () => {
       release();
     }
   });
+  it('made-up model names sent to /refresh during a registry outage leave no metric series behind', async () => {
+    const routing = new FakeRouting();
+    routing.set(routingState({ model: 'a', championVersion: 'a1' }));
+    const gw = createGateway({ routing, log: new MemoryLog(), models: new FakeLoader(), flushMs: 10_000, refreshMs: 1_000_000 });
+    open.push(gw);
+    await gw.refresh();
+    routing.failing = true;
+    for (let i = 0; i < 50; i++) await gw.app.inject({ method: 'POST', url: `/v1/models/junk-${i}/refresh` });
+    routing.failing = false;
+    await gw.refresh().catch(() => undefined);
+    const body = (await gw.app.inject({ url: '/metrics' })).body;
+    expect(body).not.toContain('junk-');
+  });
 });
