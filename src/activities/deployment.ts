@@ -6,6 +6,7 @@ import { DeploymentMovedError } from '../registry/deployments';
 import { RegistryInvariantError, RegistryNotFoundError, RoutingConflictError } from '../registry/errors';
 import { DeploymentChangeRefusedError, type DeploymentAction } from '../registry/deployment-operations';
 import { createGatewayLogMetricsSource } from '../serving/gateway-log-metrics';
+import { GatewayHttpError } from '../serving/http-client';
 import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { ServedRouting } from '../serving/ports';
 import type { CpuActivityDeps } from './deps';
@@ -106,6 +107,24 @@ export function createDeploymentActivities(
       last = `serves generation ${served.generation}${served.pending ? ` (loading generation ${served.pending.generation} failed)` : ''}`;
     }
     throw new Error(`the gateway does not serve routing generation ${generation} of model ${model} yet (${last}); retrying`);
+  }
+
+  /** Done only when the gateway no longer serves the model (404, or nothing loaded); else fail retryably. */
+  async function confirmRemoved(model: string): Promise<void> {
+    const ctx = Context.current();
+    let last = 'no answer';
+    for (let i = 0; i < confirmAttempts; i++) {
+      if (i > 0) await ctx.sleep(confirmIntervalMs);
+      try {
+        const served = await gateway.refresh(model);
+        if (served.championVersion === '') return; // nothing of the model is served
+        last = `still serves ${served.championVersion} (generation ${served.generation})`;
+      } catch (err) {
+        if (err instanceof GatewayHttpError && err.status === 404) return;
+        last = `refresh failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+      }
+    }
+    throw new Error(`the gateway still serves model ${model}, whose deployment was removed (${last}); retrying`);
   }
 
   const gatewayLog = createGatewayLogMetricsSource((model, generation) => registry.predictions.windowStats(model, generation));
@@ -276,8 +295,8 @@ export function createDeploymentActivities(
         }),
       );
       if (result.generation !== undefined) await confirmServed(input.model, result.generation);
-      // A removed deployment has no generation to confirm: the gateway drops or keeps the model on its next read.
-      else await nudgeGateway(input.model);
+      // A removed deployment (a first model reverted) has no generation: done once the gateway serves nothing of it.
+      else if (result.reverted) await confirmRemoved(input.model);
       return result;
     },
 

@@ -22,6 +22,8 @@ describe('deployment activities with the real gateway', () => {
   let gw: Gateway;
   let loader: FakeLoader;
   let failOnce: Set<string>;
+  /** While set, the gateway cannot read the registry's routing. */
+  let routingDown = false;
   let acts: ReturnType<typeof createDeploymentActivities>;
 
   beforeAll(async () => {
@@ -29,6 +31,7 @@ describe('deployment activities with the real gateway', () => {
     registry = createRegistry(db.pool);
     const routing: RoutingSource = {
       async getRouting(model) {
+        if (routingDown) throw new Error('registry unreachable');
         const d = await registry.deployments.getDeployment(model);
         return (
           d && {
@@ -118,5 +121,22 @@ describe('deployment activities with the real gateway', () => {
     expect((await registry.models.getAlias(model, 'champion'))?.id).toBe(b);
     expect((await registry.models.getVersion(b))?.status).toBe('champion');
     expect((await registry.models.getVersion(a))?.status).toBe('retired');
+  });
+
+  it('reverting a first model is done only once the gateway serves nothing of it', async () => {
+    const model = 'rv-revert-first';
+    const a = `${model}-a`;
+    await register(model, [a]);
+    await attempt('rf', acts.promoteCandidate, { model, modelVersionId: a, reason: 'first', workflowId: 'rf' });
+    expect(gw.current(model)?.championVersion).toBe(a);
+    // The gateway cannot read the registry: it keeps serving the model, so the revert is not done yet.
+    routingDown = true;
+    const change = { model, modelVersionId: a, reason: 'the run failed', workflowId: 'rf' };
+    await expect(attempt('rf', acts.revertPromotion, change)).rejects.toThrow(/still serves model/);
+    expect(gw.current(model)?.championVersion).toBe(a);
+    routingDown = false;
+    // The retry finds its recorded result and confirms the model is gone from the gateway.
+    await expect(attempt('rf', acts.revertPromotion, change)).resolves.toMatchObject({ reverted: true });
+    expect(gw.current(model)).toBeUndefined();
   });
 });
