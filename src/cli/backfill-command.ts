@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { BackfillInput, BackfillResult } from '../shared/backfill';
-import { backfillWorkflowId, isLogicalDate } from '../shared/ids';
+import { backfillWorkflowId, isLogicalDate, shiftDate } from '../shared/ids';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { MAX_CONCURRENCY, backfillInputProblems } from '../workflows/backfill-plan';
 import { backfillWorkflow, progressQuery } from '../workflows/backfill';
@@ -69,6 +69,16 @@ export function registerBackfillCommand(program: Command): void {
       // The workflow checks its input too; checking here says what is wrong before anything starts.
       const problems = backfillInputProblems(input);
       if (problems.length > 0) throw new Error(`invalid backfill: ${problems.join('; ')}`);
+      // The day a nightly run is about to process, run by a backfill, is built without deploying, and the nightly run
+      // then finds it done: that day's model is never trained or deployed.
+      const yesterday = shiftDate(new Date().toISOString().slice(0, 10), 1);
+      if (!opts.dryRun && opts.to >= yesterday) {
+        console.error(
+          `warning: the range ends at ${opts.to}; a backfill never deploys, and the nightly run for ${yesterday} will find that ` +
+            `day done by this backfill and not train or deploy it. End the range before ${yesterday}, or run that day ` +
+            `first: npx trainset run ${dataset} --date ${yesterday}`,
+        );
+      }
       const workflowId = `${backfillWorkflowId(dataset, opts.from, opts.to)}${opts.dryRun ? '-dry-run' : ''}`;
       const { client, close } = await connectClient(resolveConfig());
       try {

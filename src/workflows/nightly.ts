@@ -123,8 +123,11 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
   // caught up after a long outage: the newest night of those is less than a day late and deploys). The newest day
   // deploys under `deploy: auto`, which the partition run checks again before its canary.
   if (patched(PAST_DAYS_PATCH) && retrainInput.deploy !== 'never') {
-    const scheduled = scheduledStartTime();
-    const lateMs = scheduled === undefined ? 0 : workflowInfo().startTime.getTime() - scheduled.getTime();
+    // Lateness is judged by the chain's first run only: a run continued as new starts later by design (its own start
+    // time is the continuation's), and the first run's verdict travels in its input.
+    const info = workflowInfo();
+    const scheduled = info.continuedFromExecutionRunId === undefined ? scheduledStartTime() : undefined;
+    const lateMs = scheduled === undefined ? 0 : info.startTime.getTime() - scheduled.getTime();
     const newest = await io.newestProcessedPartition({ dataset: input.dataset });
     if (lateMs > BACKFILL_LATENESS_MS || (newest !== undefined && newest > logicalDate)) {
       log.info('scheduled run for a past partition: running it as a backfill (no deploy)', { logicalDate, newest, lateMs });

@@ -6,6 +6,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -135,6 +136,17 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       })
       .catch(() => undefined); // the run itself was cancelled: nothing to stop here
   }
+  /** v2: run a short stage whose side effect must be known before the run stops (not cancelled by a rollback). */
+  const untilDone = <T>(fn: () => Promise<T>): Promise<T> => (v2 ? CancellationScope.nonCancellable(fn) : fn());
+  /**
+   * v2: a run cancelled while its promotion committed (the promotion waits for the activity to finish) does not end
+   * with the model promoted behind the cancellation: the saga's revertPromotion undoes it.
+   */
+  const throwIfCancelledDuringPromotion = (): void => {
+    if (v2 && CancellationScope.current().consideredCancelled) {
+      throw new CancelledFailure('run cancelled during promotion');
+    }
+  };
   /** A responder's rollback before the canary: undo what the run did (saga), and end rolled back (the Update answers). */
   const stopForRollback = async (): Promise<RetrainResult> => {
     if (compensations.length > 0) {
@@ -202,7 +214,9 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       }
 
       setStage('version');
-      const version = await scan.createDatasetVersion({ ...ref, dedupedKey, workflowId });
+      // v2: a rollback waits for the version stage to finish, so its tag move is known and compensated (a cancelled
+      // call could still commit after the run stopped waiting for it).
+      const version = await untilDone(() => scan.createDatasetVersion({ ...ref, dedupedKey, workflowId }));
       status.datasetVersion = version;
       syncSearchAttributes(status);
       datasetVersionId = version.versionId;
@@ -234,15 +248,17 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
 
       // Only a run that may deploy takes the `candidate` alias (a backfill's models stay plain registered versions).
       const deployable = await mayDeploy();
-      const mv = await io.registerModelVersion({
-        model: p.model,
-        datasetVersionId: version.versionId,
-        artifactKey: trained.artifactKey,
-        jobKey,
-        metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
-        workflowId,
-        ...(v2 ? { candidate: deployable } : {}),
-      });
+      const mv = await untilDone(() =>
+        io.registerModelVersion({
+          model: p.model,
+          datasetVersionId: version.versionId,
+          artifactKey: trained.artifactKey,
+          jobKey,
+          metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
+          workflowId,
+          ...(v2 ? { candidate: deployable } : {}),
+        }),
+      );
       status.modelVersion = mv;
       syncSearchAttributes(status);
       compensations.push({
@@ -267,7 +283,14 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       if (evaluation.candidateIsChampion) return { kind: 'unchanged' as const };
       // The decision is recorded in history (v2), so a rule changed later never alters this run's replay.
       const gate: GateDecision = v2 ? await decide.decideGate({ evaluation, policy: p.gates }) : evaluateGate(evaluation, p.gates);
-      return { kind: 'evaluated' as const, mv, evaluation, gate, deployable: deployable && (await mayDeploy()) };
+      return {
+        kind: 'evaluated' as const,
+        mv,
+        evaluation,
+        gate,
+        tookCandidate: v2 && deployable,
+        deployable: deployable && (await mayDeploy()),
+      };
     });
     canaryReached = true;
 
@@ -291,7 +314,17 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     }
     status.gate = gate;
     if (!prepared.deployable) {
-      compensations.length = 0; // a backfill's evaluation: the version and the registered model stand
+      // A run that took the `candidate` alias and then found a newer day processed gives it back: it will never
+      // canary this model. A backfill's model (no alias taken) stays a plain registered version.
+      if (prepared.tookCandidate) {
+        await io.rejectCandidate({
+          model: p.model,
+          modelVersionId: mv.modelVersionId,
+          reason: status.notDeployed ?? 'not deployed',
+          workflowId,
+        });
+      }
+      compensations.length = 0; // the version and the evaluated model stand
       return await finish('evaluated');
     }
     if (!gate.passed && !gate.overridden) {
@@ -325,6 +358,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
         reason: 'first model: passed absolute gates',
         workflowId,
       });
+      throwIfCancelledDuringPromotion();
       compensations.length = 0;
       return await finish('first_champion');
     }
@@ -358,6 +392,25 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       return await finish('rolled_back', canary.reason);
     }
 
+    // v2: a newer day processed during the canary (hours) deploys instead of this one: traffic goes back.
+    if (v2 && !(await mayDeploy())) {
+      setStage('rollback');
+      await io.restoreChampion({
+        model: p.model,
+        modelVersionId: mv.modelVersionId,
+        reason: status.notDeployed ?? 'not deployed',
+        workflowId,
+      });
+      await io.rejectCandidate({
+        model: p.model,
+        modelVersionId: mv.modelVersionId,
+        reason: status.notDeployed ?? 'not deployed',
+        workflowId,
+      });
+      compensations.length = 0;
+      return await finish('evaluated');
+    }
+
     setStage('promote');
     const promotedBy = canary.promotedBy;
     if (v2) {
@@ -376,6 +429,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       // v2: only the routing this canary left (its last generation) is promoted; anything changed since wins.
       ...(v2 && canary.generation > 0 ? { expectGeneration: canary.generation } : {}),
     });
+    throwIfCancelledDuringPromotion();
     compensations.length = 0;
     return await finish('promoted');
   } catch (err) {

@@ -11,6 +11,8 @@ import { rollbackUpdate } from '../../src/workflows/messages';
 import { recordHistory } from '../helpers/record-history';
 import {
   PipelineHarness,
+  canaryMocks,
+  canaryWindow,
   TEST_MODEL_VERSION,
   TEST_VERSION,
   dataStageMocks,
@@ -91,9 +93,57 @@ describe('train and deploy modes', () => {
       const r = await (await run.start({ dataset: 'tickets', logicalDate: DATE })).result();
       expect(run.callNames().filter((n) => n === 'newestProcessedPartition')).toHaveLength(2);
       expect(run.callNames()).not.toContain('promoteCandidate');
+      // It had taken the `candidate` alias at registration: it gives it back (found in review).
+      expect(run.inputsOf('registerModelVersion')[0]).toMatchObject({ candidate: true });
+      expect(run.inputsOf('rejectCandidate')).toEqual([expect.objectContaining({ modelVersionId: TEST_MODEL_VERSION.modelVersionId })]);
       return r;
     });
     expect(result.outcome).toBe('evaluated');
+  });
+
+  it('deploy auto checks once more after the canary: a newer day processed meanwhile is deployed instead', async () => {
+    let looks = 0;
+    const base = dataStageMocks({ evaluation: evaluation(0.9, 0.88), champion: 'mv-champion' });
+    const mocks = {
+      ...base,
+      ...deploymentMocks(),
+      ...canaryMocks((g) => canaryWindow(g, { n: 100, correct: 90 }, { n: 100, correct: 88 })),
+      newestProcessedPartition: async () => (looks++ < 2 ? DATE : '2024-03-02'),
+    };
+    const result = await h.withRun(mocks, async (run) => {
+      const r = await (await run.start({ dataset: 'tickets', logicalDate: DATE })).result();
+      expect(run.callNames()).toContain('setCanaryWeight');
+      expect(run.callNames()).not.toContain('promoteCandidate');
+      expect(run.inputsOf('restoreChampion')).toHaveLength(1);
+      expect(run.inputsOf('rejectCandidate')).toHaveLength(1);
+      return r;
+    });
+    expect(result.outcome).toBe('evaluated');
+    expect(result.status.notDeployed).toMatch(/2024-03-02 is newer/);
+  });
+
+  it('a run cancelled while its promotion commits reverts the promotion instead of ending cancelled but promoted', async () => {
+    const promoting = deferred();
+    const release = deferred();
+    const mocks = {
+      ...dataStageMocks({ evaluation: evaluation(0.9) }),
+      ...deploymentMocks(),
+      untagDatasetVersion: async () => undefined,
+      promoteCandidate: async () => {
+        promoting.resolve();
+        await release.promise; // the promotion commits while the cancellation waits for it
+        return { generation: 1 };
+      },
+    };
+    await h.withRun(mocks, async (run) => {
+      const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
+      await promoting.promise;
+      await handle.cancel();
+      setTimeout(() => release.resolve(), 300).unref();
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(run.inputsOf('revertPromotion')).toEqual([expect.objectContaining({ modelVersionId: TEST_MODEL_VERSION.modelVersionId })]);
+    });
   });
 
   it('refuses an unknown mode at once with InvalidInput', async () => {
@@ -160,6 +210,32 @@ describe('a rollback asked for before the canary', () => {
       expect(Date.now() - started).toBeLessThan(20_000); // the deadline is an hour away
       expect((await handle.result()).outcome).toBe('rolled_back');
       expect(run.callNames()).not.toContain('createDatasetVersion');
+    });
+  });
+
+  it('while registration is in flight: the registration finishes and the candidate is rejected', async () => {
+    const registering = deferred();
+    const release = deferred();
+    const base = dataStageMocks();
+    const mocks = {
+      ...base,
+      ...deploymentMocks(),
+      untagDatasetVersion: async () => undefined,
+      registerModelVersion: async (input: Parameters<NonNullable<typeof base.registerModelVersion>>[0]) => {
+        registering.resolve();
+        await release.promise;
+        return base.registerModelVersion!(input);
+      },
+    };
+    await h.withRun(mocks, async (run) => {
+      const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
+      await registering.promise;
+      const update = handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'stop', actor: 'oncall' }] });
+      setTimeout(() => release.resolve(), 500).unref();
+      expect((await update).outcome).toBe('rolled_back');
+      // The registration committed: its compensation rejects the candidate (found in review).
+      expect(run.inputsOf('rejectCandidate')).toEqual([expect.objectContaining({ modelVersionId: TEST_MODEL_VERSION.modelVersionId })]);
+      expect(run.inputsOf('untagDatasetVersion')).toHaveLength(1);
     });
   });
 
