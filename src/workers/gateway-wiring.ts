@@ -6,6 +6,25 @@ import type { ModelLoader, RoutingSource } from '../serving/ports';
 import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
 
+/** The routing the registry's deployments rows hold, per model; with `db`, every deployed model in one read. */
+export function registryRoutingSource(registry: Registry, db?: Queryable): RoutingSource {
+  return {
+    async getRouting(model) {
+      const d = await registry.deployments.getDeployment(model);
+      return (
+        d && {
+          model: d.model,
+          championVersion: d.championVersion,
+          candidateVersion: d.candidateVersion,
+          candidateWeight: d.candidateWeight,
+          generation: d.generation,
+        }
+      );
+    },
+    ...(db !== undefined && { listRouting: () => listDeployedRouting(db) }),
+  };
+}
+
 /** A gateway serving every model that has a deployment in the registry, with model artifacts from the blob store. */
 export function createRegistryGateway(deps: {
   registry: Registry;
@@ -17,21 +36,7 @@ export function createRegistryGateway(deps: {
   logger?: GatewayLogger;
   refreshMs?: number;
 }): Gateway {
-  const routing: RoutingSource = {
-    async getRouting(model) {
-      const d = await deps.registry.deployments.getDeployment(model);
-      return (
-        d && {
-          model: d.model,
-          championVersion: d.championVersion,
-          candidateVersion: d.candidateVersion,
-          candidateWeight: d.candidateWeight,
-          generation: d.generation,
-        }
-      );
-    },
-    listRouting: () => listDeployedRouting(deps.db),
-  };
+  const routing = registryRoutingSource(deps.registry, deps.db);
   const models: ModelLoader = {
     async load(modelVersion) {
       const v = await deps.registry.models.getVersion(modelVersion);

@@ -20,6 +20,7 @@ import { resolveRunMode } from '../shared/run-mode';
 import type {
   GateDecision,
   PipelineStatus,
+  ResponderRequest,
   RetrainInput,
   RetrainResult,
   RunMode,
@@ -303,6 +304,35 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       return await finish('unchanged', 'this model version already is the champion');
     }
     const { mv, evaluation, gate } = prepared;
+    /** Traffic back on the champion and the candidate rejected (a canary rollback, or a newer day deploys instead). */
+    const takeBack = async (reason: string, requestedBy?: ResponderRequest): Promise<void> => {
+      setStage('rollback');
+      await io.restoreChampion({ model: p.model, modelVersionId: mv.modelVersionId, reason, workflowId, requestedBy });
+      await io.rejectCandidate({ model: p.model, modelVersionId: mv.modelVersionId, reason, workflowId });
+      compensations.length = 0;
+    };
+    /**
+     * Make the candidate the champion. v2 registers revertPromotion before the call, so a promotion that commits and
+     * then fails, or is cancelled meanwhile, is undone by the saga.
+     */
+    const promote = async (change: { reason: string; requestedBy?: ResponderRequest; expectGeneration?: number }): Promise<void> => {
+      setStage('promote');
+      if (v2) {
+        compensations.push({
+          name: 'revertPromotion',
+          run: () =>
+            io.revertPromotion({
+              model: p.model,
+              modelVersionId: mv.modelVersionId,
+              reason: 'pipeline failed during promotion',
+              workflowId,
+            }),
+        });
+      }
+      await (v2 ? routingWrite : io).promoteCandidate({ model: p.model, modelVersionId: mv.modelVersionId, workflowId, ...change });
+      throwIfCancelledDuringPromotion();
+      compensations.length = 0;
+    };
     if (!gate.passed && input.gateOverride?.reason) {
       gate.overridden = true;
       await io.recordAudit({
@@ -338,28 +368,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
 
     if (!evaluation.champion) {
       // First model: nothing to compare live traffic against, so it becomes champion after the absolute gates.
-      setStage('promote');
-      if (v2) {
-        // Registered before the call: a promotion that commits and then fails (or is cancelled) is undone.
-        compensations.push({
-          name: 'revertPromotion',
-          run: () =>
-            io.revertPromotion({
-              model: p.model,
-              modelVersionId: mv.modelVersionId,
-              reason: 'pipeline failed during promotion',
-              workflowId,
-            }),
-        });
-      }
-      await (v2 ? routingWrite : io).promoteCandidate({
-        model: p.model,
-        modelVersionId: mv.modelVersionId,
-        reason: 'first model: passed absolute gates',
-        workflowId,
-      });
-      throwIfCancelledDuringPromotion();
-      compensations.length = 0;
+      await promote({ reason: 'first model: passed absolute gates' });
       return await finish('first_champion');
     }
 
@@ -379,58 +388,23 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       v2,
     });
     if (canary.outcome === 'rollback') {
-      setStage('rollback');
-      await io.restoreChampion({
-        model: p.model,
-        modelVersionId: mv.modelVersionId,
-        reason: canary.reason,
-        workflowId,
-        requestedBy: canary.requestedBy,
-      });
-      await io.rejectCandidate({ model: p.model, modelVersionId: mv.modelVersionId, reason: canary.reason, workflowId });
-      compensations.length = 0;
+      await takeBack(canary.reason, canary.requestedBy);
       return await finish('rolled_back', canary.reason);
     }
 
     // v2: a newer day processed during the canary (hours) deploys instead of this one: traffic goes back.
     if (v2 && !(await mayDeploy())) {
-      setStage('rollback');
-      await io.restoreChampion({
-        model: p.model,
-        modelVersionId: mv.modelVersionId,
-        reason: status.notDeployed ?? 'not deployed',
-        workflowId,
-      });
-      await io.rejectCandidate({
-        model: p.model,
-        modelVersionId: mv.modelVersionId,
-        reason: status.notDeployed ?? 'not deployed',
-        workflowId,
-      });
-      compensations.length = 0;
+      await takeBack(status.notDeployed ?? 'not deployed');
       return await finish('evaluated');
     }
 
-    setStage('promote');
     const promotedBy = canary.promotedBy;
-    if (v2) {
-      compensations.push({
-        name: 'revertPromotion',
-        run: () =>
-          io.revertPromotion({ model: p.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during promotion', workflowId }),
-      });
-    }
-    await (v2 ? routingWrite : io).promoteCandidate({
-      model: p.model,
-      modelVersionId: mv.modelVersionId,
+    await promote({
       reason: promotedBy ? `promoted by ${promotedBy.actor} before the last canary step: ${promotedBy.reason}` : 'canary passed every step',
-      workflowId,
       requestedBy: promotedBy,
       // v2: only the routing this canary left (its last generation) is promoted; anything changed since wins.
       ...(v2 && canary.generation > 0 ? { expectGeneration: canary.generation } : {}),
     });
-    throwIfCancelledDuringPromotion();
-    compensations.length = 0;
     return await finish('promoted');
   } catch (err) {
     if (stoppedByRollback && isCancellation(err)) return await stopForRollback();

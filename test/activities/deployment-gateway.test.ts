@@ -10,6 +10,7 @@ import { createDeploymentActivities } from '../../src/activities/deployment';
 import { createRegistry, type Registry } from '../../src/registry';
 import { createGateway, type Gateway } from '../../src/serving/gateway';
 import { createGatewayClient } from '../../src/serving/http-client';
+import { registryRoutingSource } from '../../src/workers/gateway-wiring';
 import type { RoutingSource } from '../../src/serving/ports';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, type TestDatabase } from '../integration/registry-test-db';
@@ -29,20 +30,9 @@ describe('deployment activities with the real gateway', () => {
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
     registry = createRegistry(db.pool);
+    const source = registryRoutingSource(registry);
     const routing: RoutingSource = {
-      async getRouting(model) {
-        if (routingDown) throw new Error('registry unreachable');
-        const d = await registry.deployments.getDeployment(model);
-        return (
-          d && {
-            model: d.model,
-            championVersion: d.championVersion,
-            candidateVersion: d.candidateVersion,
-            candidateWeight: d.candidateWeight,
-            generation: d.generation,
-          }
-        );
-      },
+      getRouting: (model) => (routingDown ? Promise.reject(new Error('registry unreachable')) : source.getRouting(model)),
     };
     loader = new FakeLoader();
     failOnce = new Set();
