@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CANARY_POLICY_DEFAULTS as D } from './canary-defaults';
+import { TrainerSpecSchema } from './trainer-spec';
 
 /** Type of one field in a dataset's record contract. */
 export const FieldTypeSchema = z.enum(['string', 'integer', 'number', 'boolean', 'timestamp', 'enum', 'list', 'object']);
@@ -283,19 +284,7 @@ export const DatasetSpecSchema = z.object({
       drift: { psi: 0.25, ks: 0.2, jensenShannon: 0.1, linf: 0.2, labelLinf: 0.25, minRows: 200, features: {} },
       production: { windowDays: 7, sampleSize: 5000 },
     }),
-  trainer: z.object({
-    kind: z.literal('logreg-hashed').default('logreg-hashed'),
-    features: z
-      .number()
-      .int()
-      .min(64)
-      .max(1 << 20)
-      .default(4096),
-    epochs: z.number().int().min(1).max(500).default(30),
-    learningRate: z.number().positive().default(0.5),
-    l2: z.number().min(0).default(1e-4),
-    seed: z.number().int().default(42),
-  }),
+  trainer: TrainerSpecSchema.default(TrainerSpecSchema.parse({})),
   gates: GatesSchema,
   canary: z.object({
     /**
