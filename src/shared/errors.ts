@@ -32,6 +32,10 @@ export const ErrorType = {
   IntegrityError: 'IntegrityError',
   /** A backfill finished with fewer successful partitions than its minSuccessRatio. */
   BackfillBelowMinSuccessRatio: 'BackfillBelowMinSuccessRatio',
+  /** A training job asks for more GPUs than the worker has. */
+  GpuRequestTooLarge: 'GpuRequestTooLarge',
+  /** The spec names a trainer backend this GPU worker was not started with. */
+  TrainerBackendUnavailable: 'TrainerBackendUnavailable',
 } as const;
 
 /** One of the ErrorType values. */

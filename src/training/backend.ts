@@ -72,3 +72,11 @@ export class TrainerAbortedError extends Error {
     this.name = 'TrainerAbortedError';
   }
 }
+
+/** The trainer broke the contract (a malformed JSON line, exit 0 without its model): a retry would do the same. */
+export class TrainerProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainerProtocolError';
+  }
+}
