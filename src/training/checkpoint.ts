@@ -1,6 +1,13 @@
+/** The builtin trainer's checkpoint files: exact float64 state, one file per epoch under the job's checkpoints/. */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Checkpoint } from './logreg';
+
+/** File name of the checkpoint taken after `epoch` epochs, e.g. `epoch-0003.json` (sorts by epoch up to 9999). */
+export function checkpointFileName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, '0')}.json`;
+}
 
 const CheckpointFileSchema = z.object({
   format: z.literal('trainset-logreg-checkpoint-v1'),
@@ -55,20 +62,29 @@ export function parseCheckpoint(text: string): Checkpoint {
   return { epoch: c.epoch, numClasses: c.numClasses, features: c.features, seed: c.seed, weights, bias: Float64Array.from(c.bias) };
 }
 
-/** Write a file so readers see the old or the new content, never a torn one (tmp + fsync + rename). */
-export function writeFileAtomicSync(path: string, content: string): void {
+/**
+ * Write a file so readers see the old or the new content, never a torn one: tmp + fsync + rename, then an fsync
+ * of the folder so the rename itself survives a crash.
+ */
+export function writeFileAtomicSync(path: string, content: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, content);
+    writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
+  const dirFd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
 }
 
-/** Read a checkpoint file, or undefined when it does not exist. */
+/** Read a checkpoint file, or undefined when it does not exist; throws a content-free Error when it is not valid. */
 export function readCheckpointSync(path: string): Checkpoint | undefined {
   let text: string;
   try {
