@@ -1,6 +1,51 @@
+/** The builtin trainer's view of a job: its hyperparameters in job.json and the metrics file it writes. */
 import { z } from 'zod';
 
-/** Files of a training job directory. */
+/**
+ * The builtin trainer's keys in job.json's `hyperparameters` (writeJobDir puts the spec's kind, learningRate and
+ * l2 there; `batchSize` may come from the spec's own `trainer.hyperparameters`). Other keys are ignored.
+ */
+export const BuiltinHyperparametersSchema = z.object({
+  kind: z.literal('logreg-hashed'),
+  learningRate: z.number().positive(),
+  l2: z.number().min(0),
+  batchSize: z.number().int().min(1).optional(),
+});
+
+/** Validated builtin hyperparameters. */
+export type BuiltinHyperparameters = z.infer<typeof BuiltinHyperparametersSchema>;
+
+/** Validate job.json's hyperparameters for the builtin trainer; throws an Error listing every problem with its path. */
+export function parseBuiltinHyperparameters(raw: unknown): BuiltinHyperparameters {
+  const r = BuiltinHyperparametersSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `hyperparameters.${i.path.join('.')}: ${i.message}`);
+    throw new Error(`job.json is not a builtin (logreg-hashed) job: ${lines.join('; ')}`);
+  }
+  return r.data;
+}
+
+/** Train and validation metrics the builtin trainer writes to `out/metrics.json` (of the float32 model as exported). */
+export interface TrainingMetrics {
+  train: { accuracy: number; macroF1: number; n: number };
+  validation: {
+    accuracy: number;
+    macroF1: number;
+    n: number;
+    perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  };
+  /** Epochs completed in total (those before a resume included). */
+  epochs: number;
+  /** Mean training cross-entropy of the last epoch run; null when a resumed run had no epoch left. */
+  loss: number | null;
+  shuffledLabels: boolean;
+}
+
+/**
+ * The pre-contract job directory (job.json with `config`, train.jsonl, validation.jsonl, checkpoint.json,
+ * model.json), which no trainer reads any more: kept only until local-trainer.ts, its last user, moves to
+ * writeJobDir (job-dir.ts). Do not use in new code.
+ */
 export const JobFiles = {
   job: 'job.json',
   train: 'train.jsonl',
@@ -10,7 +55,7 @@ export const JobFiles = {
   metrics: 'metrics.json',
 } as const;
 
-/** Trainer hyper-parameters, the same shape as DatasetSpec['trainer'] (plus an optional batch size). */
+/** Pre-contract trainer config (see JobFiles): do not use in new code. */
 export const TrainerConfigSchema = z.object({
   kind: z.literal('logreg-hashed'),
   features: z.number().int().min(1),
@@ -21,53 +66,36 @@ export const TrainerConfigSchema = z.object({
   batchSize: z.number().int().min(1).optional(),
 });
 
-/** Schema of `job.json`: what to train, on which fields. */
+/** Pre-contract job.json (see JobFiles): do not use in new code. */
 export const TrainingJobSchema = z.object({
   config: TrainerConfigSchema,
   labelField: z.string().min(1),
   textFields: z.array(z.string()),
   categoricalFields: z.array(z.string()).default([]),
   classes: z.array(z.string()).min(2),
-  /** The "bad model" switch: training labels are permuted with the seed, so the model learns noise. */
   shuffleLabels: z.boolean().default(false),
   datasetVersion: z.string().min(1),
 });
 
-/** A training job as written to `job.json`. */
+/** Pre-contract job (see JobFiles): do not use in new code. */
 export type TrainingJob = z.input<typeof TrainingJobSchema>;
-/** A training job after validation (defaults applied). */
+/** Pre-contract job after validation (see JobFiles): do not use in new code. */
 export type ParsedTrainingJob = z.infer<typeof TrainingJobSchema>;
 
-/** Validate a job; throws an Error listing every problem with its path. */
+/** Validate a pre-contract job (see JobFiles): do not use in new code. */
 export function parseTrainingJob(raw: unknown): ParsedTrainingJob {
   const r = TrainingJobSchema.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`Invalid ${JobFiles.job}: ${lines.join('; ')}`);
   }
-  if (new Set(r.data.classes).size !== r.data.classes.length) throw new Error(`Invalid ${JobFiles.job}: classes contain duplicates`);
   return r.data;
 }
 
-/** One progress line printed by the trainer process after each epoch. */
+/** Pre-contract progress line (see JobFiles): do not use in new code; the contract's is ProgressMessage. */
 export interface TrainingProgress {
   epoch: number;
   epochs: number;
   loss: number;
-  /** Accuracy on the validation file, or null when it is empty. */
   valAccuracy: number | null;
-}
-
-/** Train and validation metrics written to `metrics.json`. */
-export interface TrainingMetrics {
-  train: { accuracy: number; macroF1: number; n: number };
-  validation: {
-    accuracy: number;
-    macroF1: number;
-    n: number;
-    perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
-  };
-  epochs: number;
-  loss: number | null;
-  shuffledLabels: boolean;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,6 @@ import { evaluate } from '../../src/training/evaluate';
 import type { TrainingMetrics, TrainingProgress } from '../../src/training/job';
 import { createLocalTrainer, prepareJobDir, TrainerAbortedError, TrainerProcessError } from '../../src/training/local-trainer';
 import { loadPredictor } from '../../src/training/model';
-import { runTrainingJob } from '../../src/training/run-job';
 import { syntheticTickets, ticketJob } from './training-fixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'trainset-training-'));
@@ -16,49 +15,6 @@ let n = 0;
 const freshDir = (): string => join(root, `job-${++n}`);
 const train = syntheticTickets(1200, 11);
 const validation = syntheticTickets(300, 12);
-
-describe('runTrainingJob (in process)', () => {
-  it('resumes from checkpoint.json at the next epoch and ends identical to an uninterrupted run', async () => {
-    const whole = freshDir();
-    await prepareJobDir(whole, ticketJob({}, { epochs: 6 }), train, validation);
-    runTrainingJob(whole);
-
-    const split = freshDir();
-    // First attempt "dies" after 3 epochs: simulated by a job with epochs=3, then the real job resumes.
-    await prepareJobDir(split, ticketJob({}, { epochs: 3 }), train, validation);
-    runTrainingJob(split);
-    expect(parseCheckpoint(readFileSync(join(split, 'checkpoint.json'), 'utf8')).epoch).toBe(3);
-    await prepareJobDir(split, ticketJob({}, { epochs: 6 }), train, validation);
-    const seen: number[] = [];
-    runTrainingJob(split, { onProgress: (p) => seen.push(p.epoch) });
-    expect(seen).toEqual([4, 5, 6]);
-
-    const a = JSON.parse(readFileSync(join(whole, 'model.json'), 'utf8')) as { weights: unknown; bias: unknown };
-    const b = JSON.parse(readFileSync(join(split, 'model.json'), 'utf8')) as { weights: unknown; bias: unknown };
-    expect(b.weights).toEqual(a.weights);
-    expect(b.bias).toEqual(a.bias);
-  });
-
-  it('with shuffleLabels, trains a near-chance model on validation', async () => {
-    const dir = freshDir();
-    await prepareJobDir(dir, ticketJob({ shuffleLabels: true }, { epochs: 15 }), train, validation);
-    const { metricsPath, modelPath } = runTrainingJob(dir);
-    const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as TrainingMetrics;
-    expect(metrics.shuffledLabels).toBe(true);
-    expect(metrics.validation.accuracy).toBeLessThan(0.4);
-    const predictor = loadPredictor(JSON.parse(readFileSync(modelPath, 'utf8')));
-    expect(evaluate(predictor, validation, 'label').accuracy).toBeCloseTo(metrics.validation.accuracy, 12);
-  });
-
-  it('fails with a content-free message on a corrupt record line or an unknown label', async () => {
-    const dir = freshDir();
-    await prepareJobDir(dir, ticketJob(), train.slice(0, 10), []);
-    writeFileSync(join(dir, 'train.jsonl'), '{"text":"secret-customer-text","label":"billing"}\n{"text":"secret-customer-text",\n');
-    expect(() => runTrainingJob(dir)).toThrow('train.jsonl line 2 is not valid JSON');
-    writeFileSync(join(dir, 'train.jsonl'), '{"text":"secret-customer-text","label":"secret-label"}\n');
-    expect(() => runTrainingJob(dir)).toThrow("train.jsonl record 1 has a label that is not one of the job's classes");
-  });
-});
 
 describe('createLocalTrainer (child process)', () => {
   it('trains end to end: progress per epoch, model.json loadable by loadPredictor, metrics written', async () => {
