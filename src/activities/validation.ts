@@ -4,16 +4,16 @@ import { evaluateGate } from '../gate/evaluate-gate';
 import { gateEvaluationAuditEntry, type RecordedGateEvaluation } from '../gate/recheck';
 import { ErrorType } from '../shared/errors';
 import type { Evaluation, Metrics, ModelVersionRef, TrainResult } from '../shared/types';
-import { evaluate, type SliceMetrics } from '../training/evaluate';
-import { loadPredictor, type Predictor } from '../training/model';
+import { evaluate, type Evaluation as ModelEvaluation, type SliceMetrics } from '../training/evaluate';
+import { loadModel, type Predictor } from '../training/onnx-model';
 import type { BlobStore } from '../storage/blob-store';
 import type { CpuActivityDeps } from './deps';
 import { readVersionSplit } from './manifest';
 import { keyHash, readJsonIfExists } from './work-files';
 
-/** Load a model artifact from the blob store as a predictor. */
+/** Load a model artifact (a trainset-onnx-v1 descriptor or a legacy trainset-logreg-v1 artifact) as an onnxruntime predictor. */
 export async function loadModelFromBlobs(blobs: BlobStore, artifactKey: string): Promise<Predictor> {
-  return loadPredictor(JSON.parse((await blobs.get(artifactKey)).toString('utf8')));
+  return loadModel(blobs, artifactKey);
 }
 
 /** Input of registerModelVersion. */
@@ -128,7 +128,13 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
       const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
       const sliceBy = [...new Set([...(spec.gates.slices ?? []), ...spec.schema.categoricalFields])];
       const score = async (artifactKey: string): Promise<Metrics> => {
-        const e = evaluate(await loadModelFromBlobs(blobs, artifactKey), test, spec.schema.labelField, { sliceBy });
+        const predictor = await loadModelFromBlobs(blobs, artifactKey);
+        let e: ModelEvaluation;
+        try {
+          e = await evaluate(predictor, test, spec.schema.labelField, { sliceBy });
+        } finally {
+          await predictor.release();
+        }
         const m = toMetrics(e);
         if (e.slices) {
           m.slices = Object.fromEntries(

@@ -9,6 +9,7 @@ import { createPredictionBuffer } from './prediction-buffer';
 import type {
   ModelLoader,
   ModelServing,
+  Prediction,
   PredictionLog,
   PredictionRow,
   PredictResponse,
@@ -165,6 +166,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           model,
           onSwitch: (state) => logger.info({ ...state }, 'serving new routing state'),
           onRemove: (generation) => logger.info({ model, generation }, 'model no longer deployed; stopped serving it'),
+          onReleaseError: (version, err) => logger.error({ model, version, err: errorMessage(err) }, 'releasing a model failed'),
         }),
         failuresInARow: 0,
       };
@@ -293,6 +295,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     poller = undefined;
     buffer.close();
     await buffer.flush().catch((err: unknown) => logger.error({ err: errorName(err) }, 'final prediction log flush failed'));
+    // In-flight requests have finished (the server is closed): free every model session.
+    await Promise.all([...slots.values()].map((slot) => slot.reloader.close()));
   });
 
   // Before the first read of the routing a model is not known yet, not absent.
@@ -323,16 +327,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
       generation: state.generation,
       requestKeyHash: sha256(requestKey),
       inputHash: sha256(canonicalJson(body.input)),
-      profile: predictor.featureSpec ? inputProfile(body.input, predictor.featureSpec) : null,
+      profile: inputProfile(body.input, predictor.featureSpec),
       predictedLabel: null,
       latencyMs: 0,
       error: null,
       createdAt: new Date(),
     };
     const started = performance.now();
-    let result: { label: string; probabilities: number[] };
+    let result: Prediction;
     try {
-      result = predictor.predict(body.input);
+      // Called in the same tick as active() was read: a predictor released after a switch finishes this run first.
+      result = await predictor.predict(body.input);
     } catch (err) {
       row.latencyMs = performance.now() - started;
       row.error = `predict_failed:${errorName(err)}`;

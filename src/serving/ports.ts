@@ -1,4 +1,5 @@
 import type { Arm, PredictionRecord } from '../shared/types';
+import type { Predictor } from '../training/onnx-model';
 
 /** Routing of one model's traffic between its champion and (during a canary) a candidate version. */
 export interface RoutingState {
@@ -44,15 +45,13 @@ export interface PredictionLog {
   recordFeedback(predictionId: string, label: string, model: string): Promise<boolean>;
 }
 
-/** A loaded model (structurally the same as src/training/model.ts's Predictor). */
-export interface Predictor {
-  readonly classes: string[];
-  /** The fields the model reads; when known, each request's input profile is logged for drift. */
-  readonly featureSpec?: { textFields: readonly string[]; categoricalFields: readonly string[] };
-  predict(record: Record<string, unknown>): { label: string; probabilities: number[] };
-}
+/** A loaded model: the one definition, shared with the gate's evaluation. */
+export type { Prediction, Predictor } from '../training/onnx-model';
 
-/** Loads a model version's predictor (from the blob store in production). */
+/**
+ * Loads a model version's predictor (from the blob store in production). Each load returns a predictor the caller
+ * owns: the gateway releases it once it serves that version no more.
+ */
 export interface ModelLoader {
   load(modelVersion: string): Promise<Predictor>;
 }

@@ -16,6 +16,8 @@ export interface RoutingReloaderDeps {
   onSwitch?(state: RoutingState): void;
   /** Called when the model's deployment is gone (a first promotion undone) and nothing of it is served any more. */
   onRemove?(generation: number): void;
+  /** Called when freeing a model version's predictor failed (the reloader goes on). */
+  onReleaseError?(version: string, err: unknown): void;
 }
 
 /**
@@ -51,6 +53,11 @@ export interface RoutingReloader {
   offer(state: RoutingState): Promise<void>;
   /** True while a refresh or offer is running or queued. */
   busy(): boolean;
+  /**
+   * Stops serving: releases every loaded predictor (after its runs in flight) and resolves when they are freed; a
+   * load still running is released when it lands. Later refreshes and offers reject.
+   */
+  close(): Promise<void>;
 }
 
 /** Longest error text kept for a pending state (loader errors name versions and keys, never records). */
@@ -60,20 +67,37 @@ const MAX_ERROR_CHARS = 300;
 export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloader {
   let current: ActiveRouting | undefined;
   let pending: PendingRouting | undefined;
+  // Every predictor loaded and not yet released, by version: the served ones, and loads of a state being switched to.
   const cache = new Map<string, Promise<Predictor>>();
+  const landed = new WeakSet<Promise<Predictor>>();
   let chain: Promise<unknown> = Promise.resolve();
   let queued = 0;
+  let closed = false;
 
   function load(version: string): Promise<Predictor> {
     const cached = cache.get(version);
     if (cached !== undefined) return cached;
     const loading = deps.models.load(version);
     cache.set(version, loading);
-    // A failed load must be retried on the next refresh, not served from the cache.
-    loading.catch(() => {
-      if (cache.get(version) === loading) cache.delete(version);
-    });
+    loading.then(
+      () => landed.add(loading),
+      // A failed load must be retried on the next refresh, not served from the cache.
+      () => {
+        if (cache.get(version) === loading) cache.delete(version);
+      },
+    );
     return loading;
+  }
+
+  /** Drops a version from the cache and frees its predictor (once loaded; requests in flight on it finish first). */
+  function evict(version: string): Promise<void> {
+    const loading = cache.get(version);
+    if (loading === undefined) return Promise.resolve();
+    cache.delete(version);
+    return loading.then(
+      (predictor) => predictor.release().catch((err: unknown) => deps.onReleaseError?.(version, err)),
+      () => undefined, // a failed load holds nothing
+    );
   }
 
   async function apply(state: RoutingState): Promise<void> {
@@ -94,12 +118,13 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
       pending = { generation: state.generation, error: reason };
       throw new RoutingLoadError(deps.model, state.generation, reason);
     }
+    if (closed) throw new Error(`reloader of ${deps.model} is closed`);
     // A generation below the one served means the deployment started over: nothing pending of the old one holds.
     const restarted = current !== undefined && state.generation < current.state.generation;
     current = { state: { ...state }, champion, candidate };
     if (pending !== undefined && (restarted || pending.generation <= state.generation)) pending = undefined;
-    for (const version of cache.keys()) {
-      if (version !== state.championVersion && version !== state.candidateVersion) cache.delete(version);
+    for (const version of [...cache.keys()]) {
+      if (version !== state.championVersion && version !== state.candidateVersion) void evict(version);
     }
     deps.onSwitch?.(current.state);
   }
@@ -110,7 +135,7 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
       const removed = current;
       current = undefined;
       pending = undefined;
-      cache.clear();
+      for (const version of [...cache.keys()]) void evict(version);
       if (removed !== undefined) deps.onRemove?.(removed.state.generation);
       return false;
     }
@@ -120,7 +145,8 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
 
   function serialized<T>(fn: () => Promise<T>): Promise<T> {
     queued += 1;
-    const run = chain.then(fn).finally(() => {
+    const guarded = (): Promise<T> => (closed ? Promise.reject(new Error(`reloader of ${deps.model} is closed`)) : fn());
+    const run = chain.then(guarded).finally(() => {
       queued -= 1;
     });
     chain = run.catch(() => undefined);
@@ -132,6 +158,13 @@ export function createRoutingReloader(deps: RoutingReloaderDeps): RoutingReloade
     served: () => current && { ...current.state, ...(pending !== undefined && { pending: { ...pending } }) },
     pending: () => pending && { ...pending },
     busy: () => queued > 0,
+    async close() {
+      closed = true;
+      current = undefined;
+      // Loaded predictors are awaited; a load still running (a slow blob store) is released when it lands, unawaited.
+      const releases = [...cache.entries()].map(([version, loading]) => (landed.has(loading) ? evict(version) : void evict(version)));
+      await Promise.all(releases);
+    },
     refresh: () => serialized(reload),
     offer: (state) =>
       serialized(async () => {

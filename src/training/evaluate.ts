@@ -1,4 +1,5 @@
-import type { Predictor } from './model';
+import type { LogregPredictor } from './model';
+import type { Prediction, Predictor } from './onnx-model';
 
 /** Precision, recall and F1 of one class, and its one-vs-rest ROC-AUC when scores were given. */
 export interface ClassMetrics {
@@ -194,35 +195,82 @@ export function sliceValueOf(value: unknown): string {
   return MISSING_SLICE;
 }
 
+/** Records scored per predictBatch call by evaluate (one onnxruntime run each). */
+export const EVALUATION_BATCH = 512;
+
+/** The scored set: what evaluate and evaluateSync summarize. */
+interface Scored {
+  truth: string[];
+  predicted: string[];
+  probabilities: number[][];
+  sliceValues: string[][];
+  skipped: number;
+}
+
+/** Labelled records (and the skipped count) of a set. */
+function labelled(records: Iterable<Record<string, unknown>>, labelField: string): { rows: Record<string, unknown>[]; skipped: number } {
+  const rows: Record<string, unknown>[] = [];
+  let skipped = 0;
+  for (const record of records) {
+    if (typeof record[labelField] === 'string') rows.push(record);
+    else skipped++;
+  }
+  return { rows, skipped };
+}
+
+function scored(
+  rows: readonly Record<string, unknown>[],
+  predictions: readonly Prediction[],
+  labelField: string,
+  sliceBy: readonly string[],
+  skipped: number,
+): Scored {
+  return {
+    truth: rows.map((r) => r[labelField] as string),
+    predicted: predictions.map((p) => p.label),
+    probabilities: predictions.map((p) => p.probabilities),
+    sliceValues: sliceBy.map((field) => rows.map((r) => sliceValueOf(r[field]))),
+    skipped,
+  };
+}
+
 /**
- * Score `records` with a predictor against their `labelField`; records without a string label are skipped.
- * Adds ROC-AUC and ECE from the predicted distributions, and the same metrics per slice when asked.
+ * Score `records` with a predictor against their `labelField`, `batchSize` records per run of the model (default
+ * EVALUATION_BATCH); records without a string label are skipped. Adds ROC-AUC and ECE from the predicted
+ * distributions, and the same metrics per slice when asked.
  */
-export function evaluate(
+export async function evaluate(
   predictor: Predictor,
+  records: Iterable<Record<string, unknown>>,
+  labelField: string,
+  options: SliceOptions & { batchSize?: number } = {},
+): Promise<Evaluation> {
+  const batchSize = options.batchSize ?? EVALUATION_BATCH;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`evaluate: batchSize must be a positive integer, got ${batchSize}`);
+  const { rows, skipped } = labelled(records, labelField);
+  const predictions: Prediction[] = [];
+  for (let i = 0; i < rows.length; i += batchSize) predictions.push(...(await predictor.predictBatch(rows.slice(i, i + batchSize))));
+  if (predictions.length !== rows.length)
+    throw new Error(`evaluate: the predictor returned ${predictions.length} predictions for ${rows.length} records`);
+  return summarize(scored(rows, predictions, labelField, options.sliceBy ?? [], skipped), predictor.classes, options);
+}
+
+/** evaluate with the synchronous JS scorer of a trainset-logreg-v1 model (no onnxruntime). */
+export function evaluateSync(
+  predictor: LogregPredictor,
   records: Iterable<Record<string, unknown>>,
   labelField: string,
   options: SliceOptions = {},
 ): Evaluation {
-  const truth: string[] = [];
-  const predicted: string[] = [];
-  const probabilities: number[][] = [];
+  const { rows, skipped } = labelled(records, labelField);
+  const predictions = rows.map((r) => predictor.predict(r));
+  return summarize(scored(rows, predictions, labelField, options.sliceBy ?? [], skipped), predictor.classes, options);
+}
+
+function summarize(s: Scored, classes: readonly string[], options: SliceOptions): Evaluation {
+  const { truth, predicted, probabilities, sliceValues } = s;
   const sliceBy = options.sliceBy ?? [];
-  const sliceValues: string[][] = sliceBy.map(() => []);
-  let skipped = 0;
-  for (const record of records) {
-    const label = record[labelField];
-    if (typeof label !== 'string') {
-      skipped++;
-      continue;
-    }
-    const p = predictor.predict(record);
-    truth.push(label);
-    predicted.push(p.label);
-    probabilities.push(p.probabilities);
-    sliceBy.forEach((field, f) => sliceValues[f]!.push(sliceValueOf(record[field])));
-  }
-  const overall: Evaluation = { ...computeMetrics(truth, predicted, predictor.classes, probabilities), skipped };
+  const overall: Evaluation = { ...computeMetrics(truth, predicted, classes, probabilities), skipped: s.skipped };
   if (sliceBy.length === 0) return overall;
   const slices: NonNullable<Evaluation['slices']> = {};
   sliceBy.forEach((field, f) => {
@@ -237,7 +285,7 @@ export function evaluate(
       } = computeMetrics(
         at.map((k) => truth[k]!),
         at.map((k) => predicted[k]!),
-        predictor.classes,
+        classes,
         at.map((k) => probabilities[k]!),
       );
       byValue[value] = m;

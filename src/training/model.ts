@@ -25,14 +25,27 @@ export const ModelArtifactSchema = z.object({
 /** The model artifact: everything serving needs, as plain JSON. */
 export type ModelArtifact = z.infer<typeof ModelArtifactSchema>;
 
-/** A loaded model that scores raw records. */
-export interface Predictor {
+/**
+ * The JS scorer of a trainset-logreg-v1 artifact (synchronous, one record at a time). Evaluation and serving score
+ * every model through onnxruntime (src/training/onnx-model.ts `loadModel`); this one stays as the reference the ONNX
+ * export is checked against and as B8's "before" figure.
+ */
+export interface LogregPredictor {
   /** Class names, in the order of `probabilities`. */
   readonly classes: string[];
   /** The featurization the model was trained with. */
   readonly featureSpec: FeatureSpec;
   /** Most probable class and the full distribution for one record. */
   predict(record: Record<string, unknown>): { label: string; probabilities: number[] };
+}
+
+/** A validated trainset-logreg-v1 artifact with its weights decoded. */
+export interface LogregModel {
+  classes: string[];
+  featureSpec: FeatureSpec;
+  /** classes x features, row-major. */
+  weights: Float32Array;
+  bias: Float64Array;
 }
 
 /** Thrown by loadPredictor when an artifact is not a valid trainset-logreg-v1 model. */
@@ -86,8 +99,8 @@ export function createModelArtifact(input: ArtifactInput): ModelArtifact {
   };
 }
 
-/** Validate an artifact (e.g. a parsed model.json) and return a fast sparse predictor; throws InvalidModelArtifactError. */
-export function loadPredictor(artifact: unknown): Predictor {
+/** Validate a trainset-logreg-v1 artifact (e.g. a parsed model.json) and decode its weights; throws InvalidModelArtifactError. */
+export function parseModelArtifact(artifact: unknown): LogregModel {
   const r = ModelArtifactSchema.safeParse(artifact);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -101,15 +114,20 @@ export function loadPredictor(artifact: unknown): Predictor {
   if (a.bias.length !== C) throw new InvalidModelArtifactError(`bias holds ${a.bias.length} values, expected ${C}`);
   if (!weights.every(Number.isFinite) || !a.bias.every(Number.isFinite))
     throw new InvalidModelArtifactError('weights or bias contain non-finite values');
-  const bias = Float64Array.from(a.bias);
   const featureSpec: FeatureSpec = { features: a.features, textFields: a.textFields, categoricalFields: a.categoricalFields };
-  const classes = a.classes;
+  return { classes: a.classes, featureSpec, weights, bias: Float64Array.from(a.bias) };
+}
+
+/** Validate an artifact and return its synchronous JS scorer; throws InvalidModelArtifactError. */
+export function loadPredictor(artifact: unknown): LogregPredictor {
+  const { classes, featureSpec, weights, bias } = parseModelArtifact(artifact);
+  const C = classes.length;
   return {
     classes,
     featureSpec,
     predict(record) {
       const p = new Float64Array(C);
-      softmaxInto(weights, bias, a.features, featurize(record, featureSpec), p);
+      softmaxInto(weights, bias, featureSpec.features, featurize(record, featureSpec), p);
       return { label: classes[argmax(p)]!, probabilities: Array.from(p) };
     },
   };

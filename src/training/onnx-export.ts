@@ -1,13 +1,10 @@
 import { Root, type Type } from 'protobufjs';
+import { ONNX_INPUT, ONNX_OUTPUT } from './contract';
 
 /** ONNX IR version of the exported models (ONNX 1.7+ readers accept it). */
 export const ONNX_IR_VERSION = 7;
 /** Default-domain opset the exported graphs use (Gemm and Softmax with axis -1 as of opset 13). */
 export const ONNX_OPSET = 13;
-/** Name of the exported graph's input: a float32 [N, features] feature matrix. */
-export const ONNX_INPUT_NAME = 'features';
-/** Name of the exported graph's output: float32 [N, classes] class probabilities. */
-export const ONNX_OUTPUT_NAME = 'probabilities';
 
 // TensorProto.DataType.FLOAT and AttributeProto.AttributeType.INT in onnx.proto3.
 const ONNX_FLOAT = 1;
@@ -135,7 +132,7 @@ export function exportLogregOnnx(m: LogregWeights): Uint8Array {
         {
           name: 'gemm',
           opType: 'Gemm',
-          input: [ONNX_INPUT_NAME, 'W', 'b'],
+          input: [ONNX_INPUT, 'W', 'b'],
           output: ['logits'],
           attribute: [{ name: 'transB', type: ATTRIBUTE_INT, i: 1 }],
         },
@@ -143,7 +140,7 @@ export function exportLogregOnnx(m: LogregWeights): Uint8Array {
           name: 'softmax',
           opType: 'Softmax',
           input: ['logits'],
-          output: [ONNX_OUTPUT_NAME],
+          output: [ONNX_OUTPUT],
           attribute: [{ name: 'axis', type: ATTRIBUTE_INT, i: -1 }],
         },
       ],
@@ -151,9 +148,22 @@ export function exportLogregOnnx(m: LogregWeights): Uint8Array {
         { name: 'W', dims: [classes, features], dataType: ONNX_FLOAT, rawData: float32Bytes(m.weights) },
         { name: 'b', dims: [classes], dataType: ONNX_FLOAT, rawData: float32Bytes(m.bias) },
       ],
-      input: [tensorValueInfo(ONNX_INPUT_NAME, ['N', features])],
-      output: [tensorValueInfo(ONNX_OUTPUT_NAME, ['N', classes])],
+      input: [tensorValueInfo(ONNX_INPUT, ['N', features])],
+      output: [tensorValueInfo(ONNX_OUTPUT, ['N', classes])],
     },
   };
+  return encodeOnnxModel(model);
+}
+
+/**
+ * Decode ONNX bytes into a plain object of the onnx.proto3 subset this module defines (fields outside it are
+ * dropped; int64 as numbers). For inspecting and editing models in tests and tools.
+ */
+export function decodeOnnxModel(bytes: Uint8Array): Record<string, unknown> {
+  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: false, arrays: true });
+}
+
+/** Encode a plain object of the onnx.proto3 subset this module defines (as decodeOnnxModel returns) into ONNX bytes. */
+export function encodeOnnxModel(model: Record<string, unknown>): Uint8Array {
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }

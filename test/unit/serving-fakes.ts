@@ -51,13 +51,22 @@ export class MemoryLog implements PredictionLog {
   }
 }
 
-/** A predictor that labels every record `<version>:yes`, or throws when the record has `explode`. */
-export function fakePredictor(version: string): Predictor {
+/** A predictor that labels every record `<version>:yes`, or rejects when the record has `explode`; `onRelease` sees release(). */
+export function fakePredictor(version: string, onRelease: () => void = () => undefined): Predictor {
+  let released = false;
+  const score = (record: Record<string, unknown>) => {
+    if (released) throw new Error(`predictor of ${version} used after release`);
+    if (record.explode !== undefined) throw new TypeError(`cannot score ${String(record.explode)}`);
+    return { label: `${version}:yes`, probabilities: [0.25, 0.75] };
+  };
   return {
     classes: [`${version}:no`, `${version}:yes`],
-    predict(record) {
-      if (record.explode !== undefined) throw new TypeError(`cannot score ${String(record.explode)}`);
-      return { label: `${version}:yes`, probabilities: [0.25, 0.75] };
+    featureSpec: { features: 16, textFields: ['text'], categoricalFields: [] },
+    predict: async (record) => score(record),
+    predictBatch: async (records) => records.map(score),
+    async release() {
+      if (!released) onRelease();
+      released = true;
     },
   };
 }
@@ -65,6 +74,8 @@ export function fakePredictor(version: string): Predictor {
 /** Model loader that records loads and can hold chosen versions until released. */
 export class FakeLoader implements ModelLoader {
   readonly loads: string[] = [];
+  /** Versions whose predictor was released, in order (once per load). */
+  readonly releases: string[] = [];
   readonly failing = new Set<string>();
   private readonly gates = new Map<string, { promise: Promise<void>; release: () => void }>();
 
@@ -86,7 +97,7 @@ export class FakeLoader implements ModelLoader {
     const gate = this.gates.get(version);
     if (gate !== undefined) await gate.promise;
     if (this.failing.has(version)) throw new Error(`artifact for ${version} missing`);
-    return fakePredictor(version);
+    return fakePredictor(version, () => this.releases.push(version));
   }
 }
 

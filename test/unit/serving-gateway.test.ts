@@ -189,6 +189,30 @@ describe('serving gateway', () => {
     expect(after.json).toMatchObject({ arm: 'candidate', generation: 2 });
   });
 
+  it('releases the predictor of a version it stops serving (replaced, deployment removed) and every one on stop', async () => {
+    const { gw, routing, models } = harness();
+    await gw.refresh();
+    routing.state = routingState({ candidateVersion: 'v2', candidateWeight: 50, generation: 2 });
+    await gw.refresh();
+    expect(models.releases).toEqual([]); // v1 is still the champion
+    routing.state = routingState({ championVersion: 'v2', generation: 3 });
+    await gw.refresh();
+    await expect.poll(() => models.releases).toEqual(['v1']);
+    expect((await predict(gw, { requestKey: 'k', input: {} })).json).toMatchObject({ modelVersion: 'v2', label: 'v2:yes' });
+
+    routing.state = routingState({ championVersion: 'v2', candidateVersion: 'v3', candidateWeight: 10, generation: 4 });
+    await gw.refresh();
+    routing.state = undefined;
+    await gw.refresh();
+    await expect.poll(() => [...models.releases].sort()).toEqual(['v1', 'v2', 'v3']);
+
+    routing.state = routingState({ championVersion: 'v4', generation: 1 });
+    await gw.refresh();
+    await gw.stop();
+    // stop() resolves once the last served session is freed; each version was released once.
+    expect([...models.releases].sort()).toEqual(['v1', 'v2', 'v3', 'v4']);
+  });
+
   it('drops no request while its poller picks up weight steps and a new champion (alias change) under load', async () => {
     const { gw, routing, models } = harness({ refreshMs: 5 });
     await gw.start(0);

@@ -1,14 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { MISSING_SLICE, OTHER_SLICE, computeMetrics, evaluate, expectedCalibrationError, rocAuc } from '../../src/training/evaluate';
-import type { Predictor } from '../../src/training/model';
+import type { Prediction, Predictor } from '../../src/training/onnx-model';
 
-/** A predictor that answers from a table keyed by record id. */
-function tablePredictor(classes: string[], answers: Record<string, string>): Predictor {
+/** A predictor over a per-record function; `batches` records the size of every predictBatch call. */
+function fnPredictor(classes: string[], score: (r: Record<string, unknown>) => Prediction, batches: number[] = []): Predictor {
   return {
     classes,
     featureSpec: { features: 1, textFields: [], categoricalFields: [] },
-    predict: (r) => ({ label: answers[r.id as string]!, probabilities: classes.map(() => 1 / classes.length) }),
+    predict: async (r) => score(r),
+    predictBatch: async (rs) => {
+      batches.push(rs.length);
+      return rs.map(score);
+    },
+    release: async () => undefined,
   };
+}
+
+/** A predictor that answers from a table keyed by record id. */
+function tablePredictor(classes: string[], answers: Record<string, string>, batches?: number[]): Predictor {
+  return fnPredictor(classes, (r) => ({ label: answers[r.id as string]!, probabilities: classes.map(() => 1 / classes.length) }), batches);
 }
 
 describe('evaluate', () => {
@@ -24,8 +34,8 @@ describe('evaluate', () => {
   const predictor = tablePredictor(['a', 'b', 'c', 'd'], Object.fromEntries(rows.map((r) => [r.id, r.p])));
   const records = [...rows.map((r) => ({ id: r.id, label: r.y })), { id: '7' }];
 
-  it('computes accuracy, per-class precision/recall/F1 and macro-F1 exactly on a hand-made table', () => {
-    const e = evaluate(predictor, records, 'label');
+  it('computes accuracy, per-class precision/recall/F1 and macro-F1 exactly on a hand-made table', async () => {
+    const e = await evaluate(predictor, records, 'label');
     expect(e.n).toBe(6);
     expect(e.skipped).toBe(1);
     expect(e.accuracy).toBeCloseTo(4 / 6, 12);
@@ -44,6 +54,15 @@ describe('evaluate', () => {
       [0, 0, 1, 0],
       [0, 0, 0, 0],
     ]);
+  });
+
+  it('scores the labelled records in batches of batchSize, in order, and checks the batch size', async () => {
+    const batches: number[] = [];
+    const batched = tablePredictor(['a', 'b', 'c', 'd'], Object.fromEntries(rows.map((r) => [r.id, r.p])), batches);
+    const e = await evaluate(batched, records, 'label', { batchSize: 4 });
+    expect(batches).toEqual([4, 2]); // 6 labelled records; the unlabelled one is never scored
+    expect(e.confusion).toEqual((await evaluate(predictor, records, 'label')).confusion);
+    await expect(evaluate(batched, records, 'label', { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
   });
 
   it('counts a true label the model does not know as a miss with recall 0', () => {
@@ -106,18 +125,14 @@ describe('evaluate with scores and slices', () => {
   ];
   const classes = ['a', 'b', 'c'];
   const byId = new Map(rows.map((r) => [r.id, r.p]));
-  const predictor: Predictor = {
-    classes,
-    featureSpec: { features: 1, textFields: [], categoricalFields: [] },
-    predict: (r) => {
-      const p = byId.get(r.id as string)!;
-      return { label: classes[p.indexOf(Math.max(...p))]!, probabilities: p };
-    },
-  };
+  const predictor = fnPredictor(classes, (r) => {
+    const p = byId.get(r.id as string)!;
+    return { label: classes[p.indexOf(Math.max(...p))]!, probabilities: p };
+  });
   const records = rows.map((r) => ({ id: r.id, label: r.y, channel: r.channel }));
 
-  it('computes one-vs-rest ROC-AUC per class and its macro mean, and ECE, by hand', () => {
-    const e = evaluate(predictor, records, 'label');
+  it('computes one-vs-rest ROC-AUC per class and its macro mean, and ECE, by hand', async () => {
+    const e = await evaluate(predictor, records, 'label');
     expect(e.accuracy).toBe(0.5);
     // a: positives 0.7, 0.4 vs negatives 0.2, 0.3, 0.1, 0.5 → (4 + 3) / 8.
     expect(e.perClass.a!.rocAuc).toBe(7 / 8);
@@ -131,8 +146,8 @@ describe('evaluate with scores and slices', () => {
     for (const cls of classes) expect(e.perClass[cls]).toMatchObject({ precision: 0.5, recall: 0.5, support: 2 });
   });
 
-  it('computes the same metrics per slice value', () => {
-    const e = evaluate(predictor, records, 'label', { sliceBy: ['channel'] });
+  it('computes the same metrics per slice value', async () => {
+    const e = await evaluate(predictor, records, 'label', { sliceBy: ['channel'] });
     expect(Object.keys(e.slices!.channel!)).toEqual(['chat', 'email']);
     const email = e.slices!.channel!.email!;
     // email: truth a a b, predicted a b b.
@@ -149,13 +164,13 @@ describe('evaluate with scores and slices', () => {
     expect(chat).not.toHaveProperty('confusion');
   });
 
-  it('pools values past maxSliceValues as (other) and names missing values', () => {
+  it('pools values past maxSliceValues as (other) and names missing values', async () => {
     const mixed = records.map((r, i) => ({ ...r, channel: i === 0 ? undefined : r.channel }));
-    const e = evaluate(predictor, mixed, 'label', { sliceBy: ['channel'], maxSliceValues: 1 });
+    const e = await evaluate(predictor, mixed, 'label', { sliceBy: ['channel'], maxSliceValues: 1 });
     // chat (3 records) is kept; email (2) and the missing one (1) are pooled.
     expect(Object.keys(e.slices!.channel!)).toEqual([OTHER_SLICE, 'chat']);
     expect(e.slices!.channel![OTHER_SLICE]!.n).toBe(3);
-    const uncapped = evaluate(predictor, mixed, 'label', { sliceBy: ['channel'] });
+    const uncapped = await evaluate(predictor, mixed, 'label', { sliceBy: ['channel'] });
     expect(uncapped.slices!.channel![MISSING_SLICE]!.n).toBe(1);
   });
 });
