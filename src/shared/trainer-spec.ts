@@ -16,7 +16,10 @@ export const KubernetesTrainerSchema = z.object({
   image: z.string().min(1),
   /** Command of the trainer container (the job directory is appended); default: the image's entrypoint. */
   command: z.array(z.string().min(1)).optional(),
-  namespace: z.string().min(1).default('default'),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (DNS-1123 label)')
+    .default('default'),
   serviceAccountName: z.string().min(1).optional(),
   nodeSelector: z.record(z.string(), z.string()).default({}),
   tolerations: z.array(TolerationSchema).default([]),
@@ -26,6 +29,12 @@ export const KubernetesTrainerSchema = z.object({
   syncImage: z.string().min(1).default('trainset:latest'),
   /** Container resources besides GPUs, e.g. { cpu: '4', memory: '16Gi' }. */
   resources: z.object({ cpu: z.string().optional(), memory: z.string().optional() }).default({}),
+  /** Seconds a finished Job (and its pods, with their logs) stays before Kubernetes deletes it. */
+  ttlSecondsAfterFinished: z.number().int().min(0).default(86_400),
+  /** Upper bound on the Job's run time, after which Kubernetes stops it (a retryable failure); default none. */
+  activeDeadlineSeconds: z.number().int().min(1).optional(),
+  /** Secrets for pulling the trainer and sync images from a private registry. */
+  imagePullSecrets: z.array(z.string().min(1)).default([]),
 });
 
 /** `trainer` of a spec. */
