@@ -71,8 +71,9 @@ export function registerJobSyncCommand(program: Command): void {
       }
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+      // `on`, not `once`: a second signal must not kill the final pass half-way (the kubelet's SIGKILL ends it at the grace).
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
       try {
         const marker = await followPush(blobs, opts.dir, opts.prefix, {
           signal: stop.signal,
