@@ -14,6 +14,7 @@ interface ComposeService {
   configs?: Array<{ source: string; target: string }>;
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
+  deploy?: { resources?: { reservations?: { devices?: Array<{ driver?: string; count?: number | 'all'; capabilities?: string[] }> } } };
 }
 
 interface ComposeFile {
@@ -96,6 +97,16 @@ describe('docker-compose.yml', () => {
     expect(service('worker-gpu').command).toEqual(['npx', 'trainset', 'worker', 'gpu']);
     expect(service('gateway').command).toEqual(['npx', 'trainset', 'serve']);
     for (const name of appServices) expect(service(name).build, name).toBe('.');
+  });
+
+  it('reserves NVIDIA GPUs (with nvidia-smi) for the GPU worker only', () => {
+    const devices = service('worker-gpu').deploy?.resources?.reservations?.devices ?? [];
+    expect(devices).toHaveLength(1);
+    const [gpu] = devices;
+    expect(gpu?.driver).toBe('nvidia');
+    expect(gpu?.count === 'all' || (typeof gpu?.count === 'number' && gpu.count >= 1)).toBe(true);
+    expect(gpu?.capabilities).toEqual(expect.arrayContaining(['gpu', 'utility']));
+    for (const name of appServices.filter((s) => s !== 'worker-gpu')) expect(service(name).deploy, name).toBeUndefined();
   });
 
   it('wires every variable the workers need, and only names the config reads', () => {
