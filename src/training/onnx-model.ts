@@ -157,19 +157,17 @@ function checkSignature(session: InferenceSession, dimension: number, classes: n
   );
 }
 
-/** Writes the records' sparse features into a zeroed row-major float32 [rows.length, dimension]; returns the cells set. */
-function densifyInto(dense: Float32Array, rows: readonly Record<string, unknown>[], spec: FeatureSpec): number[] {
+/** Writes the records' sparse features into a zeroed row-major float32 [rows.length, dimension]; `touched` gets the cells set. */
+function densifyInto(dense: Float32Array, rows: readonly Record<string, unknown>[], spec: FeatureSpec, touched?: number[]): void {
   const d = spec.features;
-  const touched: number[] = [];
   for (let r = 0; r < rows.length; r++) {
     const x = featurize(rows[r]!, spec);
     const base = r * d;
     for (let k = 0; k < x.indices.length; k++) {
       dense[base + x.indices[k]!] = x.values[k]!;
-      touched.push(base + x.indices[k]!);
+      touched?.push(base + x.indices[k]!);
     }
   }
-  return touched;
 }
 
 async function runOnce(session: InferenceSession, dense: Float32Array, rows: number, dimension: number): Promise<Tensor> {
@@ -260,7 +258,8 @@ export async function createOnnxPredictor(
     try {
       const single = records.length === 1;
       const dense = (single && rowBuffers.pop()) || new Float32Array(records.length * featureSpec.features);
-      const touched = densifyInto(dense, records, featureSpec);
+      const touched: number[] = [];
+      densifyInto(dense, records, featureSpec, single ? touched : undefined);
       let out: Tensor;
       try {
         out = await runOnce(session, dense, records.length, featureSpec.features);
