@@ -463,3 +463,17 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Trai
     },
   };
 }
+
+/**
+ * The API clients for createKubernetesBackend from the default KubeConfig: in-cluster credentials inside a pod,
+ * else $KUBECONFIG or ~/.kube/config (or the file given). @kubernetes/client-node is loaded only when called.
+ */
+export async function createKubernetesApis(
+  options: { kubeconfigPath?: string } = {},
+): Promise<{ batch: KubernetesBatchApi; core: KubernetesCoreApi }> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
+  else kc.loadFromDefault();
+  return { batch: kc.makeApiClient(k8s.BatchV1Api), core: kc.makeApiClient(k8s.CoreV1Api) };
+}
