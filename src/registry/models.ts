@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { Queryable } from './db';
 import { iso, num, withTransaction } from './db';
 import { insertAudit } from './audit';
@@ -6,6 +7,58 @@ import { RegistryInvariantError, RegistryNotFoundError } from './errors';
 
 /** Lifecycle of a model version. */
 export type ModelVersionStatus = 'registered' | 'candidate' | 'champion' | 'rejected' | 'retired';
+
+/** One epoch (or step) of a training run as the trainer reported it. */
+export interface ExperimentEpoch {
+  epoch: number;
+  loss?: number;
+  /** Named numbers the trainer printed with the epoch (e.g. valAccuracy). */
+  metrics?: Record<string, number>;
+  /** Seconds the epoch took. */
+  seconds?: number;
+}
+
+/** The experiment record of the training job that produced a version: what it ran, how it went, what it cost. */
+export interface ModelVersionExperiment {
+  hyperparameters: Record<string, unknown>;
+  /** The trainer's identity: backend, command or image, and the digest of its files or image. */
+  trainer: { backend: string; identity: string; digest: string };
+  /** Progress reports of the attempt that finished, in order. */
+  epochs: ExperimentEpoch[];
+  /** GPUs leased to the job (0: CPU). */
+  gpus: number;
+  /** Leased GPUs x seconds held. */
+  gpuSeconds: number;
+  wallSeconds: number;
+  /** CUDA_VISIBLE_DEVICES ids the job ran on. */
+  devices?: string[];
+  /** The epoch of the checkpoint the finishing attempt resumed from (absent: it started from scratch). */
+  resumedFromEpoch?: number;
+  /** The trainer's own metrics file, as written. */
+  trainerMetrics?: Record<string, unknown>;
+}
+
+const count = z.number().int().nonnegative();
+const seconds = z.number().nonnegative();
+/** Checks an experiment record before it is stored (unknown extra fields are kept). */
+export const ModelVersionExperimentSchema = z.looseObject({
+  hyperparameters: z.record(z.string(), z.unknown()),
+  trainer: z.looseObject({ backend: z.string().min(1), identity: z.string(), digest: z.string() }),
+  epochs: z.array(
+    z.looseObject({
+      epoch: count,
+      loss: z.number().optional(),
+      metrics: z.record(z.string(), z.number()).optional(),
+      seconds: seconds.optional(),
+    }),
+  ),
+  gpus: count,
+  gpuSeconds: seconds,
+  wallSeconds: seconds,
+  devices: z.array(z.string()).optional(),
+  resumedFromEpoch: count.optional(),
+  trainerMetrics: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** What the training stage registers. */
 export interface NewModelVersion {
@@ -17,6 +70,8 @@ export interface NewModelVersion {
   trainer: Record<string, unknown>;
   /** Attempt-independent key of the training job: the idempotency key of registration. */
   jobKey: string;
+  /** The training job's experiment record; absent for versions registered without one. */
+  experiment?: ModelVersionExperiment;
 }
 
 /** A registered model version. */
@@ -62,9 +117,10 @@ interface VersionRow {
   status: ModelVersionStatus;
   job_key: string;
   created_at: Date;
+  experiment: ModelVersionExperiment | null;
 }
 
-const VERSION_COLUMNS = 'id, model, version, dataset_version, artifact_key, metrics, trainer, status, job_key, created_at';
+const VERSION_COLUMNS = 'id, model, version, dataset_version, artifact_key, metrics, trainer, status, job_key, created_at, experiment';
 
 function toVersion(r: VersionRow): ModelVersion {
   return {
@@ -78,7 +134,22 @@ function toVersion(r: VersionRow): ModelVersion {
     status: r.status,
     jobKey: r.job_key,
     createdAt: iso(r.created_at),
+    ...(r.experiment === null ? {} : { experiment: r.experiment }),
   };
+}
+
+/** The experiment as stored (JSON text), or null; throws RegistryInvariantError naming the bad field. */
+function experimentJson(v: NewModelVersion): string | null {
+  if (v.experiment === undefined) return null;
+  const parsed = ModelVersionExperimentSchema.safeParse(v.experiment);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : '(record)';
+    throw new RegistryInvariantError(
+      `The experiment record of model version ${v.id} is malformed at ${where}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return JSON.stringify(parsed.data);
 }
 
 /** Audit subject of a model. */
@@ -223,15 +294,16 @@ export function createModelRepo(db: Queryable) {
 
     /** Register a trained version under the next number; returns the existing row when jobKey was registered before. */
     async registerVersion(v: NewModelVersion): Promise<ModelVersion> {
+      const experiment = experimentJson(v);
       return withTransaction(db, async (tx) => {
         // The model row lock makes "next number" race-free across concurrent registrations.
         await lockModel(tx, v.model);
         const { rows } = await tx.query<VersionRow>(
-          `INSERT INTO model_versions (id, model, version, dataset_version, artifact_key, metrics, trainer, job_key)
-           SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7 FROM model_versions WHERE model = $2
+          `INSERT INTO model_versions (id, model, version, dataset_version, artifact_key, metrics, trainer, job_key, experiment)
+           SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8 FROM model_versions WHERE model = $2
            ON CONFLICT DO NOTHING
            RETURNING ${VERSION_COLUMNS}`,
-          [v.id, v.model, v.datasetVersion, v.artifactKey, JSON.stringify(v.metrics), JSON.stringify(v.trainer), v.jobKey],
+          [v.id, v.model, v.datasetVersion, v.artifactKey, JSON.stringify(v.metrics), JSON.stringify(v.trainer), v.jobKey, experiment],
         );
         if (rows[0]) return toVersion(rows[0]);
         const existing = await tx.query<VersionRow>(`SELECT ${VERSION_COLUMNS} FROM model_versions WHERE job_key = $1`, [v.jobKey]);
