@@ -13,7 +13,9 @@
  * 2. Poll the Job's pod (selected by the Job's controller-uid, so pods of a deleted predecessor never count) and
  *    the trainer container's log with timestamps; the timestamps make a cursor that survives log rotation, so a
  *    poll delivers each line once. Before a checkpoint line reaches onMessage its file is downloaded to
- *    `<jobDir>/<path>` from the sidecar's upload.
+ *    `<jobDir>/<path>` from the sidecar's upload (so checkpoints must be written under checkpoints/). Each poll
+ *    reads the whole log (the API's sinceSeconds counts on the node's clock): keep the trainer's output to progress
+ *    lines and a little free text, not per-step chatter.
  * 3. Exit 0: wait for the sidecar's final push (`pushed.json`), download out/model.onnx and out/metrics.json into
  *    the job directory, clear the job's blob prefix. Another exit code: TrainerProcessError (2: permanent).
  * 4. Silence for trainer.progressTimeoutSeconds while the trainer runs: TrainerHungError; an abort:
@@ -353,6 +355,14 @@ export function createKubernetesBackend(options: KubernetesBackendOptions): Trai
         return;
       }
       if (message.type === 'checkpoint') {
+        if (!message.path.startsWith(`${JobPaths.checkpoints}/`)) {
+          // The sidecar carries checkpoints/ only (job.json's output.checkpoints); another path would never arrive.
+          throw new Stop(
+            new TrainerProtocolError(
+              `the trainer reported checkpoint ${message.path}; the kubernetes backend carries checkpoints only from ${JobPaths.checkpoints}/ (job.json output.checkpoints)`,
+            ),
+          );
+        }
         const key = keys.outputs + message.path;
         await waitForBlob(key, `checkpoint ${message.path}`, where, signal);
         await downloadFile(blobs, key, path.join(request.jobDir, ...message.path.split('/')));

@@ -36,6 +36,26 @@ export const SYNC_ENV_VARS = [
 /** Keys the credentials Secret must hold. */
 export const CREDENTIAL_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
 
+/** Where the sync containers find the S3 bucket (the GPU worker's own S3 settings, without its credentials). */
+export interface S3Location {
+  endpoint?: string;
+  bucket: string;
+  region: string;
+  prefix?: string;
+  forcePathStyle: boolean;
+}
+
+/** The sync containers' blob store variables for an S3 location (credentials come from the Secret, never from here). */
+export function syncEnvForS3(s3: S3Location): Record<string, string> {
+  return {
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_FORCE_PATH_STYLE: String(s3.forcePathStyle),
+    ...(s3.endpoint ? { S3_ENDPOINT: s3.endpoint } : {}),
+    ...(s3.prefix ? { S3_PREFIX: s3.prefix } : {}),
+  };
+}
+
 const hashOf = (jobKey: string): string => createHash('sha256').update(jobKey).digest('hex');
 
 /** Hash of a job key as put in the `trainset.dev/job-key-hash` label (32 hex characters). */

@@ -327,6 +327,21 @@ describe('kubernetes backend (scripted API)', () => {
     expect(throwing.cluster.jobs.size).toBe(0);
   });
 
+  it('stops the Job when a checkpoint is reported outside checkpoints/ (the sidecar would never carry it)', async () => {
+    const s = setup();
+    s.cluster.onPoll = (poll) => {
+      if (poll === 1) {
+        s.cluster.trainer({ running: {} });
+        s.cluster.log({ type: 'checkpoint', epoch: 1, path: 'state/epoch-1.pt' });
+      }
+    };
+    await expect(s.run()).rejects.toThrow(
+      /checkpoint state\/epoch-1\.pt; the kubernetes backend carries checkpoints only from checkpoints\//,
+    );
+    expect(s.messages).toEqual([]);
+    expect(s.cluster.jobs.size).toBe(0);
+  });
+
   it('fails a run that exits 0 without out/model.onnx as a contract breach', async () => {
     const s = setup();
     s.cluster.onPoll = async (poll) => {

@@ -10,6 +10,7 @@ import {
   JOB_KEY_HASH_LABEL,
   jobKeyHash,
   POD_JOB_DIR,
+  syncEnvForS3,
   TRAINER_CONTAINER,
   trainerJobName,
   type TrainerJobInput,
@@ -202,5 +203,23 @@ describe('buildTrainerJob', () => {
     const r = TrainerSpecSchema.safeParse({ backend: 'kubernetes', kubernetes: { image: 'x', namespace: 'ML_Team' } });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toMatch(/DNS-1123/);
+  });
+});
+
+describe('syncEnvForS3', () => {
+  it.each([
+    [
+      'a bucket behind an endpoint with a prefix',
+      { endpoint: 'http://s3:7070', bucket: 'b', region: 'r', prefix: 'p/', forcePathStyle: true },
+      { S3_BUCKET: 'b', S3_REGION: 'r', S3_FORCE_PATH_STYLE: 'true', S3_ENDPOINT: 'http://s3:7070', S3_PREFIX: 'p/' },
+    ],
+    [
+      'AWS S3 itself',
+      { bucket: 'b', region: 'eu-west-1', forcePathStyle: false },
+      { S3_BUCKET: 'b', S3_REGION: 'eu-west-1', S3_FORCE_PATH_STYLE: 'false' },
+    ],
+  ])('gives the sync containers %s, and buildTrainerJob accepts it', (_label, s3, env) => {
+    expect(syncEnvForS3(s3)).toEqual(env);
+    expect(() => buildTrainerJob(input({}, { blobEnv: syncEnvForS3(s3) }))).not.toThrow();
   });
 });
