@@ -45,7 +45,15 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
   const gateway = createGateway({
     defaultModel: MODEL,
     routing: { getRouting: async () => ({ ...routing }) },
-    models: { load: async (v) => ({ classes: ['a'], predict: () => ({ label: v, probabilities: [1] }) }) },
+    models: {
+      load: async (v) => ({
+        classes: ['a'],
+        featureSpec: { features: 1, textFields: [], categoricalFields: [] },
+        predict: async () => ({ label: v, probabilities: [1] }),
+        predictBatch: async (rs) => rs.map(() => ({ label: v, probabilities: [1] })),
+        release: async () => undefined,
+      }),
+    },
     log: { insertPredictions: async () => undefined, recordFeedback: async () => true },
   });
   const client = createGatewayClient(await gateway.start(0));

@@ -14,9 +14,10 @@ import { b7, b7b } from './b7-rollback-latency';
 import { b8 } from './b8-gateway-overhead';
 import { b9, b9b } from './b9-orchestration';
 import { b10 } from './b10-backfill';
+import { b11 } from './b11-trainer-dispatch';
 
 /** Every benchmark, in id order. */
-const BENCHES: Bench[] = [b1, b2, b3, b4, b5, b6, b7, b7b, b8, b9, b9b, b10];
+const BENCHES: Bench[] = [b1, b2, b3, b4, b5, b6, b7, b7b, b8, b9, b9b, b10, b11];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).map((a) => a.toUpperCase());

@@ -1,5 +1,7 @@
 /** `npm run demo`: three days through the whole pipeline on the embedded stack, with progress and a summary. */
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import YAML from 'yaml';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { modelNameFor } from '../shared/ids';
@@ -24,19 +26,60 @@ export async function runAndWatch(
   return { workflowId: handle.workflowId, result: await watchRun(handle, say, `  [${input.logicalDate}] `) };
 }
 
+/** The interpreter the PyTorch reference trainer runs with (Debian's, which has python3-torch). */
+export const PYTHON = '/usr/bin/python3';
+
+/** Resolves when PYTHON imports torch and numpy; rejects with what to do otherwise. */
+export function checkTorch(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, ['-c', 'import torch, numpy'], { timeout: 120_000 }, (err) =>
+      err
+        ? reject(
+            new Error(
+              `the PyTorch trainer needs ${PYTHON} with torch and numpy, which this machine lacks: install them with \`bash scripts/python-trainer.sh install\` (Debian's python3-torch), or run the demo with the builtin trainer`,
+            ),
+          )
+        : resolve(),
+    );
+  });
+}
+
+/** A copy of the specs whose tickets spec trains with the PyTorch reference trainer; returns its folder. */
+async function pytorchSpecs(cwd: string, home: string): Promise<string> {
+  const dir = path.join(home, 'specs');
+  await mkdir(dir, { recursive: true });
+  const spec = YAML.parse(await readFile(path.join(cwd, 'specs', `${DATASET}.yaml`), 'utf8')) as Record<string, unknown>;
+  const trainer = { ...(spec.trainer as Record<string, unknown>) };
+  delete trainer.learningRate;
+  spec.trainer = { ...trainer, backend: 'process', command: [PYTHON, 'trainers/pytorch/train.py'], epochs: 10, hyperparameters: {} };
+  await writeFile(path.join(dir, `${DATASET}.yaml`), YAML.stringify(spec));
+  return dir;
+}
+
 /** The demo: day 1 sets the champion, day 2 promotes a better candidate, day 3 (bad model) is rolled back. */
-export async function runDemo(opts: { cwd?: string; keep?: boolean } = {}): Promise<void> {
+export async function runDemo(opts: { cwd?: string; keep?: boolean; trainer?: 'builtin' | 'pytorch' } = {}): Promise<void> {
   const started = Date.now();
   const cwd = opts.cwd ?? process.cwd();
   const home = path.join(cwd, '.trainset', 'demo');
   await rm(home, { recursive: true, force: true });
+  const pytorch = opts.trainer === 'pytorch';
+  if (pytorch) await checkTorch();
   // The demo always runs embedded, whatever production settings the shell carries.
-  const env = embeddedEnv(process.env, { TRAINSET_HOME: home, GATEWAY_PORT: '0' });
+  const env = embeddedEnv(process.env, {
+    TRAINSET_HOME: home,
+    GATEWAY_PORT: '0',
+    ...(pytorch ? { SPECS_DIR: await pytorchSpecs(cwd, home), TRAINSET_TRAINERS_DIR: cwd } : {}),
+  });
   const config = loadConfig(env, cwd);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'trainset-demo');
   installTemporalLogger(logger, 'WARN');
   const say = (l: string): void => console.log(l);
   say('trainset demo: three days of support tickets through ingest → PII → dedupe → labels → version → train → validate → canary');
+  say(
+    pytorch
+      ? `trainer: the PyTorch reference trainer (trainers/pytorch/train.py with ${PYTHON}, process backend, CPU)`
+      : 'trainer: builtin hashed logistic regression (`npm run demo -- --trainer pytorch` trains with PyTorch where python3-torch is installed)',
+  );
   const stack = await startStack({ config, logger, say, defaultModel: MODEL, temporalPort: 0, registryPort: 0, gatewayPort: 0 });
   try {
     const days = dateRange('2026-11-01', 3);

@@ -34,8 +34,14 @@ export function registerStackCommands(program: Command): void {
     .command('demo')
     .description('Run three days of sample tickets through every stage on the embedded stack, then print a summary')
     .option('--keep', 'keep the stack (and the Temporal UI) running after the summary, until Ctrl-C')
+    .option(
+      '--trainer <trainer>',
+      'who trains the models: "builtin" (default, the hashed logistic regression) or "pytorch" (the PyTorch reference trainer in trainers/pytorch through the process backend; needs Debian\'s python3-torch)',
+      'builtin',
+    )
     .action(async (opts) => {
-      await runDemo({ keep: opts.keep });
+      if (opts.trainer !== 'builtin' && opts.trainer !== 'pytorch') throw new Error('--trainer must be builtin or pytorch');
+      await runDemo({ keep: opts.keep, trainer: opts.trainer });
     });
 
   program
@@ -231,6 +237,8 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
       gatewayUrl: config.gateway.url,
       home: config.home,
       gpuSlots: config.gpuSlots,
+      gpus: config.gpus,
+      trainersDir: config.trainersDir,
       logger,
       piiTokenKey: config.piiTokenKey,
       prometheusUrl: config.prometheusUrl,

@@ -273,10 +273,39 @@ export interface Metrics {
 /** Result of the training activity. */
 export interface TrainResult {
   artifactKey: string;
+  /** The key the job trained under (the workflow's key plus the trainer identity and settings); absent from results of older workers. */
+  jobKey?: string;
   trainMetrics: Metrics;
   validationMetrics: Metrics;
   epochs: number;
   seconds: number;
+  /** Per-epoch loss and metrics, hyperparameters, trainer identity and cost; absent from results of older workers. */
+  experiment?: ExperimentRecord;
+}
+
+/** One epoch of the experiment record. */
+export interface EpochRecord {
+  epoch: number;
+  loss?: number;
+  metrics?: Record<string, number>;
+  /** Seconds since the previous epoch's report (or the start of the attempt). */
+  seconds?: number;
+}
+
+/** What a training job did: stored with the model version. */
+export interface ExperimentRecord {
+  hyperparameters: Record<string, unknown>;
+  trainer: { backend: string; identity: string; digest: string };
+  epochs: EpochRecord[];
+  gpus: number;
+  devices: string[];
+  /** Leased GPUs x seconds held, over the attempt that finished. */
+  gpuSeconds: number;
+  wallSeconds: number;
+  /** The epoch the finishing attempt resumed from (absent: it started at epoch 0). */
+  resumedFromEpoch?: number;
+  /** The trainer's own metrics file, as written. */
+  trainerMetrics?: Record<string, unknown>;
 }
 
 /** A registered model version. */

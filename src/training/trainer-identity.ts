@@ -64,7 +64,7 @@ export async function digestFiles(paths: readonly string[], root: string): Promi
 /** The builtin trainer's source files (the modules trainer-process runs), next to this one. */
 function builtinFiles(): string[] {
   const ext = builtinTrainerCommand().at(-1)!.endsWith('.ts') ? '.ts' : '.js';
-  return ['trainer-process', 'run-job', 'logreg', 'features', 'checkpoint', 'job', 'contract', 'npy', 'onnx-export'].map((m) =>
+  return ['trainer-process', 'run-job', 'logreg', 'features', 'checkpoint', 'job', 'contract', 'npy', 'onnx-export', 'evaluate'].map((m) =>
     join(__dirname, `${m}${ext}`),
   );
 }
@@ -78,8 +78,9 @@ export async function resolveTrainerIdentity(trainer: TrainerSpec, root: string)
   }
   if (trainer.backend === 'process') {
     const command = trainer.command ?? [];
-    // By default the command's relative paths (the trainer's own script); an interpreter at an absolute path is not hashed.
-    const files = trainer.files ?? command.filter((a) => !a.startsWith('-') && !isAbsolute(a) && existsUnder(root, a));
+    // By default the command's arguments that name files (the trainer's own script), except the system's programs
+    // (an interpreter such as /usr/bin/python3: an OS update would otherwise retrain every model).
+    const files = trainer.files ?? command.filter((a) => !a.startsWith('-') && !SYSTEM_PATH.test(a) && existsUnder(root, a));
     const digest = await digestFiles(files, root);
     return { backend: 'process', identity: command.join(' '), digest: sha(`process\0${canonicalJson(command)}\0${digest}`) };
   }
@@ -92,6 +93,9 @@ export async function resolveTrainerIdentity(trainer: TrainerSpec, root: string)
     ...(pinned ? {} : { warning: `trainer image ${k.image} is not pinned by digest: a new image under the same tag will not retrain` }),
   };
 }
+
+/** Folders of the operating system's own programs and libraries. */
+const SYSTEM_PATH = /^\/(usr|bin|sbin|lib|lib64|etc)\//;
 
 const existsUnder = (root: string, p: string): boolean => existsSync(resolve(root, p));
 

@@ -22,6 +22,9 @@ export const CONFIG_ENV_VARS = [
   'LOG_LEVEL',
   'SHUTDOWN_GRACE_SECONDS',
   'GPU_SLOTS',
+  'TRAINSET_GPUS',
+  'TRAINSET_TRAINERS_DIR',
+  'TRAINSET_KUBERNETES_TRAINER',
   'PII_TOKEN_KEY',
   'METRICS_PORT',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -59,6 +62,12 @@ export interface Config {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceSeconds: number;
   gpuSlots: number;
+  /** TRAINSET_GPUS as given (device ids, `none`); undefined: ask nvidia-smi. */
+  gpus?: string;
+  /** Where relative trainer commands and files resolve (TRAINSET_TRAINERS_DIR, default the working directory). */
+  trainersDir: string;
+  /** Whether the GPU worker runs `kubernetes` trainer jobs (TRAINSET_KUBERNETES_TRAINER=true; in-cluster or KUBECONFIG credentials). */
+  kubernetesTrainer: boolean;
   /** Key of the PII tokenize action, if configured. */
   piiTokenKey?: Buffer;
   /** Prometheus HTTP API base URL (PROMETHEUS_URL), for canaries whose spec reads metrics from Prometheus. */
@@ -154,6 +163,9 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
   GPU_SLOTS: z.coerce.number().int().min(1).max(64).optional(),
+  TRAINSET_GPUS: z.string().optional(),
+  TRAINSET_TRAINERS_DIR: z.string().min(1).optional(),
+  TRAINSET_KUBERNETES_TRAINER: z.enum(['true', 'false']).optional(),
   PII_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters (a random secret; tokens are HMACs under it)').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: urlString.optional(),
@@ -217,6 +229,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     logLevel: e.LOG_LEVEL ?? 'info',
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 30,
     gpuSlots: e.GPU_SLOTS ?? 1,
+    gpus: e.TRAINSET_GPUS,
+    trainersDir: path.resolve(cwd, e.TRAINSET_TRAINERS_DIR ?? '.'),
+    kubernetesTrainer: e.TRAINSET_KUBERNETES_TRAINER === 'true',
     piiTokenKey: e.PII_TOKEN_KEY ? Buffer.from(e.PII_TOKEN_KEY, 'utf8') : undefined,
     prometheusUrl: e.PROMETHEUS_URL,
     telemetry: {

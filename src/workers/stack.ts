@@ -126,6 +126,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       gatewayUrl,
       home: config.home,
       gpuSlots: config.gpuSlots,
+      gpus: config.gpus,
+      trainersDir: config.trainersDir,
       logger,
       piiTokenKey: config.piiTokenKey,
       prometheusUrl: config.prometheusUrl,

@@ -14,7 +14,9 @@ import { createBackfillActivities } from '../activities/backfill';
 import type { Logger } from '../activities/deps';
 import { createGatewayClient } from '../serving/http-client';
 import { createPrometheusMetricsSource } from '../serving/prometheus-metrics';
-import { createLocalTrainer } from '../training/local-trainer';
+import type { TrainerBackend } from '../training/backend';
+import { activitySlotsFor, createGpuLeases, discoverGpus } from '../training/gpu-inventory';
+import { createBuiltinBackend, createProcessBackend } from '../training/process-backend';
 import type { Backends } from './backends';
 import { BACKFILL_TASK_QUEUE, CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
 import { metricsActivityInterceptors } from './metrics-interceptor';
@@ -101,7 +103,7 @@ async function workflowWorker(
   });
 }
 
-/** The trainset-gpu worker: training only, one activity slot per GPU. */
+/** The trainset-gpu worker: training only; its slots follow the GPU inventory (activitySlotsFor). */
 export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityDeps; slots?: number }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -135,7 +137,14 @@ export interface PipelineWorkersOptions extends WorkerOptions {
   gatewayUrl: string;
   /** TRAINSET_HOME: training jobs get their scratch folder under it. */
   home: string;
+  /** GPU_SLOTS: training slots of a GPU worker without GPUs (CPU training). */
   gpuSlots: number;
+  /** TRAINSET_GPUS as given; undefined asks nvidia-smi. */
+  gpus?: string;
+  /** Where relative trainer commands and files resolve. */
+  trainersDir?: string;
+  /** Builds the kubernetes trainer backend when this GPU worker runs Kubernetes jobs. */
+  kubernetesTrainer?: () => Promise<TrainerBackend>;
   logger: Logger;
   piiTokenKey?: Buffer;
   /** Prometheus HTTP API base URL, for specs whose canary reads metrics from Prometheus. */
@@ -166,11 +175,20 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
   }
   if (o.queues.includes('gpu')) {
     const workDir = path.join(o.home, 'gpu-work');
+    const inventory = await discoverGpus({ env: o.gpus === undefined ? {} : { TRAINSET_GPUS: o.gpus } });
+    o.logger.info({ gpus: inventory.devices, source: inventory.source }, 'GPU inventory');
+    const gpus = createGpuLeases(inventory.devices, { metrics: true });
+    const trainersRoot = o.trainersDir ?? process.cwd();
+    const trainers: GpuActivityDeps['trainers'] = {
+      builtin: createBuiltinBackend(),
+      process: createProcessBackend({ trainersRoot }),
+      ...(o.kubernetesTrainer ? { kubernetes: await o.kubernetesTrainer() } : {}),
+    };
     workers.push(
       await createGpuWorker({
         ...common,
-        slots: o.gpuSlots,
-        deps: { blobs, specs, trainer: createLocalTrainer(), workDir, logger: o.logger },
+        slots: activitySlotsFor(inventory.devices, o.gpuSlots),
+        deps: { blobs, specs, trainers, gpus, workDir, trainersRoot, logger: o.logger, onGpuSeconds: gpus.recordGpuSeconds },
       }),
     );
   }

@@ -74,13 +74,15 @@ export const trafficNoWait = proxyActivities<Activities>({
 });
 
 /**
- * Training on the GPU queue. Few attempts: each retry resumes from the last checkpoint, but a job that
- * fails three times is a model or data problem, not a transient one.
+ * Training on the GPU queue. Few attempts: each retry resumes from the newest checkpoint in the blob store (on
+ * any GPU worker), but a job that fails three times is a model or data problem, not a transient one. The
+ * activity heartbeats every 5 s whatever the trainer does (a silent trainer is the backend's progress timeout),
+ * so 30 s without one means the worker is gone and another should take the job over.
  */
 export const gpu = proxyActivities<Activities>({
   taskQueue: GPU_TASK_QUEUE,
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
   retry: { initialInterval: '10 seconds', maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
 });

@@ -254,7 +254,8 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
           model: p.model,
           datasetVersionId: version.versionId,
           artifactKey: trained.artifactKey,
-          jobKey,
+          // The key the trainer trained under (its identity and settings added); older results lack it.
+          jobKey: trained.jobKey ?? jobKey,
           metrics: { train: trained.trainMetrics, validation: trained.validationMetrics },
           workflowId,
           ...(v2 ? { candidate: deployable } : {}),

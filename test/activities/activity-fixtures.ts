@@ -6,7 +6,10 @@ import type { Registry } from '../../src/registry';
 import type { GatewayClient } from '../../src/serving/http-client';
 import type { DatasetSpec } from '../../src/shared/spec';
 import type { BlobStore } from '../../src/storage/blob-store';
-import type { TrainerBackend } from '../../src/training/local-trainer';
+import type { GpuLeasePort } from '../../src/activities/deps';
+import type { TrainerBackend } from '../../src/training/backend';
+import { createGpuLeases } from '../../src/training/gpu-inventory';
+import { createBuiltinBackend, createProcessBackend } from '../../src/training/process-backend';
 
 /** Folder of the committed specs. */
 export const SPECS_DIR = path.resolve(__dirname, '../../specs');
@@ -32,7 +35,26 @@ export function cpuDeps(blobs: BlobStore, opts: { specs?: SpecSource; registry?:
   };
 }
 
-/** GPU activity deps. */
-export function gpuDeps(blobs: BlobStore, trainer: TrainerBackend, workDir: string, specs?: SpecSource): GpuActivityDeps {
-  return { blobs, specs: specs ?? createDirSpecSource(SPECS_DIR), trainer, workDir, logger: quietLogger };
+/** Folder of the repository (the trainers root of the GPU activity tests). */
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+
+/** GPU activity deps: the builtin and process backends, no GPUs unless given. */
+export function gpuDeps(
+  blobs: BlobStore,
+  opts: { workDir: string; specs?: SpecSource; trainers?: GpuActivityDeps['trainers']; gpus?: GpuLeasePort; trainersRoot?: string },
+): GpuActivityDeps {
+  const trainersRoot = opts.trainersRoot ?? REPO_ROOT;
+  const trainers: Partial<Record<string, TrainerBackend>> = opts.trainers ?? {
+    builtin: createBuiltinBackend({ killGraceMs: 2000 }),
+    process: createProcessBackend({ trainersRoot, killGraceMs: 2000 }),
+  };
+  return {
+    blobs,
+    specs: opts.specs ?? createDirSpecSource(SPECS_DIR),
+    trainers,
+    gpus: opts.gpus ?? createGpuLeases([]),
+    workDir: opts.workDir,
+    trainersRoot,
+    logger: quietLogger,
+  };
 }

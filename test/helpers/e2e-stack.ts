@@ -17,7 +17,8 @@ import { createGatewayClient } from '../../src/serving/http-client';
 import type { Gateway } from '../../src/serving/gateway';
 import { createS3BlobStore } from '../../src/storage';
 import type { BlobStore } from '../../src/storage/blob-store';
-import { createLocalTrainer } from '../../src/training/local-trainer';
+import { createGpuLeases } from '../../src/training/gpu-inventory';
+import { createBuiltinBackend, createProcessBackend } from '../../src/training/process-backend';
 import { createRegistryGateway } from '../../src/workers/gateway-wiring';
 import { createCpuWorker, createGpuWorker } from '../../src/workers/workers';
 import { dropDatabaseWhenIdle } from './drop-database';
@@ -60,7 +61,7 @@ export async function freshDatabase(prefix = 'e2e'): Promise<{ url: string; name
 }
 
 /** Start the stack; specsDir defaults to the repository's specs/. */
-export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E2eStack> {
+export async function startE2eStack(opts: { specsDir?: string; gpuWorker?: boolean } = {}): Promise<E2eStack> {
   const svc = serviceEnv();
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (): Promise<void> => {
@@ -90,8 +91,14 @@ export async function startE2eStack(opts: { specsDir?: string } = {}): Promise<E
       ...common,
       deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger: quietLogger },
     });
-    const gpu = await createGpuWorker({ ...common, deps: { blobs, specs, trainer: createLocalTrainer(), workDir, logger: quietLogger } });
-    const workers = [cpu, gpu];
+    const workers = [cpu];
+    // A test that runs GPU workers as processes of their own (to kill one) starts none here.
+    if (opts.gpuWorker !== false) {
+      const trainersRoot = path.resolve(__dirname, '../..');
+      const trainers = { builtin: createBuiltinBackend(), process: createProcessBackend({ trainersRoot }) };
+      const deps = { blobs, specs, trainers, gpus: createGpuLeases([]), workDir, trainersRoot, logger: quietLogger };
+      workers.push(await createGpuWorker({ ...common, deps }));
+    }
     const running = Promise.all(workers.map((w) => w.run()));
     cleanups.push(async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
