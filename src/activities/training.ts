@@ -119,7 +119,9 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
           ErrorType.TrainerBackendUnavailable,
         );
       }
-      if (trainer.gpus > gpus.size) {
+      // A Kubernetes Job gets its GPUs from the cluster (nvidia.com/gpu limits), not from this worker's devices.
+      const localGpus = trainer.backend === 'kubernetes' ? 0 : trainer.gpus;
+      if (localGpus > gpus.size) {
         throw ApplicationFailure.nonRetryable(
           `the training job asks for ${trainer.gpus} GPU${trainer.gpus === 1 ? '' : 's'}; this worker has ${gpus.size}`,
           ErrorType.GpuRequestTooLarge,
@@ -128,10 +130,10 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
 
       let details: TrainHeartbeat = { jobKey };
       const beat = (): void => ctx.heartbeat(details);
-      const lease = await gpus.acquire(trainer.gpus, {
+      const lease = await gpus.acquire(localGpus, {
         signal: ctx.cancellationSignal,
         onWait: () => {
-          details = { ...details, waitingForGpus: trainer.gpus };
+          details = { ...details, waitingForGpus: localGpus };
           beat();
         },
       });
@@ -146,7 +148,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
           spec,
           splits: { train: split.train.map(strip), validation: split.validation.map(strip), test: split.test.map(strip) },
           shuffleLabels: input.shuffleLabels,
-          gpus: lease.devices.length,
+          gpus: trainer.backend === 'kubernetes' ? trainer.gpus : lease.devices.length,
           resumeFrom: resumeFrom ? { epoch: resumeFrom.epoch, path: resumeFrom.path } : null,
         });
         details = { jobKey, epochs: job.job.epochs, ...(resumeFrom ? { epoch: resumeFrom.epoch, checkpoint: resumeFrom.stored } : {}) };
@@ -157,7 +159,11 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
         const onMessage = async (m: TrainerMessage): Promise<void> => {
           if (m.type === 'progress') {
             const now = Date.now();
-            epochs.push({ epoch: m.epoch, loss: m.loss, metrics: m.metrics, seconds: (now - last) / 1000 });
+            const entry = { epoch: m.epoch, loss: m.loss, metrics: m.metrics, seconds: (now - last) / 1000 };
+            // One entry per epoch: a step report within an epoch, or a Job's log read again after an attach, replaces it.
+            const at = epochs.findIndex((e) => e.epoch === m.epoch);
+            if (at >= 0) epochs[at] = entry;
+            else epochs.push(entry);
             last = now;
             details = { ...details, epoch: m.epoch, epochs: m.epochs ?? details.epochs, loss: m.loss };
           } else if (m.type === 'checkpoint') {
@@ -202,12 +208,12 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
           await evaluate(predictor, split.validation, labelField),
         ];
         await predictor.release();
-        const gpuSeconds = lease.gpuSeconds();
+        const gpuSeconds = trainer.backend === 'kubernetes' ? trainer.gpus * run.seconds : lease.gpuSeconds();
         const experiment: ExperimentRecord = {
           hyperparameters: job.job.hyperparameters,
           trainer: { backend: identity.backend, identity: identity.identity, digest: identity.digest },
           epochs,
-          gpus: lease.devices.length,
+          gpus: trainer.backend === 'kubernetes' ? trainer.gpus : lease.devices.length,
           devices: [...lease.devices],
           gpuSeconds,
           wallSeconds: (Date.now() - started) / 1000,

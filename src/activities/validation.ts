@@ -80,13 +80,19 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
     async registerModelVersion(input: RegisterModelVersionInput): Promise<ModelVersionRef> {
       await registry.models.ensureModel(input.model);
       let { trainingSeconds, epochs } = input;
-      if (trainingSeconds === undefined) {
-        // trainModel writes its result beside the artifact (models/<job>/metrics.json); it carries the cost.
-        const recorded = await readJsonIfExists<TrainResult>(blobs, input.artifactKey.replace(/model\.json$/, 'metrics.json'));
-        trainingSeconds = recorded?.seconds;
-        epochs ??= recorded?.epochs;
-      }
-      const trainer: Record<string, unknown> = { kind: 'logreg-hashed', workflowId: input.workflowId };
+      // trainModel writes its result beside the artifact (models/<job>/metrics.json): cost, epochs, the experiment.
+      const recorded = await readJsonIfExists<TrainResult>(blobs, input.artifactKey.replace(/model\.json$/, 'metrics.json'));
+      trainingSeconds ??= recorded?.seconds;
+      epochs ??= recorded?.epochs;
+      const experiment = recorded?.experiment;
+      const trainer: Record<string, unknown> = experiment
+        ? {
+            kind: experiment.trainer.backend,
+            identity: experiment.trainer.identity,
+            digest: experiment.trainer.digest,
+            workflowId: input.workflowId,
+          }
+        : { kind: 'logreg-hashed', workflowId: input.workflowId };
       if (trainingSeconds !== undefined) trainer.seconds = trainingSeconds;
       if (epochs !== undefined) trainer.epochs = epochs;
       if (input.codeVersion !== undefined) trainer.codeVersion = input.codeVersion;
@@ -98,6 +104,7 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
         metrics: input.metrics,
         trainer,
         jobKey: input.jobKey,
+        ...(experiment ? { experiment } : {}),
       });
       await registry.datasets.addLineage([
         { fromKind: 'dataset_version', fromId: input.datasetVersionId, toKind: 'model_version', toId: row.id },

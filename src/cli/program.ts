@@ -4,6 +4,7 @@ import { registerBackfillCommand } from './backfill-command';
 import { registerDatasetCommands } from './datasets-command';
 import { registerGateCommands } from './gate-command';
 import { registerIngestCommand } from './ingest-command';
+import { registerJobSyncCommand } from './job-sync-command';
 import { registerOperatorCommands } from './operator-commands';
 import { registerPiiCommands } from './pii-command';
 import { registerRunsCommands } from './runs-command';
@@ -28,5 +29,6 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerBackfillCommand(program);
   registerWorkCommands(program);
+  registerJobSyncCommand(program);
   return program;
 }

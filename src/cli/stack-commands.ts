@@ -14,6 +14,10 @@ import { startStack } from '../workers/stack';
 import { createPipelineWorkers } from '../workers/workers';
 import { readStackFile, resolveConfig, stackFilePath, type StackFile } from './context';
 import { runDemo } from './demo';
+import type { BlobStore } from '../storage/blob-store';
+import type { TrainerBackend } from '../training/backend';
+import { createKubernetesApis, createKubernetesBackend } from '../training/kubernetes-backend';
+import { syncEnvForS3 } from '../training/kubernetes-manifest';
 
 const intArg = (v: string): number => {
   const n = Number(v);
@@ -207,6 +211,29 @@ function requireServers(config: ReturnType<typeof resolveConfig>): ReturnType<ty
   );
 }
 
+/** Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) the kubernetes trainer's sync containers read; deploy/kubernetes creates it. */
+const KUBERNETES_S3_SECRET = 'trainset-s3';
+
+/** The kubernetes trainer backend of a GPU worker: API clients from in-cluster or KUBECONFIG credentials. */
+async function kubernetesTrainer(
+  config: ReturnType<typeof resolveConfig>,
+  backends: { blobs: BlobStore },
+  logger: { info(obj: object, msg?: string): void },
+): Promise<TrainerBackend> {
+  if (config.blob.kind !== 's3') {
+    throw new Error('TRAINSET_KUBERNETES_TRAINER=true needs an S3 blob store (S3_BUCKET): trainer pods cannot see a local BLOB_DIR');
+  }
+  const { batch, core } = await createKubernetesApis();
+  return createKubernetesBackend({
+    batch,
+    core,
+    blobs: backends.blobs,
+    blobEnv: syncEnvForS3(config.blob),
+    credentialsSecret: KUBERNETES_S3_SECRET,
+    log: (m) => logger.info({ backend: 'kubernetes' }, m),
+  });
+}
+
 /** Run worker processes for the given queues until SIGTERM/SIGINT, draining in-flight activities. */
 async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<void> {
   const config = requireServers(resolveConfig());
@@ -239,6 +266,7 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
       gpuSlots: config.gpuSlots,
       gpus: config.gpus,
       trainersDir: config.trainersDir,
+      kubernetesTrainer: config.kubernetesTrainer ? () => kubernetesTrainer(config, backends, logger) : undefined,
       logger,
       piiTokenKey: config.piiTokenKey,
       prometheusUrl: config.prometheusUrl,
