@@ -1,10 +1,18 @@
-/** `trainset models show <model-version>`: one version with its lineage, cost, metrics and gate record. */
+/**
+ * `trainset models show <model-version>`: one version with its lineage, cost, metrics, experiment record
+ * (hyperparameters, trainer identity, GPU cost, per-epoch loss and metrics) and gate record.
+ */
 import { GATE_OVERRIDE_ACTION, latestRecordedEvaluation, type RecordedGateEvaluation } from '../gate/recheck';
 import type { ModelVersion, Registry } from '../registry';
-import type { Metrics } from '../shared/types';
+import type { ExperimentRecord, Metrics } from '../shared/types';
+
+/** The experiment record as `models show` reads it (hyperparameters, trainer identity, cost, epochs). */
+export type ShownExperiment = NonNullable<ModelVersion['experiment']> | ExperimentRecord;
 
 /** What `models show` prints. */
-export interface ModelVersionDetails extends ModelVersion {
+export interface ModelVersionDetails extends Omit<ModelVersion, 'experiment'> {
+  /** The training job's experiment record; null for versions trained before trainset recorded experiments. */
+  experiment: ShownExperiment | null;
   artifactUri: string;
   /** Aliases (champion, candidate) pointing at this version now. */
   aliases: string[];
@@ -26,6 +34,7 @@ export async function modelVersionDetails(registry: Registry, blobsUri: string, 
   const audit = await registry.audit.list(v.id);
   const details: ModelVersionDetails = {
     ...v,
+    experiment: v.experiment ?? null,
     artifactUri: `${blobsUri.replace(/\/+$/, '')}/${v.artifactKey}`,
     aliases,
     gate: latestRecordedEvaluation(v.id, audit),
@@ -87,5 +96,52 @@ export function modelVersionLines(d: ModelVersionDetails): string[] {
     lines.push('  gate             no recorded evaluation');
   }
   for (const o of d.overrides) lines.push(`  override         by ${o.actor} at ${o.at}: ${o.reason}`);
+  lines.push(...experimentLines(d.experiment));
+  return lines;
+}
+
+/** What `models show` prints for a version without an experiment record. */
+export const NO_EXPERIMENT = 'experiment: none recorded (trained before trainset recorded experiments)';
+
+const seconds = (x: number): string => `${Number(x.toFixed(1))} s`;
+const figure = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x));
+
+/** A hyperparameter value on one line: numbers and strings as they are, anything else as JSON. */
+function hyperparameter(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+/** The experiment record's lines: hyperparameters, trainer identity, cost, and a table of epochs. */
+export function experimentLines(x: ShownExperiment | null | undefined): string[] {
+  if (!x) return [`  ${NO_EXPERIMENT}`];
+  const hp = Object.entries(x.hyperparameters).sort(([a], [b]) => a.localeCompare(b));
+  const devices = x.devices && x.devices.length > 0 ? ` (devices ${x.devices.join(',')})` : '';
+  const cost = [
+    `${figure(x.gpuSeconds)} GPU-seconds on ${x.gpus} GPU${x.gpus === 1 ? '' : 's'}${devices}`,
+    `wall ${seconds(x.wallSeconds)}`,
+    x.resumedFromEpoch === undefined ? 'started at epoch 0' : `resumed from epoch ${x.resumedFromEpoch}`,
+  ].join(', ');
+  const lines = [
+    '  experiment',
+    `  hyperparameters  ${hp.length === 0 ? '-' : hp.map(([k, v]) => `${k}=${hyperparameter(v)}`).join('  ')}`,
+    `  trainer identity ${x.trainer.backend}: ${x.trainer.identity} (digest ${x.trainer.digest.slice(0, 12)})`,
+    `  cost             ${cost}`,
+  ];
+  if (x.epochs.length === 0) {
+    lines.push('  epochs           none reported');
+    return lines;
+  }
+  const rows = x.epochs.map((ep) => [
+    String(ep.epoch),
+    ep.loss === undefined ? '-' : figure(ep.loss),
+    Object.entries(ep.metrics ?? {})
+      .sort(([a], [b]) => a.localeCompare(b)) // jsonb does not keep key order
+      .map(([k, v]) => `${k} ${figure(v)}`)
+      .join('  ') || '-',
+  ]);
+  const head = ['epoch', 'loss', 'metrics'];
+  const width = [0, 1].map((i) => Math.max(head[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const row = (r: string[]): string => `    ${r[0]!.padStart(width[0]!)}  ${r[1]!.padStart(width[1]!)}  ${r[2]}`.trimEnd();
+  lines.push(row(head), ...rows.map(row));
   return lines;
 }

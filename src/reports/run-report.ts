@@ -5,7 +5,7 @@
  */
 import { CSS, barsSvg, driftSvg, escapeHtml, htmlTable } from '../data/dataset-card';
 import type { DriftReport } from '../data/drift';
-import type { CanaryStepRecord, PipelineStatus } from '../shared/types';
+import type { CanaryStepRecord, EpochRecord, ExperimentRecord, PipelineStatus } from '../shared/types';
 
 /** What a report is built from. */
 export interface RunReportInput {
@@ -19,6 +19,8 @@ export interface RunReportInput {
   drift?: DriftReport;
   /** Where the dataset card lives (a blob URI or key). */
   cardKey?: string;
+  /** The experiment record of the run's model version (its loss curve); absent or null when it has none. */
+  experiment?: ExperimentRecord | null;
 }
 
 const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
@@ -109,6 +111,57 @@ function canarySvg(steps: CanaryStepRecord[]): string {
   );
 }
 
+/** The epochs that reported a finite loss, in epoch order. */
+function lossPoints(experiment: ExperimentRecord | null | undefined): Array<EpochRecord & { loss: number }> {
+  return (experiment?.epochs ?? [])
+    .filter((ep): ep is EpochRecord & { loss: number } => typeof ep.loss === 'number' && Number.isFinite(ep.loss))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Compact number for axis ticks and tables. */
+const fig = (v: number): string =>
+  Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.001) ? v.toExponential(2) : String(Number(v.toPrecision(4)));
+
+/** Training loss per epoch: a polyline over epoch (x) and loss (y), labelled axes with their ranges. */
+function lossSvg(points: Array<EpochRecord & { loss: number }>): string {
+  const w = 600;
+  const h = 180;
+  const left = 70;
+  const right = 20;
+  const top = 10;
+  const bottom = 40;
+  const first = points[0]!.epoch;
+  const last = points[points.length - 1]!.epoch;
+  const lo = Math.min(0, ...points.map((p) => p.loss));
+  const hi = Math.max(...points.map((p) => p.loss));
+  const x = (epoch: number): number =>
+    left + (last === first ? (w - left - right) / 2 : ((epoch - first) / (last - first)) * (w - left - right));
+  const y = (loss: number): number => h - bottom - (hi === lo ? 0.5 : (loss - lo) / (hi - lo)) * (h - top - bottom);
+  const xy = (p: { epoch: number; loss: number }): string => `${x(p.epoch).toFixed(1)},${y(p.loss).toFixed(1)}`;
+  const dots = points
+    .map(
+      (p) =>
+        `<circle cx="${x(p.epoch).toFixed(1)}" cy="${y(p.loss).toFixed(1)}" r="3" class="bar"><title>${escapeHtml(`epoch ${p.epoch}: loss ${fig(p.loss)}`)}</title></circle>`,
+    )
+    .join('');
+  const x0 = left;
+  const yBase = h - bottom;
+  return (
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch"><title>training loss per epoch</title>` +
+    `<line x1="${x0}" y1="${yBase}" x2="${w - right}" y2="${yBase}" class="axis"/>` +
+    `<line x1="${x0}" y1="${top}" x2="${x0}" y2="${yBase}" class="axis"/>` +
+    `<text x="${x0 - 6}" y="${(y(hi) + 4).toFixed(1)}" class="tick end">${escapeHtml(fig(hi))}</text>` +
+    `<text x="${x0 - 6}" y="${(y(lo) + 4).toFixed(1)}" class="tick end">${escapeHtml(fig(lo))}</text>` +
+    `<text x="${x(first).toFixed(1)}" y="${yBase + 14}" class="tick">${first}</text>` +
+    (last === first ? '' : `<text x="${x(last).toFixed(1)}" y="${yBase + 14}" class="tick end">${last}</text>`) +
+    `<text x="${((x0 + w - right) / 2).toFixed(1)}" y="${h - 6}" class="tick">epoch</text>` +
+    `<text x="14" y="${((top + yBase) / 2).toFixed(1)}" class="tick" transform="rotate(-90 14 ${((top + yBase) / 2).toFixed(1)})">loss</text>` +
+    `<polyline points="${points.map(xy).join(' ')}" class="limit" fill="none"/>` +
+    dots +
+    '</svg>'
+  );
+}
+
 /** The run report as Markdown. */
 export function renderRunReportMarkdown(r: RunReportInput): string {
   const s = r.status;
@@ -153,6 +206,11 @@ export function renderRunReportMarkdown(r: RunReportInput): string {
     for (const m of metrics) out.push(`| ${m.join(' | ')} |`);
   }
   if (s.gate) out.push('', `Gate: ${s.gate.passed ? 'passed' : 'failed'}${s.gate.reasons.length ? ` — ${s.gate.reasons.join('; ')}` : ''}`);
+  const loss = lossPoints(r.experiment);
+  if (loss.length > 0) {
+    out.push('', '## Training loss', '', '| epoch | loss |', '| ---: | ---: |');
+    for (const p of loss) out.push(`| ${p.epoch} | ${fig(p.loss)} |`);
+  }
   if (s.canary.length > 0) {
     out.push(
       '',
@@ -215,6 +273,15 @@ export function renderRunReportHtml(r: RunReportInput): string {
     parts.push(
       `<p>Gate: <span class="${s.gate.passed ? 'passed' : 'failed'}">${s.gate.passed ? 'passed' : 'failed'}</span> ${e(s.gate.reasons.join('; '))}</p>`,
     );
+  const loss = lossPoints(r.experiment);
+  if (loss.length > 0) {
+    const resumed = r.experiment?.resumedFromEpoch;
+    parts.push(
+      `<h2>Training loss</h2>`,
+      `<p class="meta">${e(`model version ${s.modelVersion?.modelVersionId ?? ''}`.trim())}${resumed === undefined ? '' : e(`; the finishing attempt resumed from epoch ${resumed}`)}</p>`,
+      lossSvg(loss),
+    );
+  }
   if (s.canary.length > 0) {
     parts.push(
       '<h2>Canary steps over time</h2>',
