@@ -37,8 +37,18 @@ describe('loadConfig', () => {
       logLevel: 'info',
       shutdownGraceSeconds: 30,
       gpuSlots: 1,
+      trainersDir: cwd,
+      kubernetesTrainer: false,
       telemetry: { metricsPort: 9464 },
     });
+  });
+
+  it('reads the GPU worker settings: declared GPUs, the trainers root, the kubernetes trainer switch', () => {
+    const c = loadConfig({ TRAINSET_GPUS: '0,1', TRAINSET_TRAINERS_DIR: 'trainers', TRAINSET_KUBERNETES_TRAINER: 'true' }, cwd);
+    expect(c.gpus).toBe('0,1');
+    expect(c.trainersDir).toBe(path.join(cwd, 'trainers'));
+    expect(c.kubernetesTrainer).toBe(true);
+    expect(() => loadConfig({ TRAINSET_KUBERNETES_TRAINER: 'yes' }, cwd)).toThrow('TRAINSET_KUBERNETES_TRAINER');
   });
 
   it('treats empty variables as unset', () => {
