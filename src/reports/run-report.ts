@@ -20,7 +20,7 @@ export interface RunReportInput {
   /** Where the dataset card lives (a blob URI or key). */
   cardKey?: string;
   /** The experiment record of the run's model version (its loss curve); absent or null when it has none. */
-  experiment?: ExperimentRecord | null;
+  experiment?: Pick<ExperimentRecord, 'epochs' | 'resumedFromEpoch'> | null;
 }
 
 const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
@@ -112,7 +112,7 @@ function canarySvg(steps: CanaryStepRecord[]): string {
 }
 
 /** The epochs that reported a finite loss, in epoch order. */
-function lossPoints(experiment: ExperimentRecord | null | undefined): Array<EpochRecord & { loss: number }> {
+function lossPoints(experiment: RunReportInput['experiment']): Array<EpochRecord & { loss: number }> {
   return (experiment?.epochs ?? [])
     .filter((ep): ep is EpochRecord & { loss: number } => typeof ep.loss === 'number' && Number.isFinite(ep.loss))
     .sort((a, b) => a.epoch - b.epoch);

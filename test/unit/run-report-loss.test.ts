@@ -1,6 +1,7 @@
 /** The run report's loss curve: drawn from the model version's experiment record, absent without one. */
 import { describe, expect, it } from 'vitest';
 import { renderRunReportHtml, renderRunReportMarkdown, type RunReportInput } from '../../src/reports/run-report';
+import type { ModelVersion } from '../../src/registry';
 import type { ExperimentRecord, PipelineStatus } from '../../src/shared/types';
 
 const status = {
@@ -67,6 +68,11 @@ describe('run report loss curve', () => {
   it('lists the loss per epoch in the Markdown summary', () => {
     const md = renderRunReportMarkdown(input(experiment));
     expect(md).toContain('## Training loss\n\n| epoch | loss |\n| ---: | ---: |\n| 1 | 1.6 |\n| 2 | 1.2 |\n| 3 | 0.9 |\n| 5 | 0.4 |\n');
+  });
+
+  it('takes the record as the registry reads it back (devices optional)', () => {
+    const stored: NonNullable<ModelVersion['experiment']> = { ...experiment, devices: undefined };
+    expect(lossChart(renderRunReportHtml({ ...input(undefined), experiment: stored }))).toContain('<polyline');
   });
 
   it('draws a single epoch as one point', () => {
