@@ -29,6 +29,8 @@ export function createReportActivities({ blobs, registry, logger }: CpuActivityD
       const versionId = s.datasetVersion?.versionId;
       const drift = versionId ? await readJsonIfExists<DriftReport>(blobs, `datasets/${s.dataset}/drift/${versionId}.json`) : undefined;
       const finishedAt = new Date().toISOString();
+      // The loss curve of the run's model version (absent for versions trained before experiments were recorded).
+      const trained = s.modelVersion ? await registry.models.getVersion(s.modelVersion.modelVersionId) : undefined;
       const report = {
         workflowId: input.workflowId,
         runId: input.runId,
@@ -37,6 +39,7 @@ export function createReportActivities({ blobs, registry, logger }: CpuActivityD
         finishedAt,
         drift,
         cardKey: s.quality?.cardKey ? `${blobs.uri}/${s.quality.cardKey}` : undefined,
+        experiment: trained?.experiment ?? null,
       };
       await blobs.put(keys.report, renderRunReportHtml(report));
       await blobs.put(keys.summary, renderRunReportMarkdown(report));

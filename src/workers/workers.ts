@@ -177,7 +177,8 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
     const workDir = path.join(o.home, 'gpu-work');
     const inventory = await discoverGpus({ env: o.gpus === undefined ? {} : { TRAINSET_GPUS: o.gpus } });
     o.logger.info({ gpus: inventory.devices, source: inventory.source }, 'GPU inventory');
-    const gpus = createGpuLeases(inventory.devices, { metrics: true });
+    // On the registry the worker's /metrics serves (the pipeline metrics'), when telemetry is on.
+    const gpus = createGpuLeases(inventory.devices, { metrics: o.telemetry?.metrics?.registry ?? false });
     const trainersRoot = o.trainersDir ?? process.cwd();
     const trainers: GpuActivityDeps['trainers'] = {
       builtin: createBuiltinBackend(),

@@ -33,15 +33,14 @@ beforeAll(async () => {
     backend: 'process',
     command: ['/bin/bash', 'test/fixtures/trainers/paced.sh', '/usr/bin/python3', 'trainers/pytorch/train.py'],
     files: ['test/fixtures/trainers/paced.sh', 'trainers/pytorch'],
-    features: 1024,
     epochs: 6,
     seed: 3,
-    hyperparameters: { hidden: 32 },
+    hyperparameters: {},
     env: { PACE_SECONDS: '2' },
   };
   await writeFile(path.join(specsDir, 'tickets.yaml'), YAML.stringify(spec));
   stack = await startE2eStack({ specsDir, gpuWorker: false });
-  await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: ['2026-09-01'], count: 300 });
+  await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: ['2026-10-05'], count: 400 });
 }, 180_000);
 
 afterAll(async () => {
@@ -90,8 +89,8 @@ describe('GPU worker failover', () => {
     const first = await startGpuWorker();
     const handle = await stack.env.client.workflow.start(retrainPipelineWorkflow, {
       taskQueue: CPU_TASK_QUEUE,
-      workflowId: 'failover-2026-09-01',
-      args: [{ dataset: 'tickets', logicalDate: '2026-09-01' }],
+      workflowId: 'failover-2026-10-05',
+      args: [{ dataset: 'tickets', logicalDate: '2026-10-05' }],
     });
     const checkpoints = async (): Promise<string[]> => (await stack.blobs.list('checkpoints/')).map((b) => b.key);
     await until('two checkpoints in the blob store', async () => (await checkpoints()).length >= 2, 240);

@@ -20,7 +20,7 @@ import { requirePythonTorch } from '../helpers/torch-available';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const MODEL = 'tickets-classifier';
-const DAYS = ['2026-08-01', '2026-08-02'];
+const DAYS = ['2026-10-05', '2026-10-06'];
 let stack: E2eStack;
 let specsDir: string;
 let spec: Record<string, unknown>;
@@ -33,9 +33,9 @@ async function useTrainer(trainer: Record<string, unknown>): Promise<void> {
 beforeAll(async () => {
   specsDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-pytorch-specs-'));
   spec = YAML.parse(await readFile(path.join(repoRoot, 'specs/tickets.yaml'), 'utf8')) as Record<string, unknown>;
-  await useTrainer({ ...(spec.trainer as object), features: 2048 });
+  await useTrainer({ ...(spec.trainer as object) });
   stack = await startE2eStack({ specsDir });
-  await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 500 });
+  await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 400 });
 }, 180_000);
 
 afterAll(async () => {
@@ -61,7 +61,6 @@ describe('PyTorch reference trainer through the process backend', () => {
     await useTrainer({
       backend: 'process',
       command: ['/usr/bin/python3', 'trainers/pytorch/train.py'],
-      features: 2048,
       epochs: 8,
       seed: 11,
       hyperparameters: {},
