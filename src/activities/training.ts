@@ -138,6 +138,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
         },
       });
       const ticker = setInterval(beat, HEARTBEAT_EVERY_MS);
+      let counted = false;
       const started = Date.now();
       try {
         const { split, resumeFrom, jobDir } = await prepare(input, jobKey, ctx.info.heartbeatDetails as TrainHeartbeat | undefined);
@@ -233,6 +234,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
         // The result marks the job done: its checkpoints can never be resumed from again.
         for (const b of await blobs.list(checkpointPrefix(jobKey))) await blobs.delete(b.key);
         onGpuSeconds?.(modelNameFor(spec), gpuSeconds);
+        counted = true;
         logger.info(
           { jobKey, backend: backend.name, epochs: result.epochs, gpus: lease.devices.length, resumedFromEpoch: resumeFrom?.epoch },
           'training done',
@@ -251,6 +253,8 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
       } finally {
         clearInterval(ticker);
         lease.release();
+        // A failed or cancelled attempt held its GPUs too: the cost metric counts every attempt.
+        if (!counted && lease.devices.length > 0) onGpuSeconds?.(modelNameFor(spec), lease.gpuSeconds());
       }
     },
   };

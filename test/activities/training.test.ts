@@ -273,10 +273,22 @@ describe('trainModel', () => {
     await storeVersion(blobs, 60);
     const dir = await mkdtemp(path.join(workDir, 'garbage-'));
     await writeFile(path.join(dir, 'garbage.sh'), '#!/bin/bash\ncd "$1"; mkdir -p out; echo "not onnx" > out/model.onnx\n');
-    const specs = await specsWith((s) => ({ ...s, trainer: { ...s.trainer, backend: 'process', command: ['/bin/bash', 'garbage.sh'] } }));
+    const specs = await specsWith((s) => ({
+      ...s,
+      trainer: { ...s.trainer, backend: 'process', gpus: 1, command: ['/bin/bash', 'garbage.sh'] },
+    }));
+    const spent: Array<[string, number]> = [];
+    const deps = {
+      ...gpuDeps(blobs, { workDir, specs, trainersRoot: dir, gpus: createGpuLeases([{ id: '0' }]) }),
+      onGpuSeconds: (m: string, s: number) => void spent.push([m, s]),
+    };
     const err = (await new MockActivityEnvironment()
-      .run(createTrainingActivities(gpuDeps(blobs, { workDir, specs, trainersRoot: dir })).trainModel, input('tickets-classifier/garbage'))
+      .run(createTrainingActivities(deps).trainModel, input('tickets-classifier/garbage'))
       .catch((e: unknown) => e)) as ApplicationFailure;
+    // The failed attempt's GPU time is counted all the same.
+    expect(spent).toHaveLength(1);
+    expect(spent[0]![0]).toBe('tickets-classifier');
+    expect(spent[0]![1]).toBeGreaterThan(0);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err.type).toBe(ErrorType.TrainingFailed);
     expect(err.nonRetryable).toBe(true);
