@@ -2,13 +2,14 @@
 # GPU check of the PyTorch reference trainer (trainers/pytorch/train.py) through the trainer contract.
 #
 #   bash scripts/gpu-check.sh prepare <dir> [records]   # needs Node (this repo's node_modules): writes a job directory
-#   bash scripts/gpu-check.sh run <dir>                 # needs only /usr/bin/python3 with torch (no Node)
+#   bash scripts/gpu-check.sh run <dir>                 # needs only Python with torch and numpy (no Node)
 #
 # `prepare` writes a contract job directory from generated sample tickets (the tickets spec, 4096 features,
 # 5 epochs; default 5000 records). `run` copies it twice, trains once with CUDA_VISIBLE_DEVICES=0 and once with
 # CUDA_VISIBLE_DEVICES= (CPU), and prints one summary line: whether CUDA was used, seconds per epoch on GPU and CPU,
-# and their ratio. Where CUDA is not available it says so and still prints the CPU figure. Prepare the directory
-# where Node is, carry it to the accelerator machine, run it there.
+# and their ratio. Where CUDA is not available it says so, still prints the CPU figure and exits 3 (0 when CUDA
+# was used; 1 when a run failed). Prepare the directory where Node is, carry it to the accelerator machine, run it
+# there. The Python is TRAINSET_PYTHON, else /usr/bin/python3, else the python3 on PATH (whichever imports torch).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -65,16 +66,16 @@ cmd_prepare() {
   log "prepared $dir (carry it to the GPU machine, then: bash scripts/gpu-check.sh run <dir>)"
 }
 
-# Seconds per epoch and device from a finished run's out/metrics.json: "<device> <secondsPerEpoch>".
+# Device, seconds per epoch and device name from a finished run's out/metrics.json: "<device> <s/epoch> <name>".
 read_metrics() {
   "$PYTHON" - "$1/out/metrics.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-print(m.get("device"), m.get("secondsPerEpoch"))
+print(m.get("device"), m.get("secondsPerEpoch"), str(m.get("deviceName", "?")).replace(" ", "_"))
 PY
 }
 
-# Train a fresh copy of the prepared directory with the given CUDA_VISIBLE_DEVICES; prints "<device> <s/epoch>".
+# Train a fresh copy of the prepared directory with the given CUDA_VISIBLE_DEVICES; prints read_metrics' line.
 train_copy() {
   local src="$1" dst="$2" cuda="$3" rc=0
   rm -rf "$dst"
@@ -92,29 +93,39 @@ train_copy() {
 }
 
 cmd_run() {
-  local dir="${1:-}" work gpu_device gpu_s cpu_device cpu_s cuda_line
+  local dir="${1:-}" work gpu_device gpu_s gpu_name cpu_device cpu_s cpu_name cuda_line epochs
   [[ -n "$dir" ]] || usage
   [[ -f "$dir/job.json" ]] || die "$dir/job.json is missing: prepare the directory first (bash scripts/gpu-check.sh prepare $dir)"
-  "$PYTHON" -c 'import torch, numpy' 2>/dev/null || die "$PYTHON cannot import torch and numpy"
+  # The accelerator machine's Python with torch need not be Debian's: without TRAINSET_PYTHON, fall back to PATH's.
+  if [[ -z "${TRAINSET_PYTHON:-}" ]] && ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null && command -v python3 >/dev/null 2>&1; then
+    PYTHON="$(command -v python3)"
+  fi
+  "$PYTHON" -c 'import torch, numpy' 2>/dev/null || die "$PYTHON cannot import torch and numpy (set TRAINSET_PYTHON to a Python that can)"
+  log "python: $PYTHON"
   dir="$(cd "$dir" && pwd)"
   work="$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")"
   cuda_line="$("$PYTHON" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), torch.cuda.device_count())')"
   log "torch version, CUDA build, cuda.is_available, device count: $cuda_line"
 
-  read -r gpu_device gpu_s <<<"$(train_copy "$dir" "$work/gpu" 0)"
-  read -r cpu_device cpu_s <<<"$(train_copy "$dir" "$work/cpu" '')"
+  epochs="$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["epochs"])' "$dir/job.json")"
+  read -r gpu_device gpu_s gpu_name <<<"$(train_copy "$dir" "$work/gpu" 0)"
+  read -r cpu_device cpu_s cpu_name <<<"$(train_copy "$dir" "$work/cpu" '')"
   [[ "$cpu_device" == "cpu" ]] || die "the CPU run reported device '$cpu_device'"
 
-  "$PYTHON" - "$gpu_device" "$gpu_s" "$cpu_s" <<'PY'
+  "$PYTHON" - "$gpu_device" "$gpu_s" "$cpu_s" "$gpu_name" "$epochs" <<'PY'
 import sys
-gpu_device, gpu_s, cpu_s = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+gpu_device, gpu_s, cpu_s, gpu_name, epochs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 if gpu_device == "cuda":
-    print(f"gpu-check: CUDA used: yes; seconds per epoch: GPU {gpu_s:.3f}, CPU {cpu_s:.3f}; CPU/GPU ratio {cpu_s / gpu_s:.2f}x")
+    print(f"gpu-check: CUDA used: yes ({gpu_name.replace('_', ' ')}); {epochs} epochs each; seconds per epoch: "
+          f"GPU {gpu_s:.3f}, CPU {cpu_s:.3f}; CPU/GPU ratio {cpu_s / gpu_s:.2f}x")
 else:
     print(f"gpu-check: CUDA used: no (CUDA is not available to torch here; the CUDA_VISIBLE_DEVICES=0 run trained on the CPU); "
-          f"seconds per epoch: CPU {cpu_s:.3f} (CUDA_VISIBLE_DEVICES=0 run: {gpu_s:.3f} on the CPU); no GPU figure")
+          f"{epochs} epochs each; seconds per epoch: CPU {cpu_s:.3f} (CUDA_VISIBLE_DEVICES=0 run: {gpu_s:.3f} on the CPU); "
+          f"no GPU figure")
 PY
   rm -rf "$work"
+  # The check did not happen: a script running it must not mistake a CPU fallback for a pass.
+  [[ "$gpu_device" == "cuda" ]] || exit 3
 }
 
 case "${1:-}" in

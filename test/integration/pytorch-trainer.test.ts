@@ -210,6 +210,28 @@ describe.runIf(hasTorch)('PyTorch reference trainer (trainers/pytorch/train.py) 
     expect(maxDiff).toBeLessThan(1e-5);
   });
 
+  it('reports steps within an epoch when stepReportSeconds allows, before the epoch line', () => {
+    const dir = freshCopy(base);
+    editJob(dir, (job) => {
+      job.epochs = 1;
+      job.hyperparameters = { ...(job.hyperparameters as object), batchSize: 64, stepReportSeconds: 0 };
+    });
+    const trainRows = (JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as { splits: { train: { rows: number } } }).splits.train
+      .rows;
+    const batches = Math.ceil(trainRows / 64);
+    const run = runTrainer(dir);
+    expect(run.status, run.stderr.slice(-2000)).toBe(0);
+    const progress = run.messages.filter((m) => m.type === 'progress');
+    // A step line after every batch but the last, whose report is the epoch's own line (no step).
+    expect(progress.map((m) => m.step)).toEqual([...Array.from({ length: batches - 1 }, (_, i) => i + 1), undefined]);
+    for (const m of progress) {
+      expect(m.epoch).toBe(1);
+      expect(Number.isFinite(m.loss)).toBe(true);
+    }
+    expect(progress.at(-1)?.metrics?.valAccuracy).toBeGreaterThanOrEqual(0);
+    expect(run.messages.map((m) => m.type).slice(-2)).toEqual(['checkpoint', 'done']);
+  });
+
   it('exits 2 on a contract version it does not know, saying so', () => {
     const dir = freshCopy(base);
     editJob(dir, (job) => (job.contract = 'trainset-trainer-v0'));
@@ -245,11 +267,47 @@ describe.runIf(hasTorch)('PyTorch reference trainer (trainers/pytorch/train.py) 
     ['dropout', 1],
     ['batchSize', true],
     ['weightDecay', -0.1],
+    ['stepReportSeconds', -1],
   ])('exits 2 on hyperparameter %s = %j, naming it', (key, value) => {
     const dir = freshCopy(base);
     editJob(dir, (job) => (job.hyperparameters = { ...(job.hyperparameters as object), [key]: value }));
     const run = runTrainer(dir);
     expect(run.status).toBe(EXIT_BAD_INPUT);
     expect(run.stderr).toContain(`hyperparameters.${key}`);
+  });
+});
+
+describe.runIf(hasTorch)('GPU check (scripts/gpu-check.sh) on a machine without CUDA', () => {
+  it('prepares a job directory through the contract, trains it twice and says plainly that CUDA was not used', () => {
+    const dir = join(root, 'gpu-check');
+    const prepare = spawnSync('bash', [join(REPO, 'scripts/gpu-check.sh'), 'prepare', dir, '200'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(prepare.status, prepare.stderr.slice(-2000)).toBe(0);
+    const job = JSON.parse(readFileSync(join(dir, 'job.json'), 'utf8')) as {
+      contract: string;
+      epochs: number;
+      splits: { train: { rows: number } };
+    };
+    expect(job.contract).toBe(CONTRACT_VERSION);
+    expect(job.splits.train.rows).toBeGreaterThan(0);
+
+    const run = spawnSync('bash', [join(REPO, 'scripts/gpu-check.sh'), 'run', dir], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, OMP_NUM_THREADS: '2' },
+    });
+    // Exit 3: the check ran but could not use CUDA (this machine's torch is a CPU build), so it is not a pass.
+    expect(run.status, run.stderr.slice(-2000)).toBe(3);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^gpu-check: CUDA used: no \(CUDA is not available/);
+    expect(lines[0]).toContain(`${job.epochs} epochs each`);
+    expect(lines[0]).toMatch(/seconds per epoch: CPU \d+\.\d{3}/);
+    expect(run.stderr).toContain("training with CUDA_VISIBLE_DEVICES='0'");
+    expect(run.stderr).toContain("training with CUDA_VISIBLE_DEVICES=''");
   });
 });

@@ -28,7 +28,9 @@ EXIT_BAD_INPUT = 2
 CHECKPOINT_FORMAT = "trainset-pytorch-mlp-v1"
 
 # Defaults of the hyperparameters this trainer reads from job.json's `hyperparameters` (other keys are ignored).
-DEFAULTS = {"hidden": 128, "learningRate": 0.003, "batchSize": 64, "weightDecay": 0.0, "dropout": 0.1}
+# stepReportSeconds: a progress line with `step` within an epoch at most this often (0: after every batch), so a long
+# epoch never looks hung to trainset (trainer.progressTimeoutSeconds).
+DEFAULTS = {"hidden": 128, "learningRate": 0.003, "batchSize": 64, "weightDecay": 0.0, "dropout": 0.1, "stepReportSeconds": 60}
 
 
 class BadInput(Exception):
@@ -138,6 +140,8 @@ def read_hyperparameters(raw):
         bad("weightDecay", "a number >= 0")
     if not _is_number(hp["dropout"]) or not 0 <= hp["dropout"] < 1:
         bad("dropout", "a number in [0, 1)")
+    if not _is_number(hp["stepReportSeconds"]) or hp["stepReportSeconds"] < 0:
+        bad("stepReportSeconds", "a number >= 0")
     hp["learningRate"] = float(hp["learningRate"])
     hp["weightDecay"] = float(hp["weightDecay"])
     hp["dropout"] = float(hp["dropout"])
@@ -216,8 +220,8 @@ def build_model(torch, dim, hidden, classes, dropout):
     return nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, classes))
 
 
-def torch_load(torch, path, device):
-    kwargs = {"map_location": device}
+def torch_load(torch, path, map_location):
+    kwargs = {"map_location": map_location}
     if "weights_only" in inspect.signature(torch.load).parameters:
         # The checkpoint holds tensors, ints, strings, lists and dicts only (no floats: torch 1.13's weights-only
         # unpickler refuses them), so the safe loader of every version reads it.
@@ -345,7 +349,9 @@ def main(argv):
     if resume is not None:
         path = resume["path"]
         try:
-            state = torch_load(torch, path, device)
+            # On the CPU: load_state_dict moves the tensors to the model's device (and keeps Adam's step counts where
+            # each PyTorch version wants them).
+            state = torch_load(torch, path, "cpu")
         except Exception as err:
             raise BadInput(f"cannot read the checkpoint {path} ({type(err).__name__})") from None
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -379,6 +385,7 @@ def main(argv):
         model.train()
         order = torch.randperm(train.rows, generator=shuffler).numpy()
         total = 0.0
+        reported = began
         for start in range(0, train.rows, batch):
             rows = order[start : start + batch]
             x = torch.from_numpy(train.dense(rows)).to(device)
@@ -388,6 +395,13 @@ def main(argv):
             loss.backward()
             optimizer.step()
             total += float(loss.item()) * rows.shape[0]
+            done = start + rows.shape[0]
+            if done < train.rows and time.perf_counter() - reported >= hp["stepReportSeconds"]:
+                step = {"type": "progress", "epoch": epoch, "epochs": epochs, "step": start // batch + 1}
+                if finite_or_none(total / done) is not None:
+                    step["loss"] = total / done
+                emit(step)
+                reported = time.perf_counter()
         last_loss = total / train.rows
         val_acc = accuracy(torch, model, val, device, 1024)
         if use_cuda:
@@ -435,6 +449,7 @@ def main(argv):
             "epochs": epochs,
             "epochsThisRun": len(epoch_seconds),
             "device": device.type,
+            "deviceName": torch.cuda.get_device_name(0) if use_cuda else "cpu",
             "secondsPerEpoch": (sum(epoch_seconds) / len(epoch_seconds)) if epoch_seconds else None,
             "hyperparameters": hp,
             "torch": torch.__version__,
