@@ -1,9 +1,10 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { featurize, type FeatureSpec } from '../../src/training/features';
 import { train } from '../../src/training/logreg';
 import { createModelArtifact, loadPredictor } from '../../src/training/model';
-import { exportLogregOnnx } from '../../src/training/onnx-export';
+import { decodeOnnxModel, encodeOnnxModel, exportLogregOnnx } from '../../src/training/onnx-export';
 import { CLASSES, syntheticTickets } from './training-fixtures';
 
 const spec: FeatureSpec = { features: 512, textFields: ['text'], categoricalFields: ['channel'] };
@@ -59,5 +60,37 @@ describe('exportLogregOnnx', () => {
     expect(() => exportLogregOnnx({ weights: new Float32Array(8), bias: [0], features: 4, classes: 2 })).toThrow(
       /bias holds 1 values, expected 2/,
     );
+  });
+});
+
+/** Whether Debian's python3 has torch (whose ONNX checker is torch._C._check_onnx_proto); CI installs it. */
+function torchPresent(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+    return true;
+  } catch {
+    if (process.env.CI) throw new Error('Debian python3-torch is missing: run `bash scripts/python-trainer.sh install` (CI installs it)');
+    console.warn('skipping the ONNX checker test: Debian python3-torch is missing');
+    return false;
+  }
+}
+
+/** ONNX's own checker (full check, with shape inference) on the bytes; returns its error text, '' when they pass. */
+function onnxCheck(bytes: Uint8Array): string {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import sys, torch; torch._C._check_onnx_proto(sys.stdin.buffer.read(), True)'], {
+    input: bytes,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return r.status === 0 ? '' : r.stderr || `exit ${r.status}`;
+}
+
+describe.runIf(torchPresent())('exportLogregOnnx and ONNX checker', () => {
+  it("writes a model that passes ONNX's full checker; the checker rejects a broken graph", () => {
+    const bytes = exportLogregOnnx({ weights: trained.weights, bias: trained.bias, features: 512, classes: 4 });
+    expect(onnxCheck(bytes)).toBe('');
+    const broken = decodeOnnxModel(bytes) as { graph: { node: Array<{ input: string[] }> } };
+    broken.graph.node[0]!.input[1] = 'missing';
+    expect(onnxCheck(encodeOnnxModel(broken as unknown as Record<string, unknown>))).toMatch(/is not output of any previous nodes/);
   });
 });
