@@ -161,11 +161,12 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
           if (m.type === 'progress') {
             const now = Date.now();
             const entry = { epoch: m.epoch, loss: m.loss, metrics: m.metrics, seconds: (now - last) / 1000 };
+            // An epoch's seconds run from the previous epoch's end, whatever step reports came between.
+            if (m.step === undefined) last = now;
             // One entry per epoch: a step report within an epoch, or a Job's log read again after an attach, replaces it.
             const at = epochs.findIndex((e) => e.epoch === m.epoch);
             if (at >= 0) epochs[at] = entry;
             else epochs.push(entry);
-            last = now;
             details = { ...details, epoch: m.epoch, epochs: m.epochs ?? details.epochs, loss: m.loss };
           } else if (m.type === 'checkpoint') {
             const key = `${checkpointPrefix(jobKey)}epoch-${String(m.epoch).padStart(6, '0')}/${path.basename(m.path)}`;
