@@ -5,7 +5,8 @@ import { gateEvaluationAuditEntry, type RecordedGateEvaluation } from '../gate/r
 import { ErrorType } from '../shared/errors';
 import type { Evaluation, Metrics, ModelVersionRef, TrainResult } from '../shared/types';
 import { evaluate, type Evaluation as ModelEvaluation, type SliceMetrics } from '../training/evaluate';
-import { loadModel, type Predictor } from '../training/onnx-model';
+import { InvalidModelArtifactError } from '../training/model';
+import { InvalidOnnxModelError, loadModel, type Predictor } from '../training/onnx-model';
 import type { BlobStore } from '../storage/blob-store';
 import type { CpuActivityDeps } from './deps';
 import { readVersionSplit } from './manifest';
@@ -135,7 +136,19 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
       const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
       const sliceBy = [...new Set([...(spec.gates.slices ?? []), ...spec.schema.categoricalFields])];
       const score = async (artifactKey: string): Promise<Metrics> => {
-        const predictor = await loadModelFromBlobs(blobs, artifactKey);
+        let predictor: Predictor;
+        try {
+          predictor = await loadModelFromBlobs(blobs, artifactKey);
+        } catch (err) {
+          // A corrupt or tampered artifact stays so however often it is read: fail at once, naming it.
+          if (err instanceof InvalidModelArtifactError || err instanceof InvalidOnnxModelError) {
+            throw ApplicationFailure.nonRetryable(
+              `the model artifact ${artifactKey} cannot be scored: ${err.message}`,
+              ErrorType.IntegrityError,
+            );
+          }
+          throw err;
+        }
         let e: ModelEvaluation;
         try {
           e = await evaluate(predictor, test, spec.schema.labelField, { sliceBy });
