@@ -4,39 +4,16 @@ import type { Queryable } from './db';
 import { iso, num, withTransaction } from './db';
 import { insertAudit } from './audit';
 import { RegistryInvariantError, RegistryNotFoundError } from './errors';
+import type { EpochRecord, ExperimentRecord } from '../shared/types';
 
 /** Lifecycle of a model version. */
 export type ModelVersionStatus = 'registered' | 'candidate' | 'champion' | 'rejected' | 'retired';
 
-/** One epoch (or step) of a training run as the trainer reported it. */
-export interface ExperimentEpoch {
-  epoch: number;
-  loss?: number;
-  /** Named numbers the trainer printed with the epoch (e.g. valAccuracy). */
-  metrics?: Record<string, number>;
-  /** Seconds the epoch took. */
-  seconds?: number;
-}
+/** One epoch of a training run as the trainer reported it (the training activity's EpochRecord). */
+export type ExperimentEpoch = EpochRecord;
 
-/** The experiment record of the training job that produced a version: what it ran, how it went, what it cost. */
-export interface ModelVersionExperiment {
-  hyperparameters: Record<string, unknown>;
-  /** The trainer's identity: backend, command or image, and the digest of its files or image. */
-  trainer: { backend: string; identity: string; digest: string };
-  /** Progress reports of the attempt that finished, in order. */
-  epochs: ExperimentEpoch[];
-  /** GPUs leased to the job (0: CPU). */
-  gpus: number;
-  /** Leased GPUs x seconds held. */
-  gpuSeconds: number;
-  wallSeconds: number;
-  /** CUDA_VISIBLE_DEVICES ids the job ran on. */
-  devices?: string[];
-  /** The epoch of the checkpoint the finishing attempt resumed from (absent: it started from scratch). */
-  resumedFromEpoch?: number;
-  /** The trainer's own metrics file, as written. */
-  trainerMetrics?: Record<string, unknown>;
-}
+/** The experiment record of the training job that produced a version (the training activity's ExperimentRecord). */
+export type ModelVersionExperiment = ExperimentRecord;
 
 const count = z.number().int().nonnegative();
 const seconds = z.number().nonnegative();

@@ -298,7 +298,8 @@ export interface ExperimentRecord {
   trainer: { backend: string; identity: string; digest: string };
   epochs: EpochRecord[];
   gpus: number;
-  devices: string[];
+  /** CUDA_VISIBLE_DEVICES ids the job ran on (absent in records that did not say). */
+  devices?: string[];
   /** Leased GPUs x seconds held, over the attempt that finished. */
   gpuSeconds: number;
   wallSeconds: number;
