@@ -10,6 +10,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { ErrorType } from '../shared/errors';
 import { modelNameFor } from '../shared/ids';
 import type { EpochRecord, ExperimentRecord, Metrics, TrainResult } from '../shared/types';
+import type { DatasetSpec } from '../shared/spec';
 import type { TrainerSpec } from '../shared/trainer-spec';
 import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../training/backend';
 import { JobPaths, type TrainerMessage } from '../training/contract';
@@ -141,7 +142,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
       let counted = false;
       const started = Date.now();
       try {
-        const { split, resumeFrom, jobDir } = await prepare(input, jobKey, ctx.info.heartbeatDetails as TrainHeartbeat | undefined);
+        const { split, resumeFrom, jobDir } = await prepare(input, spec, jobKey, ctx.info.heartbeatDetails as TrainHeartbeat | undefined);
         const job = await writeJobDir(jobDir, {
           jobKey,
           model: modelNameFor(spec),
@@ -261,8 +262,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
   };
 
   /** Read the split and put the newest stored checkpoint (from the heartbeat or the blob store) under resume/. */
-  async function prepare(input: TrainInput, jobKey: string, heartbeat: TrainHeartbeat | undefined) {
-    const { spec } = await specs.load(input.dataset);
+  async function prepare(input: TrainInput, spec: DatasetSpec, jobKey: string, heartbeat: TrainHeartbeat | undefined) {
     const split = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
     const jobDir = path.join(workDir, 'jobs', keyHash(jobKey));
     await mkdir(jobDir, { recursive: true });

@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { TrainerSpec } from '../shared/trainer-spec';
 import { canonicalJson } from '../data/jsonl';
-import { builtinTrainerCommand } from './process-backend';
 
 /** A trainer's identity: what it is in words, and the digest the cache key uses. */
 export interface TrainerIdentity {
@@ -63,7 +62,7 @@ export async function digestFiles(paths: readonly string[], root: string): Promi
 
 /** The builtin trainer's source files (the modules trainer-process runs), next to this one. */
 function builtinFiles(): string[] {
-  const ext = builtinTrainerCommand().at(-1)!.endsWith('.ts') ? '.ts' : '.js';
+  const ext = extname(__filename); // .ts from the sources, .js when compiled, like the trainer itself
   return ['trainer-process', 'run-job', 'logreg', 'features', 'checkpoint', 'job', 'contract', 'npy', 'onnx-export', 'evaluate'].map((m) =>
     join(__dirname, `${m}${ext}`),
   );

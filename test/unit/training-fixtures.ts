@@ -1,5 +1,4 @@
 import { createRng } from '../../src/shared/prng';
-import type { TrainingJob } from '../../src/training/job';
 
 /** The four classes of the synthetic ticket set. */
 export const CLASSES = ['billing', 'shipping', 'technical', 'account'];
@@ -47,18 +46,4 @@ export function syntheticTickets(n: number, seed: number): Record<string, unknow
     }
     return { id: `t${seed}-${i}`, text: words.join(' '), channel: pick(CHANNELS), label };
   });
-}
-
-/** A job over the synthetic tickets. */
-export function ticketJob(overrides: Partial<TrainingJob> = {}, config: Partial<TrainingJob['config']> = {}): TrainingJob {
-  return {
-    config: { kind: 'logreg-hashed', features: 4096, epochs: 10, learningRate: 0.5, l2: 1e-4, seed: 42, ...config },
-    labelField: 'label',
-    textFields: ['text'],
-    categoricalFields: ['channel'],
-    classes: CLASSES,
-    shuffleLabels: false,
-    datasetVersion: 'tickets-v1',
-    ...overrides,
-  };
 }
