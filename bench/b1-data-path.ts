@@ -13,10 +13,10 @@ import {
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Deduper } from '../src/data/dedupe';
-import { ParquetRecordWriter } from '../src/data/parquet';
-import { openRecordStream } from '../src/data/readers';
-import { generateTickets } from '../src/data/sample-tickets';
+import { Deduper } from '../src/dedupe/dedupe';
+import { ParquetRecordWriter } from '../src/datasets/parquet';
+import { openRecordStream } from '../src/ingest/readers';
+import { generateTickets } from '../src/samples/tickets/generate';
 import { scanRecord } from '../src/pii/engine';
 import { parseDatasetSpec, type DatasetSpec } from '../src/shared/spec';
 import type { Bench } from './harness';

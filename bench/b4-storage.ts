@@ -8,9 +8,9 @@
  *   B6  content-defined chunking throughput ÷ SHA-256 throughput over the same serialized rows, ≥ 0.5.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../src/data/jsonl';
-import { HASH_COLUMN, writeRecordsParquet } from '../src/data/parquet';
-import { generateTickets } from '../src/data/sample-tickets';
+import { canonicalJson } from '../src/ingest/line-framing';
+import { HASH_COLUMN, writeRecordsParquet } from '../src/datasets/parquet';
+import { generateTickets } from '../src/samples/tickets/generate';
 import { chunkSizes, findBoundaries } from '../src/datasets/cdc';
 import { rowOrder, versionIdV3, writeVersion, type ManifestV3, type Row } from '../src/datasets/version-store';
 import type { DatasetSpec } from '../src/shared/spec';

@@ -16,7 +16,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { generateTickets } from '../src/data/sample-tickets';
+import { generateTickets } from '../src/samples/tickets/generate';
 import { createGateway, type Gateway } from '../src/serving/gateway';
 import type { Predictor, RoutingState } from '../src/serving/ports';
 import { createRng } from '../src/shared/prng';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { generateTickets } from '../src/data/sample-tickets';
+import { generateTickets } from '../src/samples/tickets/generate';
 import { resolveTemporalCli, devServerOptions } from '../src/workers/temporal-binary';
 import { benchSpec, runDataPath } from './b1-data-path';
 import type { Bench } from './harness';

@@ -37,8 +37,8 @@ cmd_prepare() {
   log "writing a job directory of $records sample tickets to $dir"
   (cd "$REPO_ROOT" && GPU_CHECK_DIR="$dir" GPU_CHECK_RECORDS="$records" "$REPO_ROOT/node_modules/.bin/tsx" -e "
     import * as path from 'node:path';
-    import { createDirSpecSource } from './src/data/spec-source';
-    import { generateTicketLines } from './src/data/sample-tickets';
+    import { createDirSpecSource } from './src/datasets/spec-source';
+    import { generateTicketLines } from './src/samples/tickets/generate';
     import { writeJobDir } from './src/training/job-dir';
     async function main(): Promise<void> {
       const dir = process.env.GPU_CHECK_DIR as string;

@@ -3,7 +3,7 @@
  * earlier partition of the dataset, asked of the registry in batches (memory does not grow with history).
  */
 import { Context } from '@temporalio/activity';
-import { Deduper } from '../data/dedupe';
+import { Deduper } from '../dedupe/dedupe';
 import type { DedupeResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
@@ -18,7 +18,7 @@ import {
   withPartedWriters,
   workKey,
   type HashedRecord,
-} from './work-files';
+} from '../datasets/work-files';
 
 const BATCH = 1000;
 

@@ -10,7 +10,7 @@ import { GatewayHttpError } from '../serving/http-client';
 import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { ServedRouting } from '../serving/ports';
 import type { CpuActivityDeps } from './deps';
-import { HASH_FIELD, readVersionSplit } from './manifest';
+import { HASH_FIELD, readVersionSplit } from '../datasets/manifest';
 
 /** Refreshes in a row that must report the same failed load before a promotion or rollback fails for good. */
 const PENDING_LOADS_TO_FAIL = 5;

@@ -1,5 +1,5 @@
 /** What activities are built from; the workers construct these (embedded or production adapters). */
-import type { SpecSource } from '../data/spec-source';
+import type { SpecSource } from '../datasets/spec-source';
 import type { Registry } from '../registry';
 import type { GatewayClient } from '../serving/http-client';
 import type { CanaryMetricsSource } from '../serving/metric-source';

@@ -3,8 +3,8 @@
  * contract; quarantine what fails, account for every record.
  */
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import { PartitionAccounting, type PartitionCounts } from '../data/ingest-lines';
-import { InputFileError, detectFormat, openRecordStream } from '../data/readers';
+import { PartitionAccounting, type PartitionCounts } from '../ingest/ingest-lines';
+import { InputFileError, detectFormat, openRecordStream } from '../ingest/readers';
 import { ErrorType } from '../shared/errors';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { IngestResult } from '../shared/types';
@@ -20,7 +20,7 @@ import {
   touchWorkArea,
   withPartedWriters,
   workKey,
-} from './work-files';
+} from '../datasets/work-files';
 
 /** Which partition, under which spec. */
 export interface PartitionInput {

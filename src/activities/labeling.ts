@@ -1,11 +1,11 @@
 /** Labeling stage: label tasks keyed by record hash; source, programmatic and human labels in the registry. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { labelingFunction } from '../data/labelers';
+import { labelingFunction } from '../labeling/labelers';
 import { ErrorType } from '../shared/errors';
 import type { LabelCoverage, LabelSubmission, SubmitLabelsResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { readJsonl, type HashedRecord } from './work-files';
+import { readJsonl, type HashedRecord } from '../datasets/work-files';
 
 const BATCH = 1000;
 

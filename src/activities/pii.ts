@@ -19,7 +19,7 @@ import {
   resumeCheckpoint,
   withPartedWriters,
   workKey,
-} from './work-files';
+} from '../datasets/work-files';
 
 /** What a PII scan has counted so far (JSON-safe, so it travels in a heartbeat checkpoint). */
 interface PiiTally {

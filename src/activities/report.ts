@@ -1,9 +1,9 @@
 /** Run report stage: the HTML report and Markdown summary of a run, stored with its artifacts and listed in the registry. */
-import type { DriftReport } from '../data/drift';
+import type { DriftReport } from '../quality/drift';
 import { renderRunReportHtml, renderRunReportMarkdown } from '../reports/run-report';
 import type { PipelineStatus } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
-import { readJsonIfExists } from './work-files';
+import { readJsonIfExists } from '../datasets/work-files';
 
 /** Where a run's report and summary live. */
 export const runReportKeys = (dataset: string, workflowId: string, runId: string): { report: string; summary: string } => {

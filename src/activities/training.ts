@@ -20,8 +20,8 @@ import { createOnnxDescriptor, loadModel, validateOnnxModel } from '../training/
 import { resolveTrainerIdentity, trainingCacheKey, type TrainerIdentity } from '../training/trainer-identity';
 import type { BlobStore } from '../storage/blob-store';
 import type { GpuActivityDeps } from './deps';
-import { HASH_FIELD, readVersionSplit } from './manifest';
-import { keyHash, readJsonIfExists } from './work-files';
+import { HASH_FIELD, readVersionSplit } from '../datasets/manifest';
+import { keyHash, readJsonIfExists } from '../datasets/work-files';
 
 /** Input of trainModel. */
 export interface TrainInput {

@@ -9,8 +9,8 @@ import { InvalidModelArtifactError } from '../training/model';
 import { InvalidOnnxModelError, loadModel, type Predictor } from '../training/onnx-model';
 import type { BlobStore } from '../storage/blob-store';
 import type { CpuActivityDeps } from './deps';
-import { readVersionSplit } from './manifest';
-import { keyHash, readJsonIfExists } from './work-files';
+import { readVersionSplit } from '../datasets/manifest';
+import { keyHash, readJsonIfExists } from '../datasets/work-files';
 
 /** Load a model artifact (a trainset-onnx-v1 descriptor or a legacy trainset-logreg-v1 artifact) as an onnxruntime predictor. */
 export async function loadModelFromBlobs(blobs: BlobStore, artifactKey: string): Promise<Predictor> {

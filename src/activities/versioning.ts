@@ -1,14 +1,14 @@
 /** Version and quality stages: content-addressed objects, immutable manifest, registry rows, lineage, tags, split checks. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { checkLeakage, splitByTime } from '../data/split';
+import { checkLeakage, splitByTime } from '../quality/split';
 import { ErrorType } from '../shared/errors';
 import { modelNameFor, shiftDate } from '../shared/ids';
 import type { DatasetVersionRef, QualityResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
-import { renderCardHtml, renderCardMarkdown } from '../data/dataset-card';
-import { compareStats, driftFailureMessage, type DriftReport } from '../data/drift';
-import { StatsBuilder } from '../data/stats';
+import { renderCardHtml, renderCardMarkdown } from '../datasets/dataset-card';
+import { compareStats, driftFailureMessage, type DriftReport } from '../quality/drift';
+import { StatsBuilder } from '../quality/stats';
 import {
   manifestObjects,
   rowOrder,
@@ -29,8 +29,8 @@ import {
   readVersionRows,
   versionStats,
   type AnyManifest,
-} from './manifest';
-import { readJsonl, type HashedRecord } from './work-files';
+} from '../datasets/manifest';
+import { readJsonl, type HashedRecord } from '../datasets/work-files';
 
 /** Versioning activities. */
 export function createVersioningActivities({ blobs, specs, registry, logger }: CpuActivityDeps) {

@@ -1,10 +1,10 @@
 /** `trainset datasets list | show | verify | diff | lineage | tag | gc`: the dataset version registry. */
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { readManifest, readVersionRows, versionStats } from '../activities/manifest';
-import { compareStats, figureName, formatFigure } from '../data/drift';
-import { HASH_COLUMN } from '../data/parquet';
-import { diffRows } from '../data/version-diff';
+import { readManifest, readVersionRows, versionStats } from '../datasets/manifest';
+import { compareStats, figureName, formatFigure } from '../quality/drift';
+import { HASH_COLUMN } from '../datasets/parquet';
+import { diffRows } from '../datasets/version-diff';
 import { collectGarbage, lineageGraph, lineageNodeOf, verifyVersion, windowProblems, type VerifyProblem } from '../datasets/ops';
 import type { Registry } from '../registry';
 import { posInt, withBackends } from './operator-commands';

@@ -9,7 +9,7 @@ import type { RetrainInput, RetrainResult } from '../shared/types';
 import { embeddedEnv, loadConfig } from '../workers/config';
 import { createLogger, installTemporalLogger } from '../workers/logger';
 import { startStack } from '../workers/stack';
-import { dateRange, writeSamplePartitions } from './sample-data';
+import { dateRange, writeSamplePartitions } from '../samples/index';
 import { startRun, watchRun } from './run-watch';
 import { summaryLines } from './summary';
 

@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
-import { processInputs, type DryRunReport, type InputFile } from '../data/partition-processor';
-import { detectFormat } from '../data/readers';
+import { processInputs, type DryRunReport, type InputFile } from '../ingest/partition-processor';
+import { detectFormat } from '../ingest/readers';
 import { parseDatasetSpec, type DatasetSpec } from '../shared/spec';
 
 /** Options of `runIngestCommand`, as the command line gives them. */

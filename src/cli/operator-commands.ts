@@ -10,10 +10,10 @@ import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shif
 import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
 import { createBlobStore } from '../storage';
 import { openBackends } from '../workers/backends';
-import { outputKeyOfIndex, readJsonl, type HashedRecord } from '../activities/work-files';
+import { outputKeyOfIndex, readJsonl, type HashedRecord } from '../datasets/work-files';
 import { connectClient, resolveConfig } from './context';
 import { modelVersionDetails, modelVersionLines } from './models-show';
-import { dateRange, writeSamplePartitions } from './sample-data';
+import { dateRange, writeSamplePartitions } from '../samples/index';
 import { applySchedule } from './schedules';
 import { startRun, watchRun } from './run-watch';
 import { summaryLines } from './summary';

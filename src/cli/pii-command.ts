@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { decodeUtf8Strict, splitLines } from '../data/jsonl';
+import { decodeUtf8Strict, splitLines } from '../ingest/line-framing';
 import { scanRecord, type PiiPolicy } from '../pii/engine';
 import { PiiEntitySchema, type PiiEntity } from '../shared/spec';
 

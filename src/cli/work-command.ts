@@ -1,7 +1,7 @@
 /** `trainset work sweep`: remove stage work files (work/<dataset>/<date>/…) no run has used within a retention. */
 import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
-import { sweepWorkFiles, type WorkArea, type WorkSweep } from '../activities/work-files';
+import { sweepWorkFiles, type WorkArea, type WorkSweep } from '../datasets/work-files';
 import { createBlobStore } from '../storage';
 import { resolveConfig } from './context';
 

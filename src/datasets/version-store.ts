@@ -16,9 +16,9 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { canonicalJson } from '../data/jsonl';
-import { EXTRA_COLUMN, HASH_COLUMN, writeRecordsParquet } from '../data/parquet';
-import { parquetValueToJson } from '../data/readers';
+import { canonicalJson } from '../ingest/line-framing';
+import { EXTRA_COLUMN, HASH_COLUMN, writeRecordsParquet } from './parquet';
+import { parquetValueToJson } from '../ingest/readers';
 import type { DatasetSpec } from '../shared/spec';
 import type { BlobStore } from '../storage/blob-store';
 import { RowChunker, chunkSizes } from './cdc';
@@ -88,7 +88,7 @@ export async function decodeParquetRows(buf: Buffer, spec: DatasetSpec): Promise
   const rows = await parquetReadObjects({ file, compressors });
   return rows.map((raw) => {
     const row = parquetValueToJson(raw) as Row;
-    // Nested values and kept unknown fields are stored as JSON text (see src/data/parquet.ts).
+    // Nested values and kept unknown fields are stored as JSON text (see src/datasets/parquet.ts).
     for (const name of nested) if (typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string);
     const extra = row[EXTRA_COLUMN];
     delete row[EXTRA_COLUMN];

@@ -3,8 +3,8 @@
  * Markdown summary per pipeline run, built from the run's status (counts, decisions) and the drift report
  * stored beside the dataset version. Never records or raw values: only counts, figures and ids.
  */
-import { CSS, barsSvg, driftSvg, escapeHtml, htmlTable } from '../data/dataset-card';
-import type { DriftReport } from '../data/drift';
+import { CSS, barsSvg, driftSvg, escapeHtml, htmlTable } from '../datasets/dataset-card';
+import type { DriftReport } from '../quality/drift';
 import type { CanaryStepRecord, EpochRecord, ExperimentRecord, PipelineStatus } from '../shared/types';
 
 /** What a report is built from. */

@@ -3,7 +3,7 @@ import { inputProfile } from './input-profile';
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { canonicalJson } from '../data/jsonl';
+import { canonicalJson } from '../ingest/line-framing';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPredictionBuffer } from './prediction-buffer';
 import type {

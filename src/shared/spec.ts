@@ -173,7 +173,7 @@ export const DatasetSpecSchema = z.object({
     /** Who labels records that arrive without a label. */
     labeler: z.enum(['programmatic', 'human']).default('programmatic'),
     /**
-     * Name of the programmatic labeling function (see src/data/labelers.ts). `none` (the default): the records carry
+     * Name of the programmatic labeling function (see src/labeling/labelers.ts). `none` (the default): the records carry
      * their labels, and a partition with unlabeled records fails the run with InvalidSpec instead of being labeled by
      * a function written for another dataset.
      */

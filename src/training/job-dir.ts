@@ -5,8 +5,8 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { HASH_COLUMN, ParquetRecordWriter } from '../data/parquet';
-import { recordHash } from '../data/dedupe';
+import { HASH_COLUMN, ParquetRecordWriter } from '../datasets/parquet';
+import { recordHash } from '../dedupe/dedupe';
 import { mixSeed, seededShuffle } from '../shared/prng';
 import type { DatasetSpec } from '../shared/spec';
 import { writeFileAtomicSync } from './checkpoint';

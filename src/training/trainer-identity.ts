@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { TrainerSpec } from '../shared/trainer-spec';
-import { canonicalJson } from '../data/jsonl';
+import { canonicalJson } from '../ingest/line-framing';
 
 /** A trainer's identity: what it is in words, and the digest the cache key uses. */
 export interface TrainerIdentity {

@@ -1,7 +1,7 @@
 /** Builds the adapters from validated config: registry (Postgres or embedded PGlite), blob store, specs. */
 import * as path from 'node:path';
 import pg from 'pg';
-import { createDirSpecSource, type SpecSource } from '../data/spec-source';
+import { createDirSpecSource, type SpecSource } from '../datasets/spec-source';
 import { createRegistry, migrate, type Registry } from '../registry';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../registry/embedded-postgres';
 import { createBlobStore } from '../storage';

@@ -1,7 +1,7 @@
 /** Fake dependencies for activity tests: the real tickets spec, an in-memory blob store, no registry or gateway. */
 import * as path from 'node:path';
 import type { CpuActivityDeps, GpuActivityDeps } from '../../src/activities';
-import { createDirSpecSource, specHashOf, type SpecSource } from '../../src/data/spec-source';
+import { createDirSpecSource, specHashOf, type SpecSource } from '../../src/datasets/spec-source';
 import type { Registry } from '../../src/registry';
 import type { GatewayClient } from '../../src/serving/http-client';
 import type { DatasetSpec } from '../../src/shared/spec';

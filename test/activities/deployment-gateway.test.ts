@@ -14,7 +14,7 @@ import { registryRoutingSource } from '../../src/workers/gateway-wiring';
 import type { RoutingSource } from '../../src/serving/ports';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, type TestDatabase } from '../integration/registry-test-db';
-import { cpuDeps } from '../activities/activity-fixtures';
+import { cpuDeps } from './activity-fixtures';
 import { FakeLoader, MemoryLog } from '../unit/serving-fakes';
 
 describe('deployment activities with the real gateway', () => {

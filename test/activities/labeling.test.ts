@@ -7,7 +7,7 @@ import { ensureApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createLabelingActivities } from '../../src/activities/labeling';
-import { generateReviews } from '../../src/data/sample-reviews';
+import { generateReviews } from '../../src/samples/reviews/generate';
 import { ErrorType } from '../../src/shared/errors';
 import type { LabelCoverage } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';

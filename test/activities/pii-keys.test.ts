@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../src/activities/ingest';
 import { createPiiActivities } from '../../src/activities/pii';
-import type { SpecSource } from '../../src/data/spec-source';
+import type { SpecSource } from '../../src/datasets/spec-source';
 import { ErrorType } from '../../src/shared/errors';
 import type { DatasetSpec } from '../../src/shared/spec';
 import type { IngestResult, PiiResult } from '../../src/shared/types';

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPiiActivities } from '../../src/activities/pii';
-import { createDirSpecSource } from '../../src/data/spec-source';
+import { createDirSpecSource } from '../../src/datasets/spec-source';
 import { ErrorType } from '../../src/shared/errors';
 import type { PiiResult } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';

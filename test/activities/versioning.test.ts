@@ -5,9 +5,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createVersioningActivities } from '../../src/activities/versioning';
-import { recordHash } from '../../src/data/dedupe';
-import { createDirSpecSource } from '../../src/data/spec-source';
-import { generateTickets } from '../../src/data/sample-tickets';
+import { recordHash } from '../../src/dedupe/dedupe';
+import { createDirSpecSource } from '../../src/datasets/spec-source';
+import { generateTickets } from '../../src/samples/tickets/generate';
 import type { ManifestV3 } from '../../src/datasets/version-store';
 import type { NewDatasetVersion } from '../../src/registry';
 import type { DatasetVersionRef } from '../../src/shared/types';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { writeSamplePartitions } from '../../src/samples/index';
 import { applySchedule } from '../../src/cli/schedules';
 import type { BackfillInput, BackfillResult } from '../../src/shared/backfill';
 import { backfillWorkflowId, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../../src/shared/ids';

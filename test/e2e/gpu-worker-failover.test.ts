@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { resultKeyFor } from '../../src/activities/training';
-import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { writeSamplePartitions } from '../../src/samples/index';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainResult, TrainResult } from '../../src/shared/types';
 import { retrainPipelineWorkflow } from '../../src/workflows';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { parse, stringify } from 'yaml';
-import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { writeSamplePartitions } from '../../src/samples/index';
 import { applySchedule } from '../../src/cli/schedules';
 import { nightlyScheduleId, retrainWorkflowId, shiftDate } from '../../src/shared/ids';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';

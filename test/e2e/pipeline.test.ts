@@ -17,7 +17,7 @@ import { createGatewayClient } from '../../src/serving/http-client';
 import { createCpuWorker } from '../../src/workers/workers';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainInput, RetrainResult } from '../../src/shared/types';
-import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { writeSamplePartitions } from '../../src/samples/index';
 import { quietLogger, startE2eStack, type E2eStack } from '../helpers/e2e-stack';
 import { temporalCliOk } from '../helpers/temporal-cli';
 

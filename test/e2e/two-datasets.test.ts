@@ -6,7 +6,7 @@
  * routing, prediction and audit rows name only its own versions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSamplePartitions } from '../../src/cli/sample-data';
+import { writeSamplePartitions } from '../../src/samples/index';
 import { modelNameFor } from '../../src/shared/ids';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainInput, RetrainResult } from '../../src/shared/types';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { createDirSpecSource, type SpecSource } from '../../src/data/spec-source';
+import { createDirSpecSource, type SpecSource } from '../../src/datasets/spec-source';
 import { createRegistry, migrate, type Registry } from '../../src/registry';
 import { createGatewayClient } from '../../src/serving/http-client';
 import type { Gateway } from '../../src/serving/gateway';

@@ -1,10 +1,10 @@
 /** A one-partition dataset version of labelled sample tickets, stored as the versioning activity stores it. */
 import * as path from 'node:path';
-import { HASH_FIELD, manifestKey, objectKey, sha256, type Manifest } from '../../src/activities/manifest';
-import { canonicalJson } from '../../src/data/jsonl';
-import { writeRecordsParquet } from '../../src/data/parquet';
-import { createDirSpecSource } from '../../src/data/spec-source';
-import { generateTicketLines } from '../../src/data/sample-tickets';
+import { HASH_FIELD, manifestKey, objectKey, sha256, type Manifest } from '../../src/datasets/manifest';
+import { canonicalJson } from '../../src/ingest/line-framing';
+import { writeRecordsParquet } from '../../src/datasets/parquet';
+import { createDirSpecSource } from '../../src/datasets/spec-source';
+import { generateTicketLines } from '../../src/samples/tickets/generate';
 import type { BlobStore } from '../../src/storage/blob-store';
 
 /** Store `count` sample tickets as dataset version `versionId` of `tickets`; labelOf may replace a record's label. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { HASH_COLUMN } from '../../src/data/parquet';
+import { HASH_COLUMN } from '../../src/datasets/parquet';
 import { collectGarbage, lineageGraph, verifyVersion } from '../../src/datasets/ops';
 import {
   chunkKey,

@@ -6,9 +6,9 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVersioningActivities } from '../../src/activities/versioning';
-import { HASH_FIELD, readManifest, readVersionRows } from '../../src/activities/manifest';
-import { recordHash } from '../../src/data/dedupe';
-import { generateTickets } from '../../src/data/sample-tickets';
+import { HASH_FIELD, readManifest, readVersionRows } from '../../src/datasets/manifest';
+import { recordHash } from '../../src/dedupe/dedupe';
+import { generateTickets } from '../../src/samples/tickets/generate';
 import { windowProblems } from '../../src/datasets/ops';
 import { createRegistry, type NewDatasetVersion, type Registry } from '../../src/registry';
 import type { DatasetSpec } from '../../src/shared/spec';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTicketLines } from '../../src/data/sample-tickets';
-import { createDirSpecSource } from '../../src/data/spec-source';
+import { generateTicketLines } from '../../src/samples/tickets/generate';
+import { createDirSpecSource } from '../../src/datasets/spec-source';
 import type { DatasetSpec } from '../../src/shared/spec';
 import {
   CONTRACT_VERSION,

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
-import { PartitionAccounting, type IngestItem } from '../../src/data/ingest-lines';
-import { InputFileError, openRecordStream } from '../../src/data/readers';
+import { PartitionAccounting, type IngestItem } from '../../src/ingest/ingest-lines';
+import { InputFileError, openRecordStream } from '../../src/ingest/readers';
 import type { DatasetSpec } from '../../src/shared/spec';
 import { goodTicket, richSpec, ticketsSpec } from './data-fixtures';
 

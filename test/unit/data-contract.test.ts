@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkRecord, normalizeTimestamp } from '../../src/data/contract';
+import { checkRecord, normalizeTimestamp } from '../../src/ingest/contract';
 import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
 import { richSpec } from './data-fixtures';
 

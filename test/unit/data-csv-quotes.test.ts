@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PartitionAccounting, type IngestItem } from '../../src/data/ingest-lines';
-import { openRecordStream, splitCsvRecords, type CsvFrame } from '../../src/data/readers';
+import { PartitionAccounting, type IngestItem } from '../../src/ingest/ingest-lines';
+import { openRecordStream, splitCsvRecords, type CsvFrame } from '../../src/ingest/readers';
 import type { DatasetSpec } from '../../src/shared/spec';
 import { ticketsSpec } from './data-fixtures';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Deduper, recordHash } from '../../src/data/dedupe';
+import { Deduper, recordHash } from '../../src/dedupe/dedupe';
 import { parseDatasetSpec } from '../../src/shared/spec';
 
 const spec = parseDatasetSpec(parse(readFileSync(join(__dirname, '../../specs/tickets.yaml'), 'utf8')), 'tickets.yaml');

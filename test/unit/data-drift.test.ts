@@ -11,8 +11,8 @@ import {
   type DriftFigure,
   type DriftLimits,
   type DriftReport,
-} from '../../src/data/drift';
-import { computeStats, type VersionStats } from '../../src/data/stats';
+} from '../../src/quality/drift';
+import { computeStats, type VersionStats } from '../../src/quality/stats';
 import { createRng } from '../../src/shared/prng';
 import { richSpec, ticketsSpec } from './data-fixtures';
 

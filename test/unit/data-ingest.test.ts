@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ingestLines, PartitionAccounting, type IngestItem } from '../../src/data/ingest-lines';
-import { generateTicketLines } from '../../src/data/sample-tickets';
+import { ingestLines, PartitionAccounting, type IngestItem } from '../../src/ingest/ingest-lines';
+import { generateTicketLines } from '../../src/samples/tickets/generate';
 import { parseDatasetSpec } from '../../src/shared/spec';
 
 const spec = parseDatasetSpec(parse(readFileSync(join(__dirname, '../../specs/tickets.yaml'), 'utf8')), 'tickets.yaml');

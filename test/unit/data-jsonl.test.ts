@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, decodeUtf8Strict, splitLines, type SplitItem } from '../../src/data/jsonl';
+import { canonicalJson, decodeUtf8Strict, splitLines, type SplitItem } from '../../src/ingest/line-framing';
 
 async function collect(chunks: Array<Buffer | string>, maxLineBytes = 1024): Promise<SplitItem[]> {
   const out: SplitItem[] = [];

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { PartitionAccounting, type IngestItem } from '../../src/data/ingest-lines';
-import { writeRecordsParquet } from '../../src/data/parquet';
-import { coerceCsvValue, detectFormat, InputFileError, openRecordStream } from '../../src/data/readers';
+import { PartitionAccounting, type IngestItem } from '../../src/ingest/ingest-lines';
+import { writeRecordsParquet } from '../../src/datasets/parquet';
+import { coerceCsvValue, detectFormat, InputFileError, openRecordStream } from '../../src/ingest/readers';
 import type { DatasetSpec } from '../../src/shared/spec';
 import { goodTicket, richSpec, ticketsSpec } from './data-fixtures';
 

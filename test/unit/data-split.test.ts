@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkEntityLeakage, checkLeakage, splitByTime, type TimeSplit } from '../../src/data/split';
+import { checkEntityLeakage, checkLeakage, splitByTime, type TimeSplit } from '../../src/quality/split';
 import { parseDatasetSpec } from '../../src/shared/spec';
 
 const spec = parseDatasetSpec(parse(readFileSync(join(__dirname, '../../specs/tickets.yaml'), 'utf8')), 'tickets.yaml');

@@ -9,7 +9,7 @@ import {
   TOP_K,
   computeStats,
   type NumericSummary,
-} from '../../src/data/stats';
+} from '../../src/quality/stats';
 import { createRng } from '../../src/shared/prng';
 import { richSpec, ticketsSpec } from './data-fixtures';
 

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { escapeHtml, renderCardHtml, renderCardMarkdown, type DatasetCard } from '../../src/data/dataset-card';
-import { compareStats } from '../../src/data/drift';
-import { computeStats } from '../../src/data/stats';
+import { escapeHtml, renderCardHtml, renderCardMarkdown, type DatasetCard } from '../../src/datasets/dataset-card';
+import { compareStats } from '../../src/quality/drift';
+import { computeStats } from '../../src/quality/stats';
 import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
 
 const EVIL_FIELD = 'a<b>"c\'|`';

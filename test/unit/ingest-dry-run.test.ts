@@ -5,8 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ingestReportLines, runIngestCommand, type IngestIo } from '../../src/cli/ingest-command';
-import { processInputs, type DryRunReport, type InputFile } from '../../src/data/partition-processor';
-import { generateTicketLines, type GeneratedLine } from '../../src/data/sample-tickets';
+import { processInputs, type DryRunReport, type InputFile } from '../../src/ingest/partition-processor';
+import { generateTicketLines, type GeneratedLine } from '../../src/samples/tickets/generate';
 import { parseDatasetSpec } from '../../src/shared/spec';
 
 const SPEC_FILE = path.join(__dirname, '../../specs/tickets.yaml');

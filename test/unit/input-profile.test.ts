@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { compareStats } from '../../src/data/drift';
-import { StatsBuilder } from '../../src/data/stats';
+import { compareStats } from '../../src/quality/drift';
+import { StatsBuilder } from '../../src/quality/stats';
 import { inputProfile } from '../../src/serving/input-profile';
 import { parseDatasetSpec } from '../../src/shared/spec';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { recordHash } from '../../src/data/dedupe';
-import { writeRecordsParquet } from '../../src/data/parquet';
+import { recordHash } from '../../src/dedupe/dedupe';
+import { writeRecordsParquet } from '../../src/datasets/parquet';
 import { decodeParquetRows } from '../../src/datasets/version-store';
 import type { DatasetSpec } from '../../src/shared/spec';
 import type { SplitName } from '../../src/training/contract';

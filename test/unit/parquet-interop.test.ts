@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HASH_COLUMN, ParquetRecordWriter, parquetColumns, writeRecordsParquet } from '../../src/data/parquet';
+import { HASH_COLUMN, ParquetRecordWriter, parquetColumns, writeRecordsParquet } from '../../src/datasets/parquet';
 import { richSpec, ticketsSpec } from './data-fixtures';
 
 // DuckDB is an independent Parquet implementation (C++), so these tests prove the files are not only

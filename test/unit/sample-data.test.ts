@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkRecord } from '../../src/data/contract';
-import { Deduper } from '../../src/data/dedupe';
-import { generateTicketLines, generateTickets, mulberry32, programmaticLabel } from '../../src/data/sample-tickets';
-import { QUEUE_KEYWORDS, TICKET_QUEUES } from '../../src/data/ticket-vocabulary';
+import { checkRecord } from '../../src/ingest/contract';
+import { Deduper } from '../../src/dedupe/dedupe';
+import { generateTicketLines, generateTickets, mulberry32, programmaticLabel } from '../../src/samples/tickets/generate';
+import { QUEUE_KEYWORDS, TICKET_QUEUES } from '../../src/samples/tickets/vocabulary';
 import { scanRecord } from '../../src/pii/engine';
 import { parseDatasetSpec } from '../../src/shared/spec';
 

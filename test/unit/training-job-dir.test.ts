@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HASH_COLUMN } from '../../src/data/parquet';
+import { HASH_COLUMN } from '../../src/datasets/parquet';
 import { decodeParquetRows } from '../../src/datasets/version-store';
 import type { DatasetSpec } from '../../src/shared/spec';
 import { CONTRACT_VERSION, parseJobDescription, SPLITS, type SplitName } from '../../src/training/contract';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffRows, type Row } from '../../src/data/version-diff';
+import { diffRows, type Row } from '../../src/datasets/version-diff';
 
 const queues = ['billing', 'technical', 'account', 'shipping'];
 

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { canonicalJson } from '../../src/data/jsonl';
-import { HASH_COLUMN } from '../../src/data/parquet';
+import { canonicalJson } from '../../src/ingest/line-framing';
+import { HASH_COLUMN } from '../../src/datasets/parquet';
 import { chunkSizes, findBoundaries, RowChunker } from '../../src/datasets/cdc';
 import {
   readVersionV3,

@@ -1,7 +1,7 @@
 /** sweepWorkFiles and `trainset work sweep`: old work areas go, recent and in-use ones stay, nothing outside work/ is touched. */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sweepWorkFiles, touchWorkArea, workKey, workStampKey } from '../../src/activities/work-files';
+import { sweepWorkFiles, touchWorkArea, workKey, workStampKey } from '../../src/datasets/work-files';
 import { buildProgram } from '../../src/cli/program';
 import { parseRetention } from '../../src/cli/work-command';
 import { shiftDate } from '../../src/shared/ids';

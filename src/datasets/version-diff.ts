@@ -9,7 +9,7 @@
  * versions beyond ~16M distinct keys need to be diffed by key range.
  */
 import { createHash, hash } from 'node:crypto';
-import { canonicalJson } from './jsonl';
+import { canonicalJson } from '../ingest/line-framing';
 
 /** A JSON record of a dataset version. */
 export type Row = Record<string, unknown>;

@@ -1,5 +1,5 @@
-import { luhnCheckDigit } from '../pii/validators';
-import { createRng } from '../shared/prng';
+import { luhnCheckDigit } from '../../pii/validators';
+import { createRng } from '../../shared/prng';
 import {
   DAYS,
   GREETINGS,
@@ -10,9 +10,9 @@ import {
   SUBJECT_TEMPLATES,
   TICKET_QUEUES,
   type TicketQueue,
-} from './ticket-vocabulary';
+} from './vocabulary';
 
-export { programmaticLabel } from './ticket-labeler';
+export { programmaticLabel } from './labeler';
 
 /** Options for the sample ticket generator. */
 export interface GenerateTicketsOptions {
@@ -50,7 +50,7 @@ export interface GeneratedLine {
 }
 
 /** mulberry32 (the project's seeded PRNG), re-exported for tests that check determinism. */
-export { createRng as mulberry32 } from '../shared/prng';
+export { createRng as mulberry32 } from '../../shared/prng';
 
 /** FNV-1a of a string, to fold the date into the seed (each day differs, each day is repeatable). */
 function fnv1a(text: string, seed: number): number {

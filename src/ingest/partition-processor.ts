@@ -4,7 +4,7 @@
  */
 import { summarizeFindings, scanRecord, type FindingsSummary, type PiiFinding, type PiiPolicy } from '../pii/engine';
 import type { DatasetSpec, PiiAction, PiiEntity } from '../shared/spec';
-import { Deduper } from './dedupe';
+import { Deduper } from '../dedupe/dedupe';
 import { InputFileError, openRecordStream, type IngestItem, type InputFileProblem } from './readers';
 
 /** One input file: a name (used in reports and errors) and a way to stream its bytes. */

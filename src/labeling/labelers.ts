@@ -1,7 +1,7 @@
 /** Programmatic labelers by name (labeling functions a spec can pick); each may abstain (undefined). */
 import { ErrorType } from '../shared/errors';
 import { NO_LABELING_FUNCTION } from '../shared/spec';
-import { programmaticLabel } from './ticket-labeler';
+import { programmaticLabel } from '../samples/tickets/labeler';
 
 /** A labeling function: a label, or undefined to abstain. */
 export type LabelingFunction = (record: Record<string, unknown>) => string | undefined;

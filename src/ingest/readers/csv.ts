@@ -2,7 +2,7 @@ import { parse, type Options } from 'csv-parse/sync';
 import type { FieldSpec } from '../../shared/spec';
 import { checkParsedRecord, FORBIDDEN_KEYS, type QuarantineReason } from '../contract';
 import type { IngestItem, QuarantinedItem } from '../ingest-lines';
-import { decodeUtf8Strict } from '../jsonl';
+import { decodeUtf8Strict } from '../line-framing';
 import { splitCsvRecords, type CsvFrame } from './csv-frames';
 import { InputFileError, type ByteSource, type ReaderOptions } from './types';
 

@@ -1,9 +1,9 @@
 /** Dataset version manifests and reading a version's records back (used by quality, training, evaluation, canary). */
-import { computeStats, type VersionStats } from '../data/stats';
+import { computeStats, type VersionStats } from '../quality/stats';
 import { createHash } from 'node:crypto';
-import { HASH_COLUMN } from '../data/parquet';
-import { decodeParquetRows, readVersionV3, type ManifestV3 } from '../datasets/version-store';
-import { splitByTime, type TimeSplit } from '../data/split';
+import { HASH_COLUMN } from './parquet';
+import { decodeParquetRows, readVersionV3, type ManifestV3 } from './version-store';
+import { splitByTime, type TimeSplit } from '../quality/split';
 import type { BlobStore } from '../storage/blob-store';
 import type { DatasetSpec } from '../shared/spec';
 

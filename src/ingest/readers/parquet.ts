@@ -9,7 +9,7 @@ import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMe
 import { compressors } from 'hyparquet-compressors';
 import { checkParsedRecord, DEFAULT_MAX_DEPTH, FORBIDDEN_KEYS, type CheckResult } from '../contract';
 import type { IngestItem } from '../ingest-lines';
-import { canonicalJson, decodeUtf8Strict } from '../jsonl';
+import { canonicalJson, decodeUtf8Strict } from '../line-framing';
 import { InputFileError, type ByteSource, type ReaderOptions } from './types';
 
 /** Parquet values as JSON values: INT64 → number (a string when beyond 2^53, which the contract then refuses), dates → ISO text, nulls → absent. */

@@ -1,6 +1,6 @@
 import { UNKNOWN_FIELD } from '../pii/field-paths';
 import type { DatasetSpec, FieldSpec } from '../shared/spec';
-import { decodeUtf8Strict } from './jsonl';
+import { decodeUtf8Strict } from './line-framing';
 
 /**
  * Why a record was quarantined. Fixed strings plus a declared field path (`meta.tags.1`); never record content:

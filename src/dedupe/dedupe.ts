@@ -1,7 +1,7 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { DatasetSpec } from '../shared/spec';
 import { DigestStore, type DigestStoreOptions } from './digest-store';
-import { canonicalJson } from './jsonl';
+import { canonicalJson } from '../ingest/line-framing';
 
 // Whitespace that `normalizeText` would change: a run of two or more, or any whitespace other than a plain space.
 const NEEDS_COLLAPSE = /[^\S ]|\s\s/;

@@ -1,6 +1,6 @@
 import type { DatasetSpec } from '../shared/spec';
 import { checkRecord, type CheckOptions, type QuarantineReason } from './contract';
-import { splitLines } from './jsonl';
+import { splitLines } from './line-framing';
 
 /** A record that passed the contract, normalized. */
 export interface AcceptedItem {

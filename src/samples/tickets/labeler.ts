@@ -1,4 +1,4 @@
-import { QUEUE_KEYWORDS, TICKET_QUEUES, type TicketQueue } from './ticket-vocabulary';
+import { QUEUE_KEYWORDS, TICKET_QUEUES, type TicketQueue } from './vocabulary';
 
 const KEYWORD_QUEUE: ReadonlyMap<string, TicketQueue> = new Map(
   TICKET_QUEUES.flatMap((q) => QUEUE_KEYWORDS[q].map((k) => [k, q] as const)),

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { BlobNotFoundError, type BlobStore } from '../storage/blob-store';
-import { splitLines } from '../data/jsonl';
+import { splitLines } from '../ingest/line-framing';
 
 /** A record as it moves from dedupe onwards: content hash + record. */
 export interface HashedRecord {

@@ -17,7 +17,7 @@
  * older than the newest train record only as history of an entity whose latest test record is not.
  */
 import type { DatasetSpec } from '../shared/spec';
-import { canonicalJson } from './jsonl';
+import { canonicalJson } from '../ingest/line-framing';
 
 /** A time-ordered train / validation / test split. */
 export interface TimeSplit<T> {

@@ -3,8 +3,8 @@
  * and as one self-contained HTML page (inline CSS and SVG; no scripts, fonts or links). Feature names and category
  * values come from data, so every string is escaped. Deterministic: the same card renders the same bytes.
  */
-import { driftFailureMessage, figureName, formatFigure, type DriftFigure, type DriftReport } from './drift';
-import { OTHER_CATEGORY, type FeatureStats, type NumericSummary, type VersionStats } from './stats';
+import { driftFailureMessage, figureName, formatFigure, type DriftFigure, type DriftReport } from '../quality/drift';
+import { OTHER_CATEGORY, type FeatureStats, type NumericSummary, type VersionStats } from '../quality/stats';
 
 /** What a dataset card shows. */
 export type DatasetCard = {

@@ -3,7 +3,7 @@
  * (title, text, rating, product_category, language), other classes (positive / neutral / negative), and the label in
  * every record, written by the reviewer's side (label source `source`), so no labeling function is needed.
  */
-import { createRng } from '../shared/prng';
+import { createRng } from '../../shared/prng';
 
 /** Sentiment classes of a review (the dataset's label classes). */
 export const REVIEW_SENTIMENTS = ['positive', 'neutral', 'negative'] as const;

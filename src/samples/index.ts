@@ -1,6 +1,6 @@
 /** Write seeded sample partitions (support tickets or product reviews) into a blob store (demo, tests, `trainset sample`). */
-import { generateReviews } from '../data/sample-reviews';
-import { generateTickets } from '../data/sample-tickets';
+import { generateReviews } from './reviews/generate';
+import { generateTickets } from './tickets/generate';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { BlobStore } from '../storage/blob-store';
 
