@@ -4,9 +4,7 @@ import {
   type ActivityInterceptorsFactory,
   type NativeConnection,
   Worker,
-  bundleWorkflowCode,
   type WorkerOptions as SdkWorkerOptions,
-  type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
@@ -21,30 +19,9 @@ import type { Backends } from './backends';
 import { BACKFILL_TASK_QUEUE, CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
 import { metricsActivityInterceptors } from './metrics-interceptor';
 import type { WorkerTelemetry } from './telemetry';
-import { OTEL_WORKFLOW_INTERCEPTOR_MODULE } from './tracing';
+import { workflowBundle } from './workflow-bundle';
 
-/** Path of the workflows module (the only workflowsPath): index.ts from source, index.js when compiled. */
-export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
-
-const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
-
-/**
- * Bundle the workflow code once per process (webpack takes seconds; every CPU worker reuses the result).
- * With tracing, the bundle also holds the OpenTelemetry workflow interceptors (they add no commands).
- */
-export function workflowBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
-  const tracing = opts.tracing ?? false;
-  let bundle = bundles.get(tracing);
-  if (!bundle) {
-    bundle = bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      workflowInterceptorModules: tracing ? [OTEL_WORKFLOW_INTERCEPTOR_MODULE] : [],
-      logger: quietBundlerLogger,
-    });
-    bundles.set(tracing, bundle);
-  }
-  return bundle;
-}
+export { WORKFLOWS_PATH, quietBundlerLogger, workflowBundle } from './workflow-bundle';
 
 /** Interceptors and sinks that carry a process's telemetry into a worker. */
 export function workerTelemetryOptions(
@@ -55,16 +32,6 @@ export function workerTelemetryOptions(
   if (t?.metrics) activity.push(metricsActivityInterceptors(t.metrics, onMetricsError));
   return { interceptors: { activity }, sinks: t?.tracing?.sinks };
 }
-
-/** The workflow bundler's logger: warnings and errors only (also used by tests and benchmarks that bundle). */
-export const quietBundlerLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (m: string) => process.stderr.write(`${m}\n`),
-  error: (m: string) => process.stderr.write(`${m}\n`),
-};
 
 /** Common worker options. */
 export interface WorkerOptions {
