@@ -116,12 +116,11 @@ async function registeredMessages(): Promise<RegisteredMessage[]> {
     const calls = [...readFileSync(path.join(workflowsDir, file), 'utf8').matchAll(DEFINE_CALL)].length;
     if (calls === 0) continue;
     const mod = (await import(/* @vite-ignore */ path.join(workflowsDir, file))) as Record<string, unknown>;
-    const defs = Object.entries(mod).flatMap(([exportName, v]) => {
+    const defs = Object.entries(mod).flatMap(([exportName, v]): RegisteredMessage[] => {
       const d = v as { type?: unknown; name?: unknown } | null;
-      const isDef = typeof d === 'object' && d !== null && typeof d.name === 'string';
-      return isDef && (d.type === 'signal' || d.type === 'update' || d.type === 'query')
-        ? [{ kind: d.type, name: d.name as string, exportName, file: `src/workflows/${file}` }]
-        : [];
+      if (typeof d !== 'object' || d === null || typeof d.name !== 'string') return [];
+      if (d.type !== 'signal' && d.type !== 'update' && d.type !== 'query') return [];
+      return [{ kind: d.type, name: d.name, exportName, file: `src/workflows/${file}` }];
     });
     expect(defs.length, `src/workflows/${file}: every define… call is an exported constant`).toBe(calls);
     out.push(...defs);
