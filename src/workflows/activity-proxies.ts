@@ -1,27 +1,45 @@
 /** Every proxyActivities call of the workflows, grouped in named timeout profiles. */
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackfillActivities } from '../activities/backfill';
 import { GPU_TASK_QUEUE } from '../shared/task-queues';
 import { ErrorType } from '../shared/errors';
 
+/** Every ErrorType is a permanent problem (bad input, bad spec, a failed check): retrying it changes nothing. */
 const nonRetryableErrorTypes = Object.values(ErrorType);
 
+/**
+ * The retry policies of the profiles below. All but `once` retry every failure except the ErrorTypes; they differ in
+ * how long a transient failure (a restarting registry, blob store or worker) may last before the run fails.
+ */
+const retry = {
+  /** The default: quick calls; ten attempts backing off to 30 s ride out about 2.5 minutes of outage. */
+  standard: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
+  /** Local decisions: pure functions whose failure is a bug, not an outage; three quick attempts show it. */
+  decision: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
+  /** Streaming passes: an attempt can take up to 30 minutes, so fewer of them, further apart. */
+  scan: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  /** Canary traffic: retries stay at most 10 s apart, so a step's traffic still lands within its bake. */
+  traffic: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
+  /** Training: each retry resumes from the newest checkpoint; three failures mean a model or data problem. */
+  training: { initialInterval: '10 seconds', maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
+  /** Partition-run lookups: attempts unlimited, bounded by the profile's scheduleToCloseTimeout (an hour). */
+  lookup: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes },
+  /** One attempt: the caller counts failures itself (the canary's consecutiveErrorLimit). */
+  once: { maximumAttempts: 1 },
+} as const satisfies Record<string, RetryPolicy>;
+
+/** Options of `io` and `routingWrite`. */
+const ioOptions: ActivityOptions = { startToCloseTimeout: '1 minute', retry: retry.standard };
+
 /** Short registry / blob-store calls. */
-export const io = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
-});
+export const io = proxyActivities<Activities>(ioOptions);
 
 /**
  * `io` for routing writes a cancelled run must not race: cancelling the run waits for the write to finish, so
  * the compensation that clears the candidate's traffic always comes after it, never before.
  */
-export const routingWrite = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
-});
+export const routingWrite = proxyActivities<Activities>({ ...ioOptions, cancellationType: 'WAIT_CANCELLATION_COMPLETED' });
 
 /**
  * Decisions (validation gate, canary analysis) as local activities: pure functions of their input whose results
@@ -30,14 +48,14 @@ export const routingWrite = proxyActivities<Activities>({
  */
 export const decide = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
+  retry: retry.decision,
 });
 
 /** Streaming passes over a partition; they heartbeat progress. */
 export const scan = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: retry.scan,
 });
 
 /**
@@ -47,31 +65,24 @@ export const scan = proxyActivities<Activities>({
  */
 export const metrics = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 1 },
+  retry: retry.once,
 });
 
 /**
  * Canary traffic: heartbeats every batch so a rollback signal can cancel it promptly;
  * a short heartbeat timeout lets a crashed worker's step be retried elsewhere quickly.
  */
-export const traffic = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '20 seconds',
-  cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
-});
+const trafficOptions: ActivityOptions = { startToCloseTimeout: '15 minutes', heartbeatTimeout: '20 seconds', retry: retry.traffic };
+
+/** Canary traffic whose cancellation the workflow waits for (runs started before the canary-traffic-try-cancel patch). */
+export const traffic = proxyActivities<Activities>({ ...trafficOptions, cancellationType: 'WAIT_CANCELLATION_COMPLETED' });
 
 /**
  * Canary traffic whose cancellation the workflow does not wait for: a rollback restores routing at once instead of
  * waiting for the traffic activity's next heartbeat to deliver the cancellation (up to its heartbeat throttle,
  * seconds). Requests it still sends meanwhile reach the champion. Runs before the patch use `traffic`.
  */
-export const trafficNoWait = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '20 seconds',
-  cancellationType: 'TRY_CANCEL',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
-});
+export const trafficNoWait = proxyActivities<Activities>({ ...trafficOptions, cancellationType: 'TRY_CANCEL' });
 
 /**
  * Training on the GPU queue. Few attempts: each retry resumes from the newest checkpoint in the blob store (on
@@ -84,20 +95,21 @@ export const gpu = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '30 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: { initialInterval: '10 seconds', maximumInterval: '5 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
+  retry: retry.training,
 });
 
 /**
+ * Lookups of partition runs. Retried for up to an hour: a lookup that cannot reach the server for longer fails the
+ * workflow with the last error.
+ */
+const lookupOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: '1 hour', retry: retry.lookup };
+
+/**
  * Lookups of partition runs, on the workflow's own task queue (the cpu and backfill workers both hold a
- * Temporal client for them). Retried for up to an hour: a lookup that cannot reach the server for longer
- * fails the workflow with the last error.
+ * Temporal client for them).
  */
 export function partitionLookups() {
-  return proxyActivities<BackfillActivities>({
-    startToCloseTimeout: '2 minutes',
-    scheduleToCloseTimeout: '1 hour',
-    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes }, // attempts unlimited within the hour
-  });
+  return proxyActivities<BackfillActivities>(lookupOptions);
 }
 
 /**
@@ -106,10 +118,5 @@ export function partitionLookups() {
  * shedding load) must not fail a backfill of months and cancel the runs it has in flight.
  */
 export function backfillLookups(taskQueue: string) {
-  return proxyActivities<BackfillActivities>({
-    taskQueue,
-    startToCloseTimeout: '2 minutes',
-    scheduleToCloseTimeout: '1 hour',
-    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes }, // attempts unlimited within the hour
-  });
+  return proxyActivities<BackfillActivities>({ ...lookupOptions, taskQueue });
 }

@@ -10,6 +10,16 @@ export const MAX_CONCURRENCY = 200;
 export const MAX_PARTITIONS = 3660;
 /** Default partition runs per workflow run before continue-as-new. */
 export const DEFAULT_MAX_CHILDREN_PER_RUN = 500;
+/** Default wait between looks at partitions another starter holds, seconds. */
+export const DEFAULT_RECHECK_SECONDS = 30;
+/** Longest wait between those looks an input may ask for, seconds. */
+export const MAX_RECHECK_SECONDS = 3600;
+/**
+ * A dataset name, as the spec schema (src/shared/spec.ts) defines it; repeated here because that module brings zod
+ * into the workflow bundle.
+ */
+const DATASET_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+const MS_PER_DAY = 86_400_000;
 
 /** Input with its defaults applied. */
 export interface BackfillOptions {
@@ -27,11 +37,11 @@ export interface BackfillOptions {
 
 /**
  * Problems with an input (empty when it is valid). `strict` adds the checks of recheckSeconds (whole seconds,
- * 1–3600), dryRun (a boolean) and taskQueue (non-empty); callers starting a new backfill pass it.
+ * 1–MAX_RECHECK_SECONDS), dryRun (a boolean) and taskQueue (non-empty); callers starting a new backfill pass it.
  */
 export function backfillInputProblems(input: BackfillInput, { strict = true }: { strict?: boolean } = {}): string[] {
   const problems: string[] = [];
-  if (typeof input?.dataset !== 'string' || !/^[a-z][a-z0-9_-]{0,62}$/.test(input.dataset)) {
+  if (typeof input?.dataset !== 'string' || !DATASET_NAME.test(input.dataset)) {
     problems.push('dataset must be a dataset name (lowercase letters, digits, "-" or "_", starting with a letter)');
   }
   if (!isLogicalDate(String(input?.from))) problems.push('from must be a date as YYYY-MM-DD');
@@ -53,8 +63,8 @@ export function backfillInputProblems(input: BackfillInput, { strict = true }: {
     if (recheck !== undefined && !(typeof recheck === 'number' && recheck > 0)) problems.push('recheckSeconds must be positive');
     return problems;
   }
-  if (recheck !== undefined && !(Number.isInteger(recheck) && recheck >= 1 && recheck <= 3600)) {
-    problems.push('recheckSeconds must be a whole number of seconds from 1 to 3600');
+  if (recheck !== undefined && !(Number.isInteger(recheck) && recheck >= 1 && recheck <= MAX_RECHECK_SECONDS)) {
+    problems.push(`recheckSeconds must be a whole number of seconds from 1 to ${MAX_RECHECK_SECONDS}`);
   }
   if (input?.dryRun !== undefined && typeof input.dryRun !== 'boolean') problems.push('dryRun must be true or false');
   if (input?.train !== undefined && !TRAIN_MODES.includes(input.train)) {
@@ -75,7 +85,7 @@ export function backfillOptions(input: BackfillInput): BackfillOptions {
     dryRun: input.dryRun ?? false,
     minSuccessRatio: input.minSuccessRatio ?? 1,
     maxChildrenPerRun: input.maxChildrenPerRun ?? DEFAULT_MAX_CHILDREN_PER_RUN,
-    recheckSeconds: input.recheckSeconds ?? 30,
+    recheckSeconds: input.recheckSeconds ?? DEFAULT_RECHECK_SECONDS,
     train: input.train ?? 'none',
   };
 }
@@ -98,7 +108,7 @@ export function partitionsBetween(from: string, to: string): string[] {
 }
 
 function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / MS_PER_DAY);
 }
 
 /** Whether a finished backfill met its success ratio. Partitions already done count as successes. */

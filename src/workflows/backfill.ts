@@ -18,7 +18,6 @@ import {
   setHandler,
   sleep,
   startChild,
-  TemporalFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type {
@@ -35,6 +34,8 @@ import { retrainWorkflowId } from '../shared/ids';
 import { BACKFILL_TASK_QUEUE } from '../shared/task-queues';
 import { backfillLookups } from './activity-proxies';
 import { backfillInputProblems, backfillOptions, backfillVerdict, etaSeconds, isConcurrency, partitionsBetween } from './backfill-plan';
+import { summarizeFailure } from './failures';
+import { BACKFILL_NEVER_DEPLOYS, BACKFILL_SETTLE_V2 } from './patches';
 import type { retrainPipelineWorkflow } from './retrain-pipeline';
 
 /** Change how many partition runs may be in flight (`--input '{"concurrency":8}'`); running ones are not stopped. */
@@ -53,24 +54,23 @@ const MAX_EVENTS_PER_RUN = 8000;
 const MAX_BYTES_PER_RUN = 8 * 1024 * 1024;
 /** Failure messages are cut to this length: the list is carried across continue-as-new. */
 const MAX_MESSAGE = 200;
+/** Failed partitions named in the message of a backfill below its success ratio (all of them are in its details). */
+const MAX_FAILED_LISTED = 20;
 /**
- * Runs recorded before this patch settled the partitions other starters held at the end of every workflow run,
- * blocking new starts meanwhile, and counted one whose other run failed as failed. With it, the waiting list is
- * carried to the next run, only the last run waits (continuing as new if the wait grows its history), and a
- * partition whose other run ended without completing is started by the backfill itself.
+ * Priority of the partition runs (and their activities): Temporal's keys run from 1 (first) to 5 (last), unset is 3.
+ * Where the server has priority enabled, a backfill's training on the shared GPU queue yields to nightly runs (3).
  */
-const SETTLE_PATCH = 'backfill-settle-v2';
-/**
- * Runs recorded before this patch started each partition run with only its dataset and date, so it ran the whole
- * pipeline, canary and promotion included. With it, partition runs never deploy (`deploy: never`) and train only
- * when the backfill asks (`train`, default `none`).
- */
-const NEVER_DEPLOYS_PATCH = 'backfill-never-deploys';
+const BACKFILL_PRIORITY_KEY = 5;
 
 /** Retrain every partition from `from` to `to`; fails if fewer than minSuccessRatio of them end up done. */
 export async function backfillWorkflow(input: BackfillInput): Promise<BackfillResult> {
-  const settleV2 = patched(SETTLE_PATCH);
-  const neverDeploys = patched(NEVER_DEPLOYS_PATCH);
+  // Before BACKFILL_SETTLE_V2, every workflow run settled the partitions other starters held (blocking new starts),
+  // counting one whose other run failed as failed; with it the waiting list is carried to the next run, only the
+  // last run waits, and a partition whose other run ended without completing is started by the backfill itself.
+  const settleV2 = patched(BACKFILL_SETTLE_V2);
+  // Before BACKFILL_NEVER_DEPLOYS, partition runs got only their dataset and date, and ran the whole pipeline,
+  // canary and promotion included; with it they never deploy and train only when the backfill asks.
+  const neverDeploys = patched(BACKFILL_NEVER_DEPLOYS);
   // The stricter input checks came with the patch; a backfill started before it (or continued from one) keeps
   // the checks it was started under, so its history replays.
   const problems = backfillInputProblems(input, { strict: settleV2 && input?.carried === undefined });
@@ -184,8 +184,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
           workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
           // Cancelling or terminating the backfill asks its runs to cancel, so their sagas compensate.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          // Where the server has priority enabled, training on the shared GPU queue yields to nightly runs (3).
-          priority: { priorityKey: 5 },
+          priority: { priorityKey: BACKFILL_PRIORITY_KEY },
         });
         await child.result();
         carry.succeeded += 1;
@@ -196,8 +195,8 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
           waitingOnOthers.push(partition);
           return;
         }
-        const cause = applicationCause(err);
-        fail(partition, cause?.type ?? undefined, errorMessage(cause ?? err));
+        const { type, message } = summarizeFailure(err);
+        fail(partition, type, message);
         carry.finished += 1;
       } finally {
         running.delete(partition);
@@ -282,7 +281,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
   };
   await condition(allHandlersFinished);
   if (!verdict.met) {
-    const listed = carry.failed.slice(0, 20).map((f) => `${f.partition} (${f.type ?? 'failed'})`);
+    const listed = carry.failed.slice(0, MAX_FAILED_LISTED).map((f) => `${f.partition} (${f.type ?? 'failed'})`);
     const more = carry.failed.length > listed.length ? ` and ${carry.failed.length - listed.length} more` : '';
     throw ApplicationFailure.create({
       message:
@@ -367,16 +366,4 @@ async function settleOthers(
     if (restart.length === 0 && stillRunning.length === batch.length) await sleep(recheckSeconds * 1000);
   }
   return { restart, full: false };
-}
-
-/** The first ApplicationFailure in a failure's cause chain (a child's own error, or its activity's). */
-function applicationCause(err: unknown): ApplicationFailure | undefined {
-  for (let e: unknown = err; e instanceof TemporalFailure; e = e.cause) {
-    if (e instanceof ApplicationFailure) return e;
-  }
-  return undefined;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

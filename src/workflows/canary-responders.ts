@@ -5,10 +5,16 @@
  */
 import { condition, log, setHandler } from '@temporalio/workflow';
 import type { PipelineStatus, ResponderRequest, RollbackUpdateInput, RollbackUpdateResult, Stage } from '../shared/types';
-import { pauseSignal, promoteSignal, resumeSignal, rollbackSignal, rollbackUpdate, type ResponderInput } from './messages';
-
-const MAX_REASON = 500;
-const MAX_ACTOR = 200;
+import {
+  MAX_ACTOR_CHARS,
+  MAX_REASON_CHARS,
+  pauseSignal,
+  promoteSignal,
+  resumeSignal,
+  rollbackSignal,
+  rollbackUpdate,
+  type ResponderInput,
+} from './messages';
 
 /** Stages in which a rollback can no longer stop a promotion (promote → use rollbackWorkflow). */
 const TOO_LATE: ReadonlySet<Stage> = new Set<Stage>(['promote', 'done', 'failed', 'compensating']);
@@ -34,8 +40,8 @@ export function registerResponders(status: PipelineStatus): Responders {
   let pausedBecause: string | undefined;
 
   const request = (arg: ResponderInput | undefined, via: ResponderRequest['via'], fallbackReason: string): ResponderRequest => ({
-    reason: text(arg?.reason, MAX_REASON) || fallbackReason,
-    actor: text(arg?.actor, MAX_ACTOR) || 'unknown',
+    reason: text(arg?.reason, MAX_REASON_CHARS) || fallbackReason,
+    actor: text(arg?.actor, MAX_ACTOR_CHARS) || 'unknown',
     via,
   });
   const syncPause = (): void => {
@@ -76,8 +82,8 @@ export function registerResponders(status: PipelineStatus): Responders {
     },
     {
       validator: (arg: RollbackUpdateInput) => {
-        if (text(arg?.reason, MAX_REASON) === '') throw new Error('rollback needs a non-empty "reason"');
-        if (text(arg?.actor, MAX_ACTOR) === '') throw new Error('rollback needs "actor": who is asking (a name or an e-mail)');
+        if (text(arg?.reason, MAX_REASON_CHARS) === '') throw new Error('rollback needs a non-empty "reason"');
+        if (text(arg?.actor, MAX_ACTOR_CHARS) === '') throw new Error('rollback needs "actor": who is asking (a name or an e-mail)');
         if (TOO_LATE.has(status.stage)) {
           throw new Error(
             `too late to roll back this run (stage: ${status.stage}); start rollbackWorkflow to restore the previous champion`,

@@ -9,7 +9,15 @@ import { CANARY_POLICY_DEFAULTS } from '../shared/canary-defaults';
 import type { CanaryPolicy, CanaryState, CanaryStepRecord, CanaryWindow, PipelineStatus, ResponderRequest, RunPlan } from '../shared/types';
 import { decide, metrics, routingWrite, traffic, trafficNoWait } from './activity-proxies';
 import type { Responders } from './canary-responders';
+import { rootCauseMessage } from './failures';
 import { analyzeCanaryWindow, armAccuracy, nextCanaryAction, type CanaryNextAction, type CanaryObservation } from './frozen-decisions';
+import { CANARY_FINAL_CHECK, CANARY_TRAFFIC_TRY_CANCEL } from './patches';
+
+/**
+ * Longest metrics-read error kept per canary record (and passed to the decision): content-free by design (metric
+ * sources report a status and a URL), cut so a verbose one cannot swell the run's status.
+ */
+const MAX_METRICS_ERROR_CHARS = 300;
 
 /** What the canary loop needs from the pipeline. */
 export interface CanaryContext {
@@ -115,7 +123,7 @@ export async function runCanary(input: CanaryContext): Promise<CanaryOutcome> {
   // A rollback, promote or pause that arrived while the last step was being analysed applies before promotion:
   // a rollback wins, a pause holds here (until resume, or its deadline rolls back). Runs recorded before this
   // check replay without it.
-  if (patched('canary-final-check')) {
+  if (patched(CANARY_FINAL_CHECK)) {
     const last = policy.steps.length - 1;
     const held = await waitWhilePaused(ctx, last, state.weight, lastGeneration);
     if (held) return held;
@@ -143,7 +151,7 @@ async function observe(ctx: CanaryContext, generation: number, stepStartedAt: nu
     });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { error: failureMessage(err), figures: {} };
+    return { error: rootCauseMessage(err, MAX_METRICS_ERROR_CHARS), figures: {} };
   }
   return {
     window,
@@ -216,7 +224,7 @@ async function bakeInterruptibly(
   if (already) return already;
   const requests = ctx.plan.canary.requestsPerStep;
   // Runs started before this patch waited for the traffic activity to finish cancelling before a rollback.
-  const trafficProxy = patched('canary-traffic-try-cancel') ? trafficNoWait : traffic;
+  const trafficProxy = patched(CANARY_TRAFFIC_TRY_CANCEL) ? trafficNoWait : traffic;
   const scope = new CancellationScope();
   const work = scope.run(async () => {
     // allSettled, not all: both the timer and the traffic activity settle before the bake ends or is interrupted.
@@ -258,15 +266,4 @@ function record(
   reasons: string[],
 ): CanaryStepRecord {
   return { step, weight, generation, verdict, reasons, candidateSamples: 0, championSamples: 0 };
-}
-
-/** The message of the failure behind an activity error (content-free: metric sources report status and URLs). */
-function failureMessage(err: unknown): string {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
-    const cause = (e as { cause?: unknown }).cause;
-    if (!(cause instanceof Error)) return e.message.slice(0, 300);
-    e = cause;
-  }
-  return String(err).slice(0, 300);
 }

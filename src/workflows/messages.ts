@@ -2,6 +2,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PipelineStatus, RollbackUpdateInput, RollbackUpdateResult, SubmitLabelsInput, SubmitLabelsResult } from '../shared/types';
 
+/** Longest `reason` a responder message or rollbackWorkflow keeps (longer ones are cut): it lands in status and audit. */
+export const MAX_REASON_CHARS = 500;
+/** Longest `actor` a responder message or rollbackWorkflow keeps (longer ones are cut). */
+export const MAX_ACTOR_CHARS = 200;
+
 /**
  * Input of the responder signals: `--input '{"reason":"…","actor":"…"}'`. Temporal does not hand the sender's
  * identity to a handler, so the sender names itself in `actor` (recorded in the status and the audit log).

@@ -24,8 +24,10 @@ import { retrainWorkflowId } from '../shared/ids';
 import type { RetrainInput, RetrainResult, TrainMode } from '../shared/types';
 import { TRAIN_MODES } from '../shared/run-mode';
 import { io, partitionLookups } from './activity-proxies';
+import { errorMessage } from './failures';
 import { pauseSignal, promoteSignal, resumeSignal, rollbackSignal, submitLabelsSignal } from './messages';
 import { resolveLogicalDate, scheduledStartTime } from './logical-date';
+import { NIGHTLY_PAST_DAYS_AS_BACKFILL } from './patches';
 import type { retrainPipelineWorkflow } from './retrain-pipeline';
 
 /** Where the nightly run stands: the partition, the run that processes it, and whether this run started it. */
@@ -41,7 +43,10 @@ export const partitionRunQuery = defineQuery<NightlyRunState>('partitionRun');
 
 /** Input of nightlyRetrainWorkflow: the pipeline's, plus how soon to look again at a run another starter holds. */
 export interface NightlyInput extends RetrainInput {
-  /** First wait between looks at a partition run someone else started, seconds (1–3600, default 30); it doubles up to 10 minutes. */
+  /**
+   * First wait between looks at a partition run someone else started, seconds (1–MAX_RECHECK_SECONDS, default
+   * DEFAULT_RECHECK_SECONDS); it doubles up to MAX_RECHECK_MS.
+   */
   recheckSeconds?: number;
   /**
    * What a scheduled run for a past partition (one older than the newest processed, e.g. `temporal schedule
@@ -51,25 +56,35 @@ export interface NightlyInput extends RetrainInput {
   pastPartitionTrain?: TrainMode;
 }
 
-/**
- * Runs recorded before this patch passed their input on unchanged, so a schedule backfill of past days ran the
- * whole pipeline, canary included. With it, a partition older than the newest processed one runs as a backfill.
- */
-const PAST_DAYS_PATCH = 'nightly-past-days-as-backfill';
+/** Default first wait between looks at a partition run another starter holds, seconds. */
+const DEFAULT_RECHECK_SECONDS = 30;
+/** Longest first wait an input may ask for, seconds (an hour: longer leaves a finished day unnoticed too long). */
+const MAX_RECHECK_SECONDS = 3600;
 /** A scheduled run that starts this much after its scheduled time is a backfill of a past night. */
 const BACKFILL_LATENESS_MS = 24 * 3600_000;
 
+/** Longest wait between looks once the wait has doubled (10 minutes). */
 const MAX_RECHECK_MS = 10 * 60_000;
+/**
+ * Pause before starting again a partition whose other run ended without completing: a run that keeps flipping state
+ * cannot spin the loop.
+ */
+const RESTART_PAUSE_MS = 5_000;
 /** A nightly run waiting on another run continues as new past this many events (~16 per look; ~21 h at 10 min). */
 const MAX_EVENTS_WAITING = 2000;
 
 /** Retrain the partition of the scheduled day once; returns that partition run's result. */
 export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<RetrainResult> {
-  const { recheckSeconds = 30, pastPartitionTrain, ...scheduledInput } = input;
+  const { recheckSeconds = DEFAULT_RECHECK_SECONDS, pastPartitionTrain, ...scheduledInput } = input;
   let retrainInput: RetrainInput = scheduledInput;
-  if (typeof recheckSeconds !== 'number' || !Number.isInteger(recheckSeconds) || recheckSeconds < 1 || recheckSeconds > 3600) {
+  if (
+    typeof recheckSeconds !== 'number' ||
+    !Number.isInteger(recheckSeconds) ||
+    recheckSeconds < 1 ||
+    recheckSeconds > MAX_RECHECK_SECONDS
+  ) {
     throw ApplicationFailure.nonRetryable(
-      `recheckSeconds must be a whole number of seconds from 1 to 3600, got ${JSON.stringify(recheckSeconds)}`,
+      `recheckSeconds must be a whole number of seconds from 1 to ${MAX_RECHECK_SECONDS}, got ${JSON.stringify(recheckSeconds)}`,
       ErrorType.InvalidInput,
     );
   }
@@ -102,7 +117,7 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
           log.warn('could not pass a signal on to the partition run', {
             signal: name,
             partitionWorkflowId: run.partitionWorkflowId,
-            error: err instanceof Error ? err.message : String(err),
+            error: errorMessage(err),
           });
         }),
     );
@@ -122,7 +137,8 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
   // processed, or the run started more than a day after its scheduled time (`temporal schedule backfill`, or a night
   // caught up after a long outage: the newest night of those is less than a day late and deploys). The newest day
   // deploys under `deploy: auto`, which the partition run checks again before its canary.
-  if (patched(PAST_DAYS_PATCH) && retrainInput.deploy !== 'never') {
+  // Runs recorded before the patch passed their input on unchanged, canary included (see patches.ts).
+  if (patched(NIGHTLY_PAST_DAYS_AS_BACKFILL) && retrainInput.deploy !== 'never') {
     // Lateness is judged by the chain's first run only: a run continued as new starts later by design (its own start
     // time is the continuation's), and the first run's verdict travels in its input.
     const info = workflowInfo();
@@ -190,8 +206,8 @@ export async function nightlyRetrainWorkflow(input: NightlyInput): Promise<Retra
       continue;
     }
     // 'failed' or 'none': that run ended without completing. Signals are held until the new run exists; after a
-    // short pause (so a run that keeps flipping state cannot spin this loop) the partition is started again.
+    // short pause the partition is started again.
     setTargetExists(false);
-    await sleep(5_000);
+    await sleep(RESTART_PAUSE_MS);
   }
 }

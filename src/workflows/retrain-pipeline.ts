@@ -31,26 +31,31 @@ import type {
 import { decide, gpu, io, routingWrite, scan } from './activity-proxies';
 import { runCanary } from './canary';
 import { registerResponders } from './canary-responders';
-import { labelCoverageVerdict } from './decisions';
+import { summarizeFailure } from './failures';
 import { evaluateGate } from './frozen-decisions';
+import { requireLabelCoverage } from './labeling';
 import { resolveLogicalDate } from './logical-date';
 import { statusQuery, submitLabelsSignal, submitLabelsUpdate } from './messages';
+import { PIPELINE_V2, RUN_REPORT } from './patches';
+import { Saga } from './saga';
 import { searchAttributesSync } from './search-attributes';
 
-/**
- * Runs started under this patch (issue 10): take train/deploy modes from their input (a backfill never deploys;
- * `auto` deploys only the newest partition); stop at once, compensating, on a rollback asked for before the canary;
- * take the gate and canary decisions in local activities (recorded in history); register the promotion's
- * compensation (revertPromotion) before promoting, the first model's included, and compare-and-set promotion and
- * canary weights on the routing generation. Runs started before it keep their old path throughout. Remove the
- * old path (and frozen-decisions.ts) once no run started before the patch is open.
- */
-const PIPELINE_V2 = 'pipeline-v2';
-
+/** Most labels one submitLabels Update or signal may carry: keeps each message (and its history event) small. */
 const MAX_LABELS_PER_MESSAGE = 5000;
+/**
+ * Characters of the dataset version id in the training job key (`dv-` and 13 hex digits, 52 bits: ample to tell one
+ * model's versions apart, short in blob keys). The job key names the model artifact and the checkpoints, so changing
+ * this retrains versions already trained.
+ */
+const JOB_KEY_VERSION_CHARS = 16;
+/** The failure type a run reports when no ApplicationFailure is behind the error (an activity timeout, a workflow bug). */
+const UNTYPED_FAILURE = 'PipelineFailed';
+/** The dataset tag a new version takes (its compensation moves the tag back). */
+const LATEST_TAG = 'latest';
 
 /** Retrain one dataset partition and promote the model through a canary, or roll it back. */
 export async function retrainPipelineWorkflow(input: RetrainInput): Promise<RetrainResult> {
+  // Runs started before the patch keep their old path throughout (see patches.ts).
   const v2 = patched(PIPELINE_V2);
   const status: PipelineStatus = { dataset: input.dataset, stage: 'starting', canary: [] };
   let plan: RunPlan | undefined;
@@ -95,19 +100,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     return status.stage === 'labeling' && status.labeling?.deadline !== undefined;
   }
 
-  const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
-  const runCompensations = async (): Promise<void> => {
-    await CancellationScope.nonCancellable(async () => {
-      for (const c of compensations.reverse()) {
-        try {
-          await c.run();
-        } catch (err) {
-          log.error('compensation failed', { compensation: c.name, error: String(err) });
-        }
-      }
-      compensations.length = 0;
-    });
-  };
+  const saga = new Saga();
 
   const logicalDate = resolveLogicalDate(input);
   status.logicalDate = logicalDate;
@@ -150,9 +143,9 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
   };
   /** A responder's rollback before the canary: undo what the run did (saga), and end rolled back (the Update answers). */
   const stopForRollback = async (): Promise<RetrainResult> => {
-    if (compensations.length > 0) {
+    if (!saga.isEmpty) {
       setStage('compensating');
-      await runCompensations();
+      await saga.compensate();
     }
     return finish('rolled_back', `rollback requested before the canary: ${responders.rollback()?.reason ?? ''}`);
   };
@@ -206,13 +199,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       // Read status.labeling afresh: the labels handlers replace that object with the latest coverage.
       if (deadlineMs > 0) await condition(() => (status.labeling?.labeled ?? 0) >= (status.labeling?.total ?? 0), deadlineMs);
       await condition(allHandlersFinished);
-      const coverage = labelCoverageVerdict(status.labeling, p.labeling.minCoverage);
-      if (!coverage.sufficient) {
-        throw ApplicationFailure.nonRetryable(
-          `label coverage ${coverage.ratio.toFixed(3)} is below the spec's minimum ${p.labeling.minCoverage} at the deadline`,
-          ErrorType.LabelCoverageTooLow,
-        );
-      }
+      requireLabelCoverage(status.labeling, p.labeling.minCoverage);
 
       setStage('version');
       // v2: a rollback waits for the version stage to finish, so its tag move is known and compensated (a cancelled
@@ -221,24 +208,22 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       status.datasetVersion = version;
       syncSearchAttributes(status);
       datasetVersionId = version.versionId;
-      compensations.push({
-        name: 'untagDatasetVersion',
-        run: () =>
-          io.untagDatasetVersion({
-            dataset: p.dataset,
-            tag: 'latest',
-            versionId: version.versionId,
-            restoreTo: version.previousLatest,
-            workflowId,
-          }),
-      });
+      saga.add('untagDatasetVersion', () =>
+        io.untagDatasetVersion({
+          dataset: p.dataset,
+          tag: LATEST_TAG,
+          versionId: version.versionId,
+          restoreTo: version.previousLatest,
+          workflowId,
+        }),
+      );
 
       setStage('quality');
       status.quality = await scan.checkQuality({ dataset: p.dataset, versionId: version.versionId });
       if (mode.train === 'none') return { kind: 'versioned' as const };
 
       setStage('train');
-      const jobKey = `${p.model}/${version.versionId.slice(0, 16)}${input.badModel ? '-shuffled' : ''}`;
+      const jobKey = `${p.model}/${version.versionId.slice(0, JOB_KEY_VERSION_CHARS)}${input.badModel ? '-shuffled' : ''}`;
       const trained = await gpu.trainModel({
         dataset: p.dataset,
         versionId: version.versionId,
@@ -263,16 +248,14 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       );
       status.modelVersion = mv;
       syncSearchAttributes(status);
-      compensations.push({
-        name: 'rejectCandidate',
-        run: () =>
-          io.rejectCandidate({
-            model: p.model,
-            modelVersionId: mv.modelVersionId,
-            reason: 'pipeline failed after registration',
-            workflowId,
-          }),
-      });
+      saga.add('rejectCandidate', () =>
+        io.rejectCandidate({
+          model: p.model,
+          modelVersionId: mv.modelVersionId,
+          reason: 'pipeline failed after registration',
+          workflowId,
+        }),
+      );
 
       setStage('validate');
       const evaluation = await scan.evaluateModel({
@@ -297,11 +280,11 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     canaryReached = true;
 
     if (prepared.kind === 'versioned') {
-      compensations.length = 0; // the version is what this run was asked for
+      saga.clear(); // the version is what this run was asked for
       return await finish('versioned');
     }
     if (prepared.kind === 'unchanged') {
-      compensations.length = 0; // the candidate is the serving champion: nothing to undo
+      saga.clear(); // the candidate is the serving champion: nothing to undo
       return await finish('unchanged', 'this model version already is the champion');
     }
     const { mv, evaluation, gate } = prepared;
@@ -310,7 +293,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       setStage('rollback');
       await io.restoreChampion({ model: p.model, modelVersionId: mv.modelVersionId, reason, workflowId, requestedBy });
       await io.rejectCandidate({ model: p.model, modelVersionId: mv.modelVersionId, reason, workflowId });
-      compensations.length = 0;
+      saga.clear(); // traffic is back on the champion and the candidate rejected; the version stands
     };
     /**
      * Make the candidate the champion. v2 registers revertPromotion before the call, so a promotion that commits and
@@ -319,20 +302,18 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     const promote = async (change: { reason: string; requestedBy?: ResponderRequest; expectGeneration?: number }): Promise<void> => {
       setStage('promote');
       if (v2) {
-        compensations.push({
-          name: 'revertPromotion',
-          run: () =>
-            io.revertPromotion({
-              model: p.model,
-              modelVersionId: mv.modelVersionId,
-              reason: 'pipeline failed during promotion',
-              workflowId,
-            }),
-        });
+        saga.add('revertPromotion', () =>
+          io.revertPromotion({
+            model: p.model,
+            modelVersionId: mv.modelVersionId,
+            reason: 'pipeline failed during promotion',
+            workflowId,
+          }),
+        );
       }
       await (v2 ? routingWrite : io).promoteCandidate({ model: p.model, modelVersionId: mv.modelVersionId, workflowId, ...change });
       throwIfCancelledDuringPromotion();
-      compensations.length = 0;
+      saga.clear(); // promoted: the candidate is the champion
     };
     if (!gate.passed && input.gateOverride?.reason) {
       gate.overridden = true;
@@ -355,7 +336,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
           workflowId,
         });
       }
-      compensations.length = 0; // the version and the evaluated model stand
+      saga.clear(); // the version and the evaluated model stand
       return await finish('evaluated');
     }
     if (!gate.passed && !gate.overridden) {
@@ -374,11 +355,9 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
     }
 
     setStage('canary');
-    compensations.push({
-      name: 'restoreChampion',
-      run: () =>
-        io.restoreChampion({ model: p.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
-    });
+    saga.add('restoreChampion', () =>
+      io.restoreChampion({ model: p.model, modelVersionId: mv.modelVersionId, reason: 'pipeline failed during canary', workflowId }),
+    );
     const canary = await runCanary({
       plan: p,
       modelVersionId: mv.modelVersionId,
@@ -410,15 +389,15 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
   } catch (err) {
     if (stoppedByRollback && isCancellation(err)) return await stopForRollback();
     status.error = errorSummary(err);
-    if (compensations.length > 0) {
+    if (!saga.isEmpty) {
       setStage('compensating');
-      await runCompensations();
+      await saga.compensate();
     }
     setStage('failed');
     await writeReport();
     await condition(allHandlersFinished);
     if (isCancellation(err)) throw err;
-    const { type } = failureOf(err);
+    const type = summarizeFailure(err).type ?? UNTYPED_FAILURE;
     throw ApplicationFailure.create({ message: `pipeline failed: ${status.error}`, type, nonRetryable: true, cause: err as Error });
   }
 
@@ -427,7 +406,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
    * a report that cannot be written is logged, never the run's failure; runs recorded before it replay without.
    */
   async function writeReport(): Promise<void> {
-    if (!patched('run-report')) return;
+    if (!patched(RUN_REPORT)) return;
     const info = workflowInfo();
     await CancellationScope.nonCancellable(async () => {
       try {
@@ -451,7 +430,7 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       if (mv && plan && outcome === 'rejected') {
         await io.rejectCandidate({ model: plan.model, modelVersionId: mv.modelVersionId, reason: why ?? outcome, workflowId });
       }
-      compensations.length = 0;
+      saga.clear(); // a rejected candidate's version stands; a rollback has restored the champion
     }
     status.outcome = outcome;
     if (why) status.error = why;
@@ -471,17 +450,8 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
   }
 }
 
-/** The ApplicationFailure behind an error (activity failures wrap it as their cause). */
-function failureOf(err: unknown): { type: string; message: string } {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    if (e instanceof ApplicationFailure) return { type: e.type ?? 'PipelineFailed', message: e.message };
-    e = (e as { cause?: unknown }).cause;
-  }
-  return { type: 'PipelineFailed', message: err instanceof Error ? err.message : String(err) };
-}
-
+/** `Type: message` of the failure behind an error, for the run's status and its own failure message. */
 function errorSummary(err: unknown): string {
-  const f = failureOf(err);
-  return `${f.type}: ${f.message}`;
+  const f = summarizeFailure(err);
+  return `${f.type ?? UNTYPED_FAILURE}: ${f.message}`;
 }

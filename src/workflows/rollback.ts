@@ -7,6 +7,7 @@ import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { ErrorType } from '../shared/errors';
 import type { RollbackModelInput, RollbackModelResult } from '../shared/types';
 import { io } from './activity-proxies';
+import { MAX_ACTOR_CHARS, MAX_REASON_CHARS } from './messages';
 
 /** Restore the previous champion of a model, routing and alias together. */
 export async function rollbackWorkflow(input: RollbackModelInput): Promise<RollbackModelResult> {
@@ -23,8 +24,8 @@ export async function rollbackWorkflow(input: RollbackModelInput): Promise<Rollb
     model: input.model,
     fromVersion: input.fromVersion,
     ...(input.toVersion !== undefined && { toVersion: input.toVersion }),
-    reason: input.reason.slice(0, 500),
-    actor: input.actor.slice(0, 200),
+    reason: input.reason.slice(0, MAX_REASON_CHARS),
+    actor: input.actor.slice(0, MAX_ACTOR_CHARS),
     workflowId: workflowInfo().workflowId,
   });
 }

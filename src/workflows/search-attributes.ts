@@ -12,15 +12,14 @@ import {
   TrainModeSearchAttribute,
 } from '../shared/search-attributes';
 import type { PipelineStatus } from '../shared/types';
-
-/** Runs recorded before the attributes existed replay without the upserts. */
-const SEARCH_ATTRIBUTES_PATCH = 'search-attributes';
+import { SEARCH_ATTRIBUTES } from './patches';
 
 /** A function that upserts the attributes whose values changed since its last call (unchanged: no command). */
 export function searchAttributesSync(): (status: PipelineStatus) => void {
   const last = new Map<string, string>();
   return (status) => {
-    if (!patched(SEARCH_ATTRIBUTES_PATCH)) return;
+    // Runs recorded before the attributes existed replay without the upserts.
+    if (!patched(SEARCH_ATTRIBUTES)) return;
     const outcome = status.outcome ?? (status.stage === 'failed' ? 'failed' : undefined);
     const wanted = [
       { key: DatasetSearchAttribute, value: status.dataset },

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Evaluation, GatePolicy } from '../../src/shared/types';
 import { createDecisionActivities } from '../../src/activities/decisions';
-import { labelCoverageVerdict } from '../../src/workflows/decisions';
+import { labelCoverageVerdict } from '../../src/workflows/labeling';
 
 const gates: GatePolicy = { minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.03 };
 const m = (accuracy: number, macroF1: number) => ({ accuracy, macroF1, n: 200 });
