@@ -65,7 +65,7 @@ interface Measured {
   champion?: number;
 }
 
-/** Decides the gate; see README "Validation gate" for the rules in words. */
+/** Decides the gate; see docs/gate.md for the rules in words. */
 export function evaluateGate(evaluation: Evaluation, policy: GatePolicy): GateDecision {
   const gate = new GateRun(evaluation, policy);
   const champion = evaluation.champion;

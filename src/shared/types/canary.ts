@@ -9,7 +9,7 @@ export type CanaryMetricsSourceName = 'gateway' | 'prometheus';
 /** What a canary does with a step whose analysis has too few samples. */
 export type InconclusivePolicy = 'hold' | 'extend' | 'rollback';
 
-/** Canary plan and analysis policy (the spec's `canary` section; see the README's canary semantics). */
+/** Canary plan and analysis policy (the spec's `canary` section; see docs/canary.md). */
 export interface CanaryPolicy {
   steps: Array<{ weight: number; bakeSeconds: number }>;
   requestsPerStep: number;
