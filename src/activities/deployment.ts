@@ -1,16 +1,12 @@
-/** Canary and promotion: routing compare-and-set, replayed traffic with feedback, window stats, alias moves. */
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import { ErrorType } from '../shared/errors';
-import type { CanaryMetricsSourceName, CanaryWindow, ResponderRequest, RollbackModelInput, RollbackModelResult } from '../shared/types';
-import { DeploymentMovedError } from '../registry/deployments';
-import { RegistryInvariantError, RegistryNotFoundError, RoutingConflictError } from '../registry/errors';
-import { DeploymentChangeRefusedError, type DeploymentAction } from '../registry/deployment-operations';
-import { createGatewayLogMetricsSource } from '../serving/gateway-log-metrics';
+/** Promotion and rollback: alias and routing moves in one transaction each, confirmed by the gateway serving them. */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DeploymentAction } from '../registry/deployment-operations';
 import { GatewayHttpError } from '../serving/http-client';
-import type { CanaryMetricsSource } from '../serving/metric-source';
 import type { ServedRouting } from '../serving/ports';
+import { ErrorType } from '../shared/errors';
+import type { ResponderRequest, RollbackModelInput, RollbackModelResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
-import { HASH_FIELD, readVersionSplit } from '../datasets/manifest';
+import { actorOf, routingChange } from './routing-change';
 
 /** Refreshes in a row that must report the same failed load before a promotion or rollback fails for good. */
 const PENDING_LOADS_TO_FAIL = 5;
@@ -33,34 +29,8 @@ export interface GatewayConfirmOptions {
   intervalMs?: number;
 }
 
-const CONCURRENCY = 8;
-
-/** Registry refusals are permanent: the same input fails the same way, so they fail the activity non-retryably. */
-function asFailure(err: unknown): unknown {
-  if (err instanceof RoutingConflictError || err instanceof DeploymentMovedError) {
-    return ApplicationFailure.nonRetryable(err.message, ErrorType.RoutingConflict);
-  }
-  if (err instanceof DeploymentChangeRefusedError) return ApplicationFailure.nonRetryable(err.message, err.type);
-  if (err instanceof RegistryNotFoundError || err instanceof RegistryInvariantError) {
-    return ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidInput);
-  }
-  return err;
-}
-
-async function registryCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw asFailure(err);
-  }
-}
-
 /** Deployment activities. */
-export function createDeploymentActivities(
-  { blobs, specs, registry, gateway, logger, metricSources }: CpuActivityDeps,
-  confirm: GatewayConfirmOptions = {},
-) {
-  const actorOf = (workflowId: string): string => `workflow:${workflowId}`;
+export function createDeploymentActivities({ registry, gateway, logger }: CpuActivityDeps, confirm: GatewayConfirmOptions = {}) {
   const confirmAttempts = confirm.attempts ?? 20;
   const confirmIntervalMs = confirm.intervalMs ?? 250;
 
@@ -127,130 +97,7 @@ export function createDeploymentActivities(
     throw new Error(`the gateway still serves model ${model}, whose deployment was removed (${last}); retrying`);
   }
 
-  const gatewayLog = createGatewayLogMetricsSource((model, generation) => registry.predictions.windowStats(model, generation));
-
-  function metricsSource(name: CanaryMetricsSourceName): CanaryMetricsSource {
-    if (name === 'gateway') return gatewayLog;
-    const source = metricSources?.[name];
-    if (!source) {
-      throw ApplicationFailure.nonRetryable(
-        `the spec reads canary metrics from ${name}, but this worker has no ${name} source configured (set PROMETHEUS_URL)`,
-        ErrorType.InvalidSpec,
-      );
-    }
-    return source;
-  }
-
-  /** Tell the gateway to re-read routing now; the periodic refresh catches up if it is unreachable. */
-  async function nudgeGateway(model: string): Promise<void> {
-    try {
-      await gateway.refresh(model);
-    } catch (err) {
-      logger.warn({ error: String(err) }, 'gateway refresh failed; it will pick the change up on its next poll');
-    }
-  }
-
   return {
-    /**
-     * Route `weight` % of traffic to the candidate (compare-and-set on the deployment row; with expectGeneration,
-     * also on the generation the previous step produced).
-     */
-    async setCanaryWeight(input: {
-      model: string;
-      modelVersionId: string;
-      weight: number;
-      workflowId: string;
-      expectGeneration?: number;
-    }): Promise<{ generation: number }> {
-      const { generation } = await registryCall(() =>
-        registry.deployments.setRouting({
-          model: input.model,
-          candidateVersion: input.modelVersionId,
-          weight: input.weight,
-          actor: actorOf(input.workflowId),
-          ...(input.expectGeneration !== undefined && { expectGeneration: input.expectGeneration }),
-        }),
-      );
-      // sendCanaryTraffic waits until the gateway serves this generation before it sends anything.
-      await nudgeGateway(input.model);
-      return { generation };
-    },
-
-    /**
-     * Replay the version's test split through the gateway (the pipeline's own canary traffic), with each
-     * record's true label as feedback. Waits until the gateway serves the current routing generation.
-     */
-    async sendCanaryTraffic(input: {
-      dataset: string;
-      model: string;
-      versionId: string;
-      requests: number;
-      keyPrefix: string;
-    }): Promise<{ sent: number; errors: number }> {
-      const ctx = Context.current();
-      const { spec } = await specs.load(input.dataset);
-      const deployment = await registry.deployments.getDeployment(input.model);
-      if (!deployment) throw ApplicationFailure.nonRetryable(`model ${input.model} has no deployment`, ErrorType.InvalidInput);
-      for (let i = 0; ; i++) {
-        const served = await gateway.refresh(input.model);
-        if (served.generation >= deployment.generation) break;
-        if (i >= 50) throw new Error(`gateway still serves routing generation ${served.generation}, expected ${deployment.generation}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const { test } = await readVersionSplit(blobs, spec, input.dataset, input.versionId);
-      if (test.length === 0)
-        throw ApplicationFailure.nonRetryable(`dataset version ${input.versionId} has an empty test split`, ErrorType.QualityGateFailed);
-      const label = spec.schema.labelField;
-      // A retry (e.g. after the worker died mid-bake) resumes after the requests its last heartbeat reported.
-      const resumed = ctx.info.heartbeatDetails as { sent?: number; errors?: number } | undefined;
-      let sent = resumed?.sent ?? 0;
-      let errors = resumed?.errors ?? 0;
-      let next = sent;
-      const worker = async (): Promise<void> => {
-        while (next < input.requests) {
-          if (ctx.cancellationSignal.aborted) return;
-          const i = next++;
-          const row = test[i % test.length]!;
-          const { [label]: truth, [HASH_FIELD]: _h, ...features } = row;
-          try {
-            const p = await gateway.predict(input.model, `${input.keyPrefix}/${i}`, features);
-            await gateway.feedback(input.model, p.predictionId, String(truth));
-          } catch {
-            errors += 1; // a failed prediction is logged by the gateway as an error row; the analysis counts it
-          }
-          sent += 1;
-          if (sent % 25 === 0) ctx.heartbeat({ sent, errors });
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      if (ctx.cancellationSignal.aborted) {
-        // A worker shutting down is not a cancellation the workflow asked for: fail retryably, so another worker
-        // takes the step over at once (reporting it as cancelled would leave it to the heartbeat timeout).
-        if (ctx.cancellationDetails?.workerShutdown)
-          throw new Error(`worker shutting down after ${sent} canary requests; retried elsewhere`);
-        throw new CancelledFailure('canary traffic cancelled');
-      }
-      return { sent, errors };
-    },
-
-    /**
-     * Champion vs candidate live metrics over the same window: one routing generation (gateway log), or the
-     * last windowSeconds (Prometheus). A source that is down throws a plain error; the canary counts those.
-     */
-    async getCanaryWindow(input: {
-      model: string;
-      generation: number;
-      source?: CanaryMetricsSourceName;
-      windowSeconds?: number;
-    }): Promise<CanaryWindow> {
-      const stats = await metricsSource(input.source ?? 'gateway').window({
-        model: input.model,
-        generation: input.generation,
-        windowSeconds: input.windowSeconds ?? 60,
-      });
-      return { generation: input.generation, ...stats };
-    },
-
     /**
      * Make the routed candidate the champion (first model: create the deployment) in one transaction: routing,
      * `champion` alias with history, old champion retired, candidate champion, `candidate` alias cleared, audit and
@@ -258,7 +105,7 @@ export function createDeploymentActivities(
      */
     async promoteCandidate(input: ModelChange & { expectGeneration?: number }): Promise<{ generation: number; previousChampion?: string }> {
       const version = input.modelVersionId;
-      const result = await registryCall(() =>
+      const result = await routingChange(() =>
         registry.promotions.promote({
           key: operationKey('promote', input.workflowId, version),
           model: input.model,
@@ -283,7 +130,7 @@ export function createDeploymentActivities(
      * ends rejected. One transaction; the gateway confirms the restored generation.
      */
     async revertPromotion(input: ModelChange): Promise<{ generation?: number; reverted: boolean }> {
-      const result = await registryCall(() =>
+      const result = await routingChange(() =>
         registry.promotions.revertPromotion({
           key: operationKey('revert-promotion', input.workflowId, input.modelVersionId),
           promotionKey: operationKey('promote', input.workflowId, input.modelVersionId),
@@ -306,7 +153,7 @@ export function createDeploymentActivities(
      */
     async restoreChampion(input: ModelChange): Promise<void> {
       const actor = actorOf(input.workflowId);
-      const result = await registryCall(() =>
+      const result = await routingChange(() =>
         registry.promotions.restoreChampion({
           key: operationKey('restore-champion', input.workflowId, input.modelVersionId),
           model: input.model,
@@ -327,7 +174,7 @@ export function createDeploymentActivities(
      * it; a RoutingConflict failure when a promotion replaced fromVersion meanwhile (nothing changes).
      */
     async restorePreviousChampion(input: RollbackModelInput & { workflowId: string }): Promise<RollbackModelResult> {
-      const result = await registryCall(() =>
+      const result = await routingChange(() =>
         registry.promotions.rollback({
           key: operationKey('rollback', input.workflowId, input.fromVersion),
           model: input.model,
@@ -348,7 +195,7 @@ export function createDeploymentActivities(
 
     /** Mark the candidate rejected and clear its `candidate` alias (one transaction; never the serving champion). */
     async rejectCandidate(input: ModelChange): Promise<void> {
-      await registryCall(() =>
+      await routingChange(() =>
         registry.promotions.rejectCandidate({
           key: operationKey('reject', input.workflowId, input.modelVersionId),
           model: input.model,

@@ -1,4 +1,5 @@
 /** Every activity, composed from per-stage factories over injected dependencies. */
+import { createCanaryActivities } from './canary';
 import type { CpuActivityDeps, GpuActivityDeps } from './deps';
 import { createDecisionActivities } from './decisions';
 import { createDedupeActivities } from './dedupe';
@@ -7,6 +8,8 @@ import { createDeploymentActivities } from './deployment';
 import { createIngestActivities } from './ingest';
 import { createLabelingActivities } from './labeling';
 import { createPiiActivities } from './pii';
+import { createQualityActivities } from './quality';
+import { createRegistryActivities } from './registry';
 import { createReportActivities } from './report';
 import { createRunActivities } from './run';
 import { createTrainingActivities } from './training';
@@ -24,7 +27,10 @@ export function createCpuActivities(deps: CpuActivityDeps) {
     ...createDedupeActivities(deps),
     ...createLabelingActivities(deps),
     ...createVersioningActivities(deps),
+    ...createQualityActivities(deps),
+    ...createRegistryActivities(deps),
     ...createValidationActivities(deps),
+    ...createCanaryActivities(deps),
     ...createDeploymentActivities(deps),
     ...createDeployModeActivities(deps),
     ...createDecisionActivities(),

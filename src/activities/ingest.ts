@@ -4,7 +4,7 @@
  */
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { PartitionAccounting, type PartitionCounts } from '../ingest/ingest-lines';
-import { InputFileError, detectFormat, openRecordStream } from '../ingest/readers';
+import { detectFormat, openRecordStream } from '../ingest/readers';
 import { ErrorType } from '../shared/errors';
 import { rawPartitionPrefix } from '../shared/ids';
 import type { IngestResult } from '../shared/types';
@@ -87,7 +87,8 @@ export function createIngestActivities({ blobs, specs, logger, partRecords = PAR
           let fileBytes = 0;
           const stream = await blobs.getStream(file.key);
           stream.on('data', (chunk: Buffer) => (fileBytes += chunk.length));
-          for await (const item of guardInputFile(openRecordStream(stream, { spec, fileName: file.key }))) {
+          // A whole unreadable file (gzip bomb, truncated gzip, corrupt Parquet) throws InputFileError: the partition fails.
+          for await (const item of openRecordStream(stream, { spec, fileName: file.key })) {
             if (items++ < skip) continue;
             accounting.record(item);
             if (item.kind === 'accepted') await accepted.push(item.record);
@@ -151,14 +152,4 @@ export function createIngestActivities({ blobs, specs, logger, partRecords = PAR
       return result;
     },
   };
-}
-
-/** A whole unreadable input file (gzip bomb, truncated gzip, corrupt Parquet) fails the partition, naming the file. */
-async function* guardInputFile<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* items;
-  } catch (err) {
-    if (err instanceof InputFileError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InputFileUnreadable);
-    throw err;
-  }
 }

@@ -3,7 +3,7 @@
  * scan cannot finish is quarantined (fail closed). The raw-PII work file is deleted before the summary is written.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { PiiConfigError, foldIndexes, scanRecord } from '../pii/engine';
+import { foldIndexes, scanRecord } from '../pii/engine';
 import { ErrorType } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
@@ -83,13 +83,8 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       await withPartedWriters([out, quarantine], async () => {
         for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey, { skip: seen })) {
           seen += 1;
-          let r;
-          try {
-            r = scanRecord(record, spec.pii, { skipFields, declaredFields, tokenKey: piiTokenKey });
-          } catch (err) {
-            if (err instanceof PiiConfigError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidSpec);
-            throw err;
-          }
+          // A policy that cannot be applied (tokenize without a key) throws PiiConfigError: the run fails (InvalidSpec).
+          const r = scanRecord(record, spec.pii, { skipFields, declaredFields, tokenKey: piiTokenKey });
           if (r.action === 'quarantine') {
             // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
             const reason = r.reason ?? 'pii_scan_error';

@@ -12,10 +12,10 @@ import { modelNameFor } from '../shared/ids';
 import type { EpochRecord, ExperimentRecord, Metrics, TrainResult } from '../shared/types';
 import type { DatasetSpec } from '../shared/spec';
 import type { TrainerSpec } from '../shared/trainer-spec';
-import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../training/backend';
+import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainingFailedError } from '../training/backend-errors';
 import { JobPaths, type TrainerMessage } from '../training/contract';
 import { evaluate } from '../training/evaluate';
-import { featureSpecOf, JobInputError, writeJobDir } from '../training/job-dir';
+import { featureSpecOf, writeJobDir } from '../training/job-dir';
 import { createOnnxDescriptor, loadModel, validateOnnxModel } from '../training/onnx-model';
 import { resolveTrainerIdentity, trainingCacheKey, type TrainerIdentity } from '../training/trainer-identity';
 import type { BlobStore } from '../storage/blob-store';
@@ -244,12 +244,10 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
         await rm(jobDir, { recursive: true, force: true });
         return result;
       } catch (err) {
+        // Bad job input and a trainer breaking the contract are TrainingFailedErrors already (the interceptor fails
+        // them); a trainer's exit is permanent only with code 2, any other exit is retried under its own type.
         if (err instanceof TrainerAbortedError) throw new CancelledFailure('training cancelled');
-        if (err instanceof JobInputError)
-          throw ApplicationFailure.nonRetryable(`training failed: ${err.message}`, ErrorType.TrainingFailed);
-        if ((err instanceof TrainerProcessError && err.permanent) || err instanceof TrainerProtocolError) {
-          throw ApplicationFailure.nonRetryable(`training failed: ${err.message}`, ErrorType.TrainingFailed);
-        }
+        if (err instanceof TrainerProcessError && err.permanent) throw new TrainingFailedError(err.message);
         if (err instanceof TrainerHungError) logger.warn({ jobKey }, err.message);
         throw err;
       } finally {

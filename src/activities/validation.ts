@@ -1,41 +1,19 @@
-/** Register the trained model and evaluate it against the champion on the same held-out test split. */
+/** Evaluate the registered candidate against the champion on the same held-out test split (the gate's inputs). */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { evaluateGate } from '../gate/evaluate-gate';
 import { gateEvaluationAuditEntry, type RecordedGateEvaluation } from '../gate/recheck';
 import { ErrorType } from '../shared/errors';
-import type { Evaluation, Metrics, ModelVersionRef, TrainResult } from '../shared/types';
+import type { Evaluation, Metrics } from '../shared/types';
 import { evaluate, type Evaluation as ModelEvaluation, type SliceMetrics } from '../training/evaluate';
 import { InvalidModelArtifactError } from '../training/model';
 import { InvalidOnnxModelError, loadModel, type Predictor } from '../training/onnx-model';
 import type { BlobStore } from '../storage/blob-store';
 import type { CpuActivityDeps } from './deps';
 import { readVersionSplit } from '../datasets/manifest';
-import { keyHash, readJsonIfExists } from '../datasets/work-files';
 
 /** Load a model artifact (a trainset-onnx-v1 descriptor or a legacy trainset-logreg-v1 artifact) as an onnxruntime predictor. */
 export async function loadModelFromBlobs(blobs: BlobStore, artifactKey: string): Promise<Predictor> {
   return loadModel(blobs, artifactKey);
-}
-
-/** Input of registerModelVersion. */
-export interface RegisterModelVersionInput {
-  model: string;
-  datasetVersionId: string;
-  artifactKey: string;
-  jobKey: string;
-  /** Train and validation metrics of the training run (`{ train, validation }`). */
-  metrics: Record<string, unknown>;
-  workflowId: string;
-  /** Training cost in seconds; read from the job's metrics.json beside the artifact when absent. */
-  trainingSeconds?: number;
-  epochs?: number;
-  /** Version of the code that trained the model (a git commit or a release), when the caller knows it. */
-  codeVersion?: string;
-  /**
-   * Point the model's `candidate` alias at the version (default true). False for a run that will not deploy it (a
-   * backfill's model): its version is registered and evaluated without taking the alias from a live canary.
-   */
-  candidate?: boolean;
 }
 
 /** Input of evaluateModel. */
@@ -77,51 +55,6 @@ function callerWorkflowId(): string | undefined {
 /** Validation activities. */
 export function createValidationActivities({ blobs, specs, registry }: CpuActivityDeps) {
   return {
-    /** Register a model version (idempotent by job key), with lineage dataset version → model version. */
-    async registerModelVersion(input: RegisterModelVersionInput): Promise<ModelVersionRef> {
-      await registry.models.ensureModel(input.model);
-      let { trainingSeconds, epochs } = input;
-      // trainModel writes its result beside the artifact (models/<job>/metrics.json): cost, epochs, the experiment.
-      const recorded = await readJsonIfExists<TrainResult>(blobs, input.artifactKey.replace(/model\.json$/, 'metrics.json'));
-      trainingSeconds ??= recorded?.seconds;
-      epochs ??= recorded?.epochs;
-      const experiment = recorded?.experiment;
-      const trainer: Record<string, unknown> = experiment
-        ? {
-            kind: experiment.trainer.backend,
-            identity: experiment.trainer.identity,
-            digest: experiment.trainer.digest,
-            workflowId: input.workflowId,
-          }
-        : { kind: 'logreg-hashed', workflowId: input.workflowId };
-      if (trainingSeconds !== undefined) trainer.seconds = trainingSeconds;
-      if (epochs !== undefined) trainer.epochs = epochs;
-      if (input.codeVersion !== undefined) trainer.codeVersion = input.codeVersion;
-      const row = await registry.models.registerVersion({
-        id: `mv-${keyHash(input.jobKey)}`,
-        model: input.model,
-        datasetVersion: input.datasetVersionId,
-        artifactKey: input.artifactKey,
-        metrics: input.metrics,
-        trainer,
-        jobKey: input.jobKey,
-        ...(experiment ? { experiment } : {}),
-      });
-      await registry.datasets.addLineage([
-        { fromKind: 'dataset_version', fromId: input.datasetVersionId, toKind: 'model_version', toId: row.id },
-      ]);
-      if (input.candidate === false) return { modelVersionId: row.id, version: row.version };
-      await registry.models.moveAlias({
-        model: input.model,
-        alias: 'candidate',
-        toVersion: row.id,
-        actor: `workflow:${input.workflowId}`,
-        reason: 'trained',
-        workflowId: input.workflowId,
-      });
-      return { modelVersionId: row.id, version: row.version };
-    },
-
     /**
      * Metrics of candidate and current champion on the version's test split (same records for both), overall
      * and per slice (gates.slices and the categorical fields), with the candidate's registered train and
@@ -184,11 +117,6 @@ export function createValidationActivities({ blobs, specs, registry }: CpuActivi
       };
       await registry.audit.record(gateEvaluationAuditEntry(recorded, callerWorkflowId()));
       return result;
-    },
-
-    /** Append an audit row (e.g. a gate override with its reason). */
-    async recordAudit(input: { actor: string; action: string; subject: string; details: Record<string, unknown> }): Promise<void> {
-      await registry.audit.record(input);
     },
   };
 }

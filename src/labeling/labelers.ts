@@ -1,5 +1,5 @@
 /** Programmatic labelers by name (labeling functions a spec can pick); each may abstain (undefined). */
-import { ErrorType } from '../shared/errors';
+import { ErrorType, TrainsetError } from '../shared/errors';
 import { NO_LABELING_FUNCTION } from '../shared/spec';
 import { programmaticLabel } from '../samples/tickets/labeler';
 
@@ -11,12 +11,15 @@ const LABELERS: Readonly<Record<string, LabelingFunction>> = {
 };
 
 /**
- * A spec that cannot label its records: it names no labeling function, or an unknown one. The class is named after
- * ErrorType.InvalidSpec because Temporal types an activity's error by its class name, and the pipeline does not
- * retry that type: no retry fixes a spec.
+ * A spec that cannot label its records: it names no labeling function, or an unknown one. It fails with type
+ * InvalidSpec, which every retry policy of the pipeline lists as not retried: no retry fixes a spec. The failure
+ * itself is marked retryable, as it always was (before the TrainsetError base, Temporal typed it by this class name).
  */
-export class InvalidSpec extends Error {
-  override readonly name = ErrorType.InvalidSpec;
+export class InvalidSpec extends TrainsetError {
+  constructor(message: string) {
+    super(message, { type: ErrorType.InvalidSpec, nonRetryable: false });
+    this.name = 'InvalidSpec';
+  }
 }
 
 /** Names of the labeling functions a spec can pick. */

@@ -1,11 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { ErrorType, TrainsetError } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiSpan } from './detectors';
 
-/** A PII policy that cannot be applied as configured (e.g. tokenize without a key): a setup error, not a scan error. */
-export class PiiConfigError extends Error {
-  override name = 'PiiConfigError';
+/** A PII policy that cannot be applied as configured (e.g. tokenize without a key): a setup error (InvalidSpec), not a scan error. */
+export class PiiConfigError extends TrainsetError {
+  constructor(message: string) {
+    super(message, { type: ErrorType.InvalidSpec });
+    this.name = 'PiiConfigError';
+  }
 }
 
 /** How found spans are rewritten in the output: the `<TYPE>` placeholder, masked characters, or a keyed token. */

@@ -3,7 +3,7 @@
  * key in the transaction that makes it, so a retry finds it; status and alias helpers on the transaction's client.
  */
 import type pg from 'pg';
-import type { ErrorTypeName } from '../shared/errors';
+import { TrainsetError, type ErrorTypeName } from '../shared/errors';
 import type { Queryable } from './db';
 import { num } from './db';
 import { aliasTarget, moveAliasIn, setStatusIn, versionsWithStatus, type AliasHistoryEntry } from './models';
@@ -17,13 +17,10 @@ export const REVERT_REASON_PREFIX = 'promotion reverted: ';
 /** What an operations row records. */
 export type DeploymentAction = 'promote' | 'revert-promotion' | 'restore-champion' | 'reject' | 'rollback';
 
-/** A change the registry refuses (the state does not allow it); `type` is the ErrorType the activity fails with. */
-export class DeploymentChangeRefusedError extends Error {
-  constructor(
-    message: string,
-    readonly type: ErrorTypeName,
-  ) {
-    super(message);
+/** A change the registry refuses (the state does not allow it): the activity fails with `type`, not retried. */
+export class DeploymentChangeRefusedError extends TrainsetError {
+  constructor(message: string, type: ErrorTypeName) {
+    super(message, { type });
     this.name = 'DeploymentChangeRefusedError';
   }
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Queryable } from './db';
 import { iso, num, withTransaction } from './db';
 import { insertAudit } from './audit';
-import { ErrorType } from '../shared/errors';
+import { ErrorType, TrainsetError } from '../shared/errors';
 import { RegistryNotFoundError, RoutingConflictError } from './errors';
 import { modelSubject } from './models';
 
@@ -52,11 +52,8 @@ function toDeployment(r: DeploymentRow): Deployment {
   };
 }
 
-/** A routing write's compare-and-set on the deployment's generation failed: someone else changed the routing since. */
-export class DeploymentMovedError extends Error {
-  /** ErrorType the activity layer puts on the ApplicationFailure. */
-  readonly type = ErrorType.RoutingConflict;
-
+/** A routing write's compare-and-set on the deployment's generation failed: someone else changed the routing since (RoutingConflict). */
+export class DeploymentMovedError extends TrainsetError {
   constructor(
     readonly model: string,
     readonly expectedGeneration: number | null,
@@ -65,6 +62,7 @@ export class DeploymentMovedError extends Error {
   ) {
     super(
       `Routing of model ${model} is at generation ${actualGeneration ?? '(no deployment)'}, expected ${expectedGeneration ?? '(no deployment)'}: ${why}; re-read the deployment before retrying`,
+      { type: ErrorType.RoutingConflict },
     );
     this.name = 'DeploymentMovedError';
   }

@@ -1,10 +1,7 @@
-import { ErrorType } from '../shared/errors';
+import { ErrorType, TrainsetError } from '../shared/errors';
 
-/** A routing compare-and-set found a different candidate than the caller expected. */
-export class RoutingConflictError extends Error {
-  /** ErrorType the activity layer puts on the ApplicationFailure. */
-  readonly type = ErrorType.RoutingConflict;
-
+/** A routing compare-and-set found a different candidate than the caller expected (RoutingConflict, not retried). */
+export class RoutingConflictError extends TrainsetError {
   constructor(
     readonly model: string,
     readonly expected: string | null,
@@ -12,12 +9,17 @@ export class RoutingConflictError extends Error {
   ) {
     super(
       `Routing of model ${model} changed concurrently: expected candidate ${expected ?? '(none)'}, found ${actual ?? '(none)'}; re-read the deployment before retrying`,
+      { type: ErrorType.RoutingConflict },
     );
     this.name = 'RoutingConflictError';
   }
 }
 
-/** The registry has no row the operation needs (dataset version, model version, deployment). */
+/**
+ * The registry has no row the operation needs (dataset version, model version, deployment). A plain Error, not a
+ * TrainsetError: its failure depends on the activity (a routing change fails with InvalidInput, see
+ * activities/routing-change.ts; elsewhere it is retried under its class name).
+ */
 export class RegistryNotFoundError extends Error {
   constructor(
     readonly kind: string,
@@ -28,7 +30,10 @@ export class RegistryNotFoundError extends Error {
   }
 }
 
-/** A write was asked to break an invariant of the registry (e.g. an alias pointing at another model's version). */
+/**
+ * A write was asked to break an invariant of the registry (e.g. an alias pointing at another model's version). A
+ * plain Error for the same reason as RegistryNotFoundError.
+ */
 export class RegistryInvariantError extends Error {
   constructor(message: string) {
     super(message);

@@ -40,3 +40,32 @@ export const ErrorType = {
 
 /** One of the ErrorType values. */
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** What a TrainsetError fails its activity with. */
+export interface TrainsetErrorOptions {
+  /** The ErrorType of the ApplicationFailure (what retry policies and workflows match on). */
+  type: ErrorTypeName;
+  /** Whether Temporal must not retry the activity; default true (a typed error says the same input fails the same way). */
+  nonRetryable?: boolean;
+  /** The error this one wraps, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base of trainset's typed errors. Domain code throws a subclass; the worker's activity interceptor fails the
+ * activity with an ApplicationFailure of the same message, `type` and `nonRetryable`. Plain data, no Temporal
+ * import: workflow code may import this module.
+ */
+export class TrainsetError extends Error {
+  /** The ErrorType the activity fails with. */
+  readonly type: ErrorTypeName;
+  /** Whether the activity fails without retries. */
+  readonly nonRetryable: boolean;
+
+  constructor(message: string, options: TrainsetErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TrainsetError';
+    this.type = options.type;
+    this.nonRetryable = options.nonRetryable ?? true;
+  }
+}

@@ -20,7 +20,7 @@ export interface TrainerRunRequest {
    * the file is at `<jobDir>/<path>` when this is called. A throw stops the run, which rejects with it.
    */
   onMessage(message: TrainerMessage): void | Promise<void>;
-  /** Aborting stops the trainer (its whole process group, or the Job and its pods); `run` then rejects with TrainerAbortedError. */
+  /** Aborting stops the trainer (its whole process group, or the Job and its pods); `run` then rejects with TrainerAbortedError (backend-errors.ts). */
   signal?: AbortSignal;
 }
 
@@ -36,47 +36,4 @@ export interface TrainerBackend {
   readonly name: string;
   /** Train; the trainer resumes from job.json's resumeFrom when set. */
   run(request: TrainerRunRequest): Promise<TrainerRunResult>;
-}
-
-/** The trainer failed; `permanent` (exit code 2: bad input) means a retry would fail the same way. */
-export class TrainerProcessError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number | null,
-    readonly exitSignal: NodeJS.Signals | null,
-    /** Last lines of the trainer's stderr (for the operator; trainers must not print records there). */
-    readonly stderrTail: string,
-  ) {
-    super(message);
-    this.name = 'TrainerProcessError';
-  }
-
-  /** Exit code 2 is the contract's "bad input" code. */
-  get permanent(): boolean {
-    return this.exitCode === 2;
-  }
-}
-
-/** The trainer printed nothing for `progressTimeoutSeconds` and was stopped as hung (a retry may succeed). */
-export class TrainerHungError extends Error {
-  constructor(readonly silentSeconds: number) {
-    super(`the trainer printed nothing for ${silentSeconds} s (trainer.progressTimeoutSeconds) and was stopped as hung`);
-    this.name = 'TrainerHungError';
-  }
-}
-
-/** The run was aborted through its signal and the trainer is gone. */
-export class TrainerAbortedError extends Error {
-  constructor(cause?: unknown) {
-    super('training aborted', { cause });
-    this.name = 'TrainerAbortedError';
-  }
-}
-
-/** The trainer broke the contract (a malformed JSON line, exit 0 without its model): a retry would do the same. */
-export class TrainerProtocolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainerProtocolError';
-  }
 }

@@ -9,6 +9,7 @@ import { HASH_COLUMN, ParquetRecordWriter } from '../datasets/parquet';
 import { recordHash } from '../dedupe/dedupe';
 import { mixSeed, seededShuffle } from '../shared/prng';
 import type { DatasetSpec } from '../shared/spec';
+import { TrainingFailedError } from './backend-errors';
 import { writeFileAtomicSync } from './checkpoint';
 import {
   CONTRACT_VERSION,
@@ -59,17 +60,17 @@ export interface JobDirResult {
 
 /**
  * The records cannot make a job: a label that is not one of the spec's classes, or a train split without a
- * labelled record. Retrying cannot fix it (map it to a non-retryable failure). The message names the split and
- * the record's index in it, never its content.
+ * labelled record. Retrying cannot fix it (TrainingFailed, not retried). The message names the split and the
+ * record's index in it, never its content.
  */
-export class JobInputError extends Error {
+export class JobInputError extends TrainingFailedError {
   constructor(
-    message: string,
+    reason: string,
     readonly split: SplitName,
     /** 0-based index of the offending record in the split as given; undefined when no single record is at fault. */
     readonly index?: number,
   ) {
-    super(message);
+    super(reason);
     this.name = 'JobInputError';
   }
 }

@@ -26,15 +26,8 @@
 import * as path from 'node:path';
 import type { V1Job, V1Pod, V1PodList } from '@kubernetes/client-node';
 import type { BlobStore } from '../storage/blob-store';
-import {
-  TrainerAbortedError,
-  TrainerHungError,
-  TrainerProcessError,
-  TrainerProtocolError,
-  type TrainerBackend,
-  type TrainerRunRequest,
-  type TrainerRunResult,
-} from './backend';
+import type { TrainerBackend, TrainerRunRequest, TrainerRunResult } from './backend';
+import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from './backend-errors';
 import { JobPaths, parseTrainerLine, type TrainerMessage } from './contract';
 import { clearPrefix, downloadFile, jobBlobPrefix, jobSyncKeys, pushJobInputs, readPushedMarker } from './job-sync';
 import { buildTrainerJob, JOB_KEY_ANNOTATION, TRAINER_CONTAINER, trainerJobName } from './kubernetes-manifest';

@@ -8,15 +8,8 @@ import { createRequire } from 'node:module';
 import { extname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import {
-  TrainerAbortedError,
-  TrainerHungError,
-  TrainerProcessError,
-  TrainerProtocolError,
-  type TrainerBackend,
-  type TrainerRunRequest,
-  type TrainerRunResult,
-} from './backend';
+import type { TrainerBackend, TrainerRunRequest, TrainerRunResult } from './backend';
+import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from './backend-errors';
 import { JobPaths, parseTrainerLine, type TrainerMessage } from './contract';
 
 /** Options of the process backends. */

@@ -17,19 +17,22 @@ import { activitySlotsFor, createGpuLeases, discoverGpus } from '../training/gpu
 import { createBuiltinBackend, createProcessBackend } from '../training/process-backend';
 import type { Backends } from './backends';
 import { BACKFILL_TASK_QUEUE, CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../shared/task-queues';
+import { trainsetErrorInterceptors } from './error-interceptor';
 import { metricsActivityInterceptors } from './metrics-interceptor';
 import type { WorkerTelemetry } from './telemetry';
 import { workflowBundle } from './workflow-bundle';
 
 export { WORKFLOWS_PATH, quietBundlerLogger, workflowBundle } from './workflow-bundle';
 
-/** Interceptors and sinks that carry a process's telemetry into a worker. */
+/** Interceptors and sinks that carry a process's telemetry into a worker, and the TrainsetError interceptor. */
 export function workerTelemetryOptions(
   t: WorkerTelemetry | undefined,
   onMetricsError: (err: unknown) => void = () => undefined,
 ): Pick<SdkWorkerOptions, 'interceptors' | 'sinks'> {
   const activity: ActivityInterceptorsFactory[] = [...(t?.tracing?.activityInterceptors ?? [])];
   if (t?.metrics) activity.push(metricsActivityInterceptors(t.metrics, onMetricsError));
+  // Innermost: tracing and metrics see the ApplicationFailure a TrainsetError becomes, as the workflow does.
+  activity.push(trainsetErrorInterceptors);
   return { interceptors: { activity }, sinks: t?.tracing?.sinks };
 }
 

@@ -1,5 +1,7 @@
 /** Fake dependencies for activity tests: the real tickets spec, an in-memory blob store, no registry or gateway. */
 import * as path from 'node:path';
+import type { Info } from '@temporalio/activity';
+import { MockActivityEnvironment, type MockActivityEnvironmentOptions } from '@temporalio/testing';
 import type { CpuActivityDeps, GpuActivityDeps } from '../../src/activities';
 import { createDirSpecSource, specHashOf, type SpecSource } from '../../src/datasets/spec-source';
 import type { Registry } from '../../src/registry';
@@ -10,9 +12,20 @@ import type { GpuLeasePort } from '../../src/activities/deps';
 import type { TrainerBackend } from '../../src/training/backend';
 import { createGpuLeases } from '../../src/training/gpu-inventory';
 import { createBuiltinBackend, createProcessBackend } from '../../src/training/process-backend';
+import { trainsetErrorInterceptors } from '../../src/workers/error-interceptor';
 
 /** Folder of the committed specs. */
 export const SPECS_DIR = path.resolve(__dirname, '../../specs');
+
+/**
+ * MockActivityEnvironment with the interceptor the workers register: an activity that throws a TrainsetError fails
+ * with the ApplicationFailure a workflow gets, so tests assert the failure as the workflow sees it.
+ */
+export class WorkerActivityEnvironment extends MockActivityEnvironment {
+  constructor(info?: Partial<Info>, opts: Omit<MockActivityEnvironmentOptions, 'interceptors'> = {}) {
+    super(info, { ...opts, interceptors: [trainsetErrorInterceptors] });
+  }
+}
 
 /** A logger that drops everything. */
 export const quietLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,5 +1,4 @@
 /** dedupeRecords against the real PostgreSQL registry: within a partition and across earlier partitions. */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDedupeActivities } from '../../src/activities/dedupe';
@@ -7,7 +6,7 @@ import { createRegistry, migrate } from '../../src/registry';
 import type { DedupeResult } from '../../src/shared/types';
 import { freshDatabase } from '../helpers/e2e-stack';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { cpuDeps } from './activity-fixtures';
+import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let pool: pg.Pool;
@@ -35,7 +34,7 @@ async function dedupe(blobs: MemoryBlobStore, partition: string, records: Array<
   const cleanKey = `work/tickets/${partition}/clean-test.jsonl`;
   await blobs.put(cleanKey, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   const { dedupeRecords } = createDedupeActivities(cpuDeps(blobs, { registry: createRegistry(pool) }));
-  return new MockActivityEnvironment().run(dedupeRecords, { dataset: 'tickets', partition, specHash: 'x', cleanKey });
+  return new WorkerActivityEnvironment().run(dedupeRecords, { dataset: 'tickets', partition, specHash: 'x', cleanKey });
 }
 
 describe('dedupeRecords', () => {

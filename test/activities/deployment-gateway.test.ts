@@ -3,9 +3,9 @@
  * failed artifact read does not fail a committed promotion or rollback for good, and a promotion of a version the
  * routing already names champion brings the alias and statuses in line with the routing.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCanaryActivities } from '../../src/activities/canary';
 import { createDeploymentActivities } from '../../src/activities/deployment';
 import { createRegistry, type Registry } from '../../src/registry';
 import { createGateway, type Gateway } from '../../src/serving/gateway';
@@ -14,7 +14,7 @@ import { registryRoutingSource } from '../../src/workers/gateway-wiring';
 import type { RoutingSource } from '../../src/serving/ports';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, type TestDatabase } from '../integration/registry-test-db';
-import { cpuDeps } from './activity-fixtures';
+import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 import { FakeLoader, MemoryLog } from '../unit/serving-fakes';
 
 describe('deployment activities with the real gateway', () => {
@@ -25,7 +25,7 @@ describe('deployment activities with the real gateway', () => {
   let failOnce: Set<string>;
   /** While set, the gateway cannot read the registry's routing. */
   let routingDown = false;
-  let acts: ReturnType<typeof createDeploymentActivities>;
+  let acts: ReturnType<typeof createDeploymentActivities> & ReturnType<typeof createCanaryActivities>;
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -44,10 +44,14 @@ describe('deployment activities with the real gateway', () => {
     };
     gw = createGateway({ routing, log: new MemoryLog(), models, refreshMs: 1_000_000 });
     const url = await gw.start(0);
-    acts = createDeploymentActivities(cpuDeps(new MemoryBlobStore(), { registry, gateway: createGatewayClient(url) }), {
-      attempts: 5,
-      intervalMs: 20,
-    });
+    const deps = cpuDeps(new MemoryBlobStore(), { registry, gateway: createGatewayClient(url) });
+    acts = {
+      ...createDeploymentActivities(deps, {
+        attempts: 5,
+        intervalMs: 20,
+      }),
+      ...createCanaryActivities(deps),
+    };
   });
   afterAll(async () => {
     await gw?.stop();
@@ -55,7 +59,7 @@ describe('deployment activities with the real gateway', () => {
   });
 
   const attempt = <I, R>(workflowId: string, fn: (input: I) => Promise<R>, input: I): Promise<R> =>
-    new MockActivityEnvironment(
+    new WorkerActivityEnvironment(
       { workflowExecution: { workflowId, runId: `${workflowId}/run-1` } },
       { logger: new DefaultLogger('ERROR') },
     ).run(fn, input);

@@ -4,9 +4,9 @@
  * gateway serves the generation they committed.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createCanaryActivities } from '../../src/activities/canary';
 import { createDeploymentActivities, type ModelChange } from '../../src/activities/deployment';
 import { createRegistry, type Registry } from '../../src/registry';
 import type { GatewayClient } from '../../src/serving/http-client';
@@ -15,7 +15,7 @@ import { ErrorType } from '../../src/shared/errors';
 import { auditOf, deploymentRead, failingPool, statusUpdate, type FailingPool } from '../helpers/failing-pool';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from '../integration/registry-test-db';
-import { cpuDeps } from './activity-fixtures';
+import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 /** follow: serves the newest routing; stale: keeps what it served; broken: cannot load newer routing; down: unreachable. */
 type GatewayMode = 'follow' | 'stale' | 'broken' | 'down';
@@ -51,17 +51,21 @@ describe.each(TEST_BACKENDS)('deployment activities on %s', (backend) => {
   let failing: FailingPool;
   let registry: Registry;
   let gateway: ReturnType<typeof fakeGateway>;
-  let acts: ReturnType<typeof createDeploymentActivities>;
+  let acts: ReturnType<typeof createDeploymentActivities> & ReturnType<typeof createCanaryActivities>;
 
   beforeAll(async () => {
     db = await createTestDatabase(backend);
     failing = failingPool(db.pool);
     registry = createRegistry(failing.pool);
     gateway = fakeGateway(registry);
-    acts = createDeploymentActivities(cpuDeps(new MemoryBlobStore(), { registry, gateway: gateway as unknown as GatewayClient }), {
-      attempts: 6,
-      intervalMs: 5,
-    });
+    const deps = cpuDeps(new MemoryBlobStore(), { registry, gateway: gateway as unknown as GatewayClient });
+    acts = {
+      ...createDeploymentActivities(deps, {
+        attempts: 6,
+        intervalMs: 5,
+      }),
+      ...createCanaryActivities(deps),
+    };
   });
   afterAll(async () => {
     await db?.drop();
@@ -73,7 +77,7 @@ describe.each(TEST_BACKENDS)('deployment activities on %s', (backend) => {
   /** Run an activity as an attempt of workflow `workflowId`'s first run (the idempotency key derives from the run). */
   const attempt = <I, R>(workflowId: string, fn: (input: I) => Promise<R>, input: I): Promise<R> =>
     // Failed attempts are the point of several tests: the SDK's warning for each is noise here.
-    new MockActivityEnvironment(
+    new WorkerActivityEnvironment(
       { workflowExecution: { workflowId, runId: `${workflowId}/run-1` } },
       { logger: new DefaultLogger('ERROR') },
     ).run(fn, input);

@@ -3,7 +3,6 @@
  * a descriptor of an unknown format): a non-retryable IntegrityError naming the artifact, not endless retries.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createValidationActivities } from '../../src/activities/validation';
 import type { Registry } from '../../src/registry';
@@ -13,7 +12,7 @@ import { exportLogregOnnx } from '../../src/training/onnx-export';
 import { createOnnxDescriptor } from '../../src/training/onnx-model';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { storeTicketsVersion } from '../helpers/stored-version';
-import { cpuDeps } from './activity-fixtures';
+import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 const VERSION = 'dv-evaluate-model';
 const CLASSES = ['billing', 'shipping', 'technical', 'account'];
@@ -52,7 +51,7 @@ describe('evaluateModel on an artifact that cannot be scored', () => {
       bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
       await b.put('models/m/model.onnx', bytes);
     });
-    const err = (await new MockActivityEnvironment().run(evaluateModel, input).catch((e: unknown) => e)) as ApplicationFailure;
+    const err = (await new WorkerActivityEnvironment().run(evaluateModel, input).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect(err.type).toBe(ErrorType.IntegrityError);
     expect(err.nonRetryable).toBe(true);
@@ -62,14 +61,14 @@ describe('evaluateModel on an artifact that cannot be scored', () => {
 
   it('fails at once with IntegrityError on a descriptor of an unknown format', async () => {
     const { evaluateModel } = await setup((b) => b.put('models/m/model.json', JSON.stringify({ format: 'something-else' })));
-    const err = (await new MockActivityEnvironment().run(evaluateModel, input).catch((e: unknown) => e)) as ApplicationFailure;
+    const err = (await new WorkerActivityEnvironment().run(evaluateModel, input).catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe(ErrorType.IntegrityError);
     expect(err.nonRetryable).toBe(true);
   });
 
   it('scores an intact artifact', async () => {
     const { evaluateModel } = await setup(async () => undefined);
-    const r: Evaluation = await new MockActivityEnvironment().run(evaluateModel, input);
+    const r: Evaluation = await new WorkerActivityEnvironment().run(evaluateModel, input);
     expect(r.candidate.n).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,6 @@
 /** ingestPartition in MockActivityEnvironment over an in-memory blob store and the real tickets spec. */
 import { gzipSync } from 'node:zlib';
 import { ApplicationFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../src/activities/ingest';
 import { workStampKey } from '../../src/datasets/work-files';
@@ -10,7 +9,7 @@ import { generateTicketLines } from '../../src/samples/tickets/generate';
 import { ErrorType } from '../../src/shared/errors';
 import type { IngestResult } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { SPECS_DIR, cpuDeps } from './activity-fixtures';
+import { SPECS_DIR, cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 const partition = '2024-03-01';
 const rawKey = `raw/tickets/${partition}/part-0000.jsonl`;
@@ -23,7 +22,7 @@ beforeAll(async () => {
 /** Run ingestPartition and return its failure (fails the test when it succeeds). */
 async function ingestFailure(blobs: MemoryBlobStore, p = partition): Promise<ApplicationFailure> {
   const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
-  const err = await new MockActivityEnvironment()
+  const err = await new WorkerActivityEnvironment()
     .run(ingestPartition, { dataset: 'tickets', partition: p, specHash })
     .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ApplicationFailure);
@@ -36,7 +35,7 @@ describe('ingestPartition', () => {
     const blobs = new MemoryBlobStore();
     await blobs.put(rawKey, `${lines.map((l) => l.line).join('\n')}\n`);
     const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
-    const r: IngestResult = await new MockActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
+    const r: IngestResult = await new WorkerActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
 
     const bad = lines.filter((l) => l.kind === 'bad').length;
     expect(bad).toBeGreaterThan(0);
@@ -71,9 +70,9 @@ describe('ingestPartition', () => {
     );
     const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
     const input = { dataset: 'tickets', partition, specHash };
-    const first = await new MockActivityEnvironment().run(ingestPartition, input);
+    const first = await new WorkerActivityEnvironment().run(ingestPartition, input);
     expect(blobs.reads.get(rawKey)).toBe(1);
-    const again = await new MockActivityEnvironment({ attempt: 2 }).run(ingestPartition, input);
+    const again = await new WorkerActivityEnvironment({ attempt: 2 }).run(ingestPartition, input);
     expect(again).toEqual(first);
     expect(blobs.reads.get(rawKey)).toBe(1);
   });
@@ -115,7 +114,7 @@ describe('ingestPartition', () => {
     const blobs = new MemoryBlobStore();
     await blobs.put(rawKey, '{}\n');
     const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(ingestPartition, { dataset: 'tickets', partition, specHash: 'stale' })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err.type).toBe(ErrorType.InvalidSpec);
@@ -135,7 +134,7 @@ describe('ingestPartition', () => {
     await blobs.put(`raw/tickets/${partition}/part-0001.csv`, `${header}\n${csvRows.join('\n')}\n`);
     await blobs.put(`raw/tickets/${partition}/_SUCCESS`, '');
     const { ingestPartition } = createIngestActivities(cpuDeps(blobs));
-    const r: IngestResult = await new MockActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
+    const r: IngestResult = await new WorkerActivityEnvironment().run(ingestPartition, { dataset: 'tickets', partition, specHash });
     expect(r).toMatchObject({ files: 2, recordsIn: 100, quarantined: 0, accepted: 100 });
   });
 
@@ -149,7 +148,7 @@ describe('ingestPartition', () => {
       load: async () => ({ ...loaded, spec: { ...loaded.spec, ingest: { ...loaded.spec.ingest, maxDecompressedBytes: 1024 * 1024 } } }),
     };
     const { ingestPartition } = createIngestActivities(deps);
-    const err = await new MockActivityEnvironment()
+    const err = await new WorkerActivityEnvironment()
       .run(ingestPartition, { dataset: 'tickets', partition, specHash })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);

@@ -4,14 +4,13 @@
  * by the tickets' keyword function.
  */
 import { ensureApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createLabelingActivities } from '../../src/activities/labeling';
 import { generateReviews } from '../../src/samples/reviews/generate';
 import { ErrorType } from '../../src/shared/errors';
 import type { LabelCoverage } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { cpuDeps } from './activity-fixtures';
+import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 const DAY = '2026-10-05';
 const KEY = `work/reviews/${DAY}/deduped.jsonl`;
@@ -50,7 +49,7 @@ describe('labeling a dataset whose records carry their labels', () => {
     const n = await dedupedReviews(blobs, 0);
     const { registry, labels } = fakeLabels();
     const { createLabelTasks } = createLabelingActivities(cpuDeps(blobs, { registry }));
-    const coverage = await new MockActivityEnvironment().run(createLabelTasks, {
+    const coverage = await new WorkerActivityEnvironment().run(createLabelTasks, {
       dataset: 'reviews',
       partition: DAY,
       specHash: 'x',
@@ -66,10 +65,10 @@ describe('labeling a dataset whose records carry their labels', () => {
     const { registry, labels } = fakeLabels();
     const { createLabelTasks, runProgrammaticLabeler } = createLabelingActivities(cpuDeps(blobs, { registry }));
     const input = { dataset: 'reviews', partition: DAY, specHash: 'x', dedupedKey: KEY };
-    const coverage: LabelCoverage = await new MockActivityEnvironment().run(createLabelTasks, input);
+    const coverage: LabelCoverage = await new WorkerActivityEnvironment().run(createLabelTasks, input);
     expect(coverage.total - coverage.labeled).toBe(5);
 
-    const err = await new MockActivityEnvironment().run(runProgrammaticLabeler, input).catch((e: unknown) => e);
+    const err = await new WorkerActivityEnvironment().run(runProgrammaticLabeler, input).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/records arrived without a label and the spec names no labeling function/);
     // The failure Temporal records for it: a type every pipeline retry policy lists as non-retryable.

@@ -3,7 +3,6 @@
  * findings row, a quarantine reason, an error message or any stored blob outside raw/.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createIngestActivities } from '../../src/activities/ingest';
 import { createPiiActivities } from '../../src/activities/pii';
@@ -12,7 +11,7 @@ import { ErrorType } from '../../src/shared/errors';
 import type { DatasetSpec } from '../../src/shared/spec';
 import type { IngestResult, PiiResult } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { cpuDeps, specsWith } from './activity-fixtures';
+import { cpuDeps, specsWith, WorkerActivityEnvironment } from './activity-fixtures';
 
 const partition = '2024-03-01';
 const rawKey = `raw/tickets/${partition}/part-0000.jsonl`;
@@ -63,11 +62,11 @@ async function runStages(blobs: MemoryBlobStore, specs: SpecSource) {
   const deps = cpuDeps(blobs, { specs, registry });
   const { specHash } = await specs.load('tickets');
   const input = { dataset: 'tickets', partition, specHash };
-  const ingested: IngestResult = await new MockActivityEnvironment().run(createIngestActivities(deps).ingestPartition, input);
+  const ingested: IngestResult = await new WorkerActivityEnvironment().run(createIngestActivities(deps).ingestPartition, input);
   const { scanPii } = createPiiActivities(deps);
   const scanInput = { ...input, stagedKey: ingested.stagedKey };
-  const scanned: PiiResult = await new MockActivityEnvironment().run(scanPii, scanInput);
-  const again: PiiResult = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, scanInput);
+  const scanned: PiiResult = await new WorkerActivityEnvironment().run(scanPii, scanInput);
+  const again: PiiResult = await new WorkerActivityEnvironment({ attempt: 2 }).run(scanPii, scanInput);
   return { ingested, scanned, again, rows };
 }
 
@@ -154,7 +153,7 @@ describe('PII in record keys', () => {
     const specs = await specsFor('reject');
     const { specHash } = await specs.load('tickets');
     const { ingestPartition } = createIngestActivities(cpuDeps(blobs, { specs }));
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(ingestPartition, { dataset: 'tickets', partition, specHash })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -169,12 +168,12 @@ describe('PII in record keys', () => {
     const specs = await specsFor('keep', { defaultAction: 'fail' });
     const { specHash } = await specs.load('tickets');
     const deps = cpuDeps(blobs, { specs, registry: { piiFindings: { replaceForPartition: async () => undefined } } });
-    const ingested: IngestResult = await new MockActivityEnvironment().run(createIngestActivities(deps).ingestPartition, {
+    const ingested: IngestResult = await new WorkerActivityEnvironment().run(createIngestActivities(deps).ingestPartition, {
       dataset: 'tickets',
       partition,
       specHash,
     });
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(createPiiActivities(deps).scanPii, { dataset: 'tickets', partition, specHash, stagedKey: ingested.stagedKey })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);

@@ -1,13 +1,12 @@
 /** scanPii in MockActivityEnvironment: redaction, deletion of the raw work file, and the 'fail' policy. */
 import { ApplicationFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPiiActivities } from '../../src/activities/pii';
 import { createDirSpecSource } from '../../src/datasets/spec-source';
 import { ErrorType } from '../../src/shared/errors';
 import type { PiiResult } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { SPECS_DIR, cpuDeps, specsWith } from './activity-fixtures';
+import { SPECS_DIR, cpuDeps, specsWith, WorkerActivityEnvironment } from './activity-fixtures';
 
 const partition = '2024-03-01';
 const stagedKey = `work/tickets/${partition}/ingested-test.jsonl`;
@@ -53,7 +52,7 @@ describe('scanPii', () => {
     const recorded: unknown[] = [];
     const registry = { piiFindings: { replaceForPartition: async (...args: unknown[]) => void recorded.push(args) } };
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry }));
-    const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+    const r: PiiResult = await new WorkerActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
     expect(recorded).toEqual([
       [
         'tickets',
@@ -96,15 +95,15 @@ describe('scanPii', () => {
     const blobs = await stagedStore();
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry: noopRegistry }));
     const input = { dataset: 'tickets', partition, specHash, stagedKey };
-    const first = await new MockActivityEnvironment().run(scanPii, input);
-    const again = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, input);
+    const first = await new WorkerActivityEnvironment().run(scanPii, input);
+    const again = await new WorkerActivityEnvironment({ attempt: 2 }).run(scanPii, input);
     expect(again).toEqual(first);
   });
 
   it('deletes the raw-PII file on a retry after its delete failed, and returns the same result', async () => {
     const clean = await stagedStore();
     const input = { dataset: 'tickets', partition, specHash, stagedKey };
-    const expected = await new MockActivityEnvironment().run(
+    const expected = await new WorkerActivityEnvironment().run(
       createPiiActivities(cpuDeps(clean, { registry: noopRegistry })).scanPii,
       input,
     );
@@ -117,9 +116,9 @@ describe('scanPii', () => {
       return failingDelete(key);
     };
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry: noopRegistry }));
-    await expect(new MockActivityEnvironment().run(scanPii, input)).rejects.toThrow('store unavailable');
+    await expect(new WorkerActivityEnvironment().run(scanPii, input)).rejects.toThrow('store unavailable');
     expect(await blobs.head(stagedKey)).toBeDefined();
-    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(scanPii, input);
+    const retried = await new WorkerActivityEnvironment({ attempt: 2 }).run(scanPii, input);
     expect(await blobs.head(stagedKey)).toBeUndefined();
     expect(retried).toEqual(expected);
     expect(blobs.keys()).toEqual(clean.keys());
@@ -130,7 +129,7 @@ describe('scanPii', () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, fields: { body: 'drop_record' } } }));
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs, registry: noopRegistry }));
-    const r: PiiResult = await new MockActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+    const r: PiiResult = await new WorkerActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
     expect(r).toMatchObject({ records: 1, droppedRecords: 1 });
     expect(blobs.jsonl(r.cleanKey)).toContain('"T-2"');
     expect(blobs.jsonl(r.cleanKey)).not.toContain('"T-1"');
@@ -140,7 +139,7 @@ describe('scanPii', () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, defaultAction: 'fail' } }));
     const { scanPii } = createPiiActivities(cpuDeps(blobs, { specs, registry: noopRegistry }));
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);

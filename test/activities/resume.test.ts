@@ -3,7 +3,6 @@
  * parts leaves a checkpoint in its heartbeat; the retry skips what those parts cover, rewrites nothing before
  * them, and ends with exactly the output and counts of an uninterrupted run.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDedupeActivities } from '../../src/activities/dedupe';
 import { createIngestActivities } from '../../src/activities/ingest';
@@ -13,7 +12,7 @@ import { createDirSpecSource } from '../../src/datasets/spec-source';
 import type { Registry } from '../../src/registry';
 import type { DedupeResult, IngestResult, PiiResult } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { SPECS_DIR, cpuDeps } from './activity-fixtures';
+import { SPECS_DIR, cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 const partition = '2024-03-01';
 const PART = 100;
@@ -73,17 +72,17 @@ async function runInterrupted<T>(
   store: FlakyStore,
   pattern: RegExp,
   nth: number,
-  fn: (env: MockActivityEnvironment) => Promise<T>,
+  fn: (env: WorkerActivityEnvironment) => Promise<T>,
 ): Promise<{ result: T; retryWrites: string[]; checkpoint: unknown }> {
   store.failOn({ pattern, nth });
-  const first = new MockActivityEnvironment();
+  const first = new WorkerActivityEnvironment();
   let last: unknown;
   first.on('heartbeat', (d: unknown) => (last = d));
   await expect(fn(first)).rejects.toThrow(/injected failure/);
   store.failOn(undefined);
   const checkpoint = (last as { checkpoint?: unknown } | undefined)?.checkpoint;
   const before = store.writes.length;
-  const result = await fn(new MockActivityEnvironment({ attempt: 2, heartbeatDetails: last }));
+  const result = await fn(new WorkerActivityEnvironment({ attempt: 2, heartbeatDetails: last }));
   return { result, retryWrites: store.writes.slice(before), checkpoint };
 }
 
@@ -93,19 +92,19 @@ describe('partition stages resume from their last heartbeat', () => {
     const clean = rawStore(new FlakyStore());
     const deps = (blobs: MemoryBlobStore) => cpuDeps(blobs, { registry: memoryRegistry() });
     const ref = { dataset: 'tickets', partition, specHash };
-    const cleanIngest: IngestResult = await new MockActivityEnvironment().run(
+    const cleanIngest: IngestResult = await new WorkerActivityEnvironment().run(
       createIngestActivities({ ...deps(clean), partRecords: PART }).ingestPartition,
       ref,
     );
     const stagedText = clean.jsonl(cleanIngest.stagedKey);
-    const cleanPii: PiiResult = await new MockActivityEnvironment().run(
+    const cleanPii: PiiResult = await new WorkerActivityEnvironment().run(
       createPiiActivities({ ...deps(clean), partRecords: PART }).scanPii,
       {
         ...ref,
         stagedKey: cleanIngest.stagedKey,
       },
     );
-    const cleanDedupe: DedupeResult = await new MockActivityEnvironment().run(
+    const cleanDedupe: DedupeResult = await new WorkerActivityEnvironment().run(
       createDedupeActivities({ ...deps(clean), partRecords: PART }).dedupeRecords,
       { ...ref, cleanKey: cleanPii.cleanKey },
     );
@@ -143,7 +142,7 @@ describe('partition stages resume from their last heartbeat', () => {
 
   it('a heartbeat checkpoint of another output is ignored (the stage starts over)', async () => {
     const store = rawStore(new FlakyStore());
-    const env = new MockActivityEnvironment({
+    const env = new WorkerActivityEnvironment({
       attempt: 2,
       heartbeatDetails: { checkpoint: { key: 'work/tickets/other.jsonl', file: 0, itemsInFile: 999 } },
     });

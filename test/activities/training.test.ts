@@ -10,7 +10,6 @@ import { pathToFileURL } from 'node:url';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactKeyFor, checkpointPrefix, createTrainingActivities, type TrainHeartbeat } from '../../src/activities/training';
 import { ErrorType } from '../../src/shared/errors';
@@ -21,7 +20,7 @@ import { loadModel } from '../../src/training/onnx-model';
 import { createBuiltinBackend, createProcessBackend } from '../../src/training/process-backend';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { storeTicketsVersion } from '../helpers/stored-version';
-import { gpuDeps, specsWith } from './activity-fixtures';
+import { gpuDeps, specsWith, WorkerActivityEnvironment } from './activity-fixtures';
 
 const versionId = 'dv-test-training';
 let workDir: string;
@@ -95,7 +94,7 @@ describe('trainModel', () => {
     const { trainModel } = createTrainingActivities(gpuDeps(blobs, { workDir, specs, trainers: { builtin: trainer } }));
     const job = input('tickets-classifier/dv-test-training');
 
-    const env = new MockActivityEnvironment();
+    const env = new WorkerActivityEnvironment();
     const beats: TrainHeartbeat[] = [];
     env.on('heartbeat', (d: TrainHeartbeat) => beats.push(d));
     const r: TrainResult = await env.run(trainModel, job);
@@ -119,7 +118,7 @@ describe('trainModel', () => {
     // Done: its checkpoints are gone from the blob store.
     expect(blobs.keys().filter((k) => k.startsWith(checkpointPrefix(r.jobKey!)))).toEqual([]);
 
-    const again = await new MockActivityEnvironment({ attempt: 2 }).run(trainModel, job);
+    const again = await new WorkerActivityEnvironment({ attempt: 2 }).run(trainModel, job);
     expect(again).toEqual(r);
     expect(trainer.runs).toBe(1);
   });
@@ -145,7 +144,7 @@ describe('trainModel', () => {
     const job = input('tickets-classifier/resume-me');
     const first = createTrainingActivities(gpuDeps(blobs, { workDir: workerA, specs, trainers: { builtin: dying } }));
     const beats: TrainHeartbeat[] = [];
-    const envA = new MockActivityEnvironment();
+    const envA = new WorkerActivityEnvironment();
     envA.on('heartbeat', (d: TrainHeartbeat) => beats.push(d));
     await expect(envA.run(first.trainModel, job)).rejects.toThrow('worker lost');
     const stored = blobs.keys().filter((k) => k.startsWith('checkpoints/'));
@@ -154,7 +153,7 @@ describe('trainModel', () => {
 
     // Attempt 2 on worker B (its own empty work folder): resumes at epoch 4 from the blob store.
     const second = createTrainingActivities(gpuDeps(blobs, { workDir: workerB, specs }));
-    const resumed: TrainResult = await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: beats.at(-1) }).run(
+    const resumed: TrainResult = await new WorkerActivityEnvironment({ attempt: 2, heartbeatDetails: beats.at(-1) }).run(
       second.trainModel,
       job,
     );
@@ -162,7 +161,7 @@ describe('trainModel', () => {
     expect(resumed.experiment?.epochs.map((e) => e.epoch)).toEqual([4, 5, 6]);
 
     // The same job uninterrupted (another job key prefix, same data) gives the same ONNX model.
-    const whole: TrainResult = await new MockActivityEnvironment().run(
+    const whole: TrainResult = await new WorkerActivityEnvironment().run(
       createTrainingActivities(gpuDeps(blobs, { workDir: await mkdtemp(path.join(workDir, 'whole-')), specs })).trainModel,
       input('tickets-classifier/uninterrupted'),
     );
@@ -190,7 +189,7 @@ describe('trainModel', () => {
         },
       }));
     const run = async (hyper: Record<string, unknown>): Promise<TrainResult> =>
-      new MockActivityEnvironment().run(
+      new WorkerActivityEnvironment().run(
         createTrainingActivities(
           gpuDeps(blobs, { workDir, specs: await specFor(hyper), trainers: { process: processTrainer }, trainersRoot: dir }),
         ).trainModel,
@@ -225,7 +224,7 @@ describe('trainModel', () => {
     const { trainModel } = createTrainingActivities(deps);
     const waiting: string[] = [];
     const start = (name: string) => {
-      const env = new MockActivityEnvironment();
+      const env = new WorkerActivityEnvironment();
       env.on('heartbeat', (d: TrainHeartbeat) => {
         if (d.waitingForGpus) waiting.push(name);
       });
@@ -258,7 +257,7 @@ describe('trainModel', () => {
     const specs = await specsWith((s) => ({ ...s, trainer: { ...s.trainer, gpus: 3 } }));
     const trainer = counting(createBuiltinBackend());
     const deps = gpuDeps(blobs, { workDir, specs, gpus: createGpuLeases([{ id: '0' }, { id: '1' }]), trainers: { builtin: trainer } });
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(createTrainingActivities(deps).trainModel, input('tickets-classifier/too-many'))
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -282,7 +281,7 @@ describe('trainModel', () => {
       ...gpuDeps(blobs, { workDir, specs, trainersRoot: dir, gpus: createGpuLeases([{ id: '0' }]) }),
       onGpuSeconds: (m: string, s: number) => void spent.push([m, s]),
     };
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(createTrainingActivities(deps).trainModel, input('tickets-classifier/garbage'))
       .catch((e: unknown) => e)) as ApplicationFailure;
     // The failed attempt's GPU time is counted all the same.
@@ -303,7 +302,7 @@ describe('trainModel', () => {
     const cancelDir = await mkdtemp(path.join(workDir, 'cancel-'));
     const { trainModel } = createTrainingActivities(gpuDeps(blobs, { workDir: cancelDir, specs }));
 
-    const env = new MockActivityEnvironment();
+    const env = new WorkerActivityEnvironment();
     let beats = 0;
     let childWhileRunning: string[] = [];
     env.on('heartbeat', (d: TrainHeartbeat) => {
@@ -328,7 +327,7 @@ describe('trainModel', () => {
     const blobs = new MemoryBlobStore();
     await storeVersion(blobs, 120, (i, q) => (i === 3 ? 'sales' : q));
     const { trainModel } = createTrainingActivities(gpuDeps(blobs, { workDir }));
-    const err = (await new MockActivityEnvironment()
+    const err = (await new WorkerActivityEnvironment()
       .run(trainModel, input('tickets-classifier/bad-input'))
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(err).toBeInstanceOf(ApplicationFailure);

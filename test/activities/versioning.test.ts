@@ -2,7 +2,6 @@
  * createDatasetVersion's commit: the registry lists the objects of the manifest stored under the version's key,
  * which another build of the same rows may have written first with another layout.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createVersioningActivities } from '../../src/activities/versioning';
 import { recordHash } from '../../src/dedupe/dedupe';
@@ -12,7 +11,7 @@ import type { ManifestV3 } from '../../src/datasets/version-store';
 import type { NewDatasetVersion } from '../../src/registry';
 import type { DatasetVersionRef } from '../../src/shared/types';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
-import { SPECS_DIR, cpuDeps } from './activity-fixtures';
+import { SPECS_DIR, cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
 
 const PARTITION = '2024-03-01';
 
@@ -50,7 +49,7 @@ describe('createDatasetVersion', () => {
     const { createDatasetVersion } = createVersioningActivities(cpuDeps(blobs, { registry }));
     const input = { dataset: 'tickets', partition: PARTITION, specHash: 'x', dedupedKey, workflowId: 'wf-1' };
 
-    const first = (await new MockActivityEnvironment().run(createDatasetVersion, input)) as DatasetVersionRef;
+    const first = (await new WorkerActivityEnvironment().run(createDatasetVersion, input)) as DatasetVersionRef;
     const ownHashes = inserted[0]!.objects.map((o) => o.hash);
     expect(ownHashes.length).toBeGreaterThan(0);
 
@@ -60,7 +59,7 @@ describe('createDatasetVersion', () => {
     await blobs.delete(first.manifestKey);
     await blobs.put(first.manifestKey, JSON.stringify({ ...stored, chunks: [...stored.chunks, other] }));
 
-    const second = (await new MockActivityEnvironment().run(createDatasetVersion, { ...input, workflowId: 'wf-2' })) as DatasetVersionRef;
+    const second = (await new WorkerActivityEnvironment().run(createDatasetVersion, { ...input, workflowId: 'wf-2' })) as DatasetVersionRef;
     expect(second.versionId).toBe(first.versionId);
     expect(second.objectsWritten).toBe(0); // create-only: nothing rewritten, the stored manifest kept
     const listed = inserted[1]!.objects.map((o) => o.hash);

@@ -4,6 +4,7 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCanaryActivities } from '../../src/activities/canary';
 import { createDeploymentActivities } from '../../src/activities/deployment';
 import { createRegistry, type Registry } from '../../src/registry';
 import type { GatewayClient } from '../../src/serving/http-client';
@@ -14,7 +15,7 @@ import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from './registry
 describe.each(TEST_BACKENDS)('restorePreviousChampion on %s', (backend) => {
   let db: TestDatabase;
   let registry: Registry;
-  let acts: ReturnType<typeof createDeploymentActivities>;
+  let acts: ReturnType<typeof createDeploymentActivities> & ReturnType<typeof createCanaryActivities>;
 
   beforeAll(async () => {
     db = await createTestDatabase(backend);
@@ -23,7 +24,8 @@ describe.each(TEST_BACKENDS)('restorePreviousChampion on %s', (backend) => {
     const gateway = {
       refresh: async (model: string) => ({ generation: (await registry.deployments.getDeployment(model))?.generation ?? 0 }),
     } as unknown as GatewayClient;
-    acts = createDeploymentActivities(cpuDeps(new MemoryBlobStore(), { registry, gateway }));
+    const deps = cpuDeps(new MemoryBlobStore(), { registry, gateway });
+    acts = { ...createDeploymentActivities(deps), ...createCanaryActivities(deps) };
   });
   afterAll(async () => {
     await db?.drop();

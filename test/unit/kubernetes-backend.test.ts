@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TrainerSpecSchema, type TrainerSpec } from '../../src/shared/trainer-spec';
 import { createFsBlobStore } from '../../src/storage';
 import type { BlobStore } from '../../src/storage/blob-store';
-import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../../src/training/backend';
+import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../../src/training/backend-errors';
 import type { TrainerMessage } from '../../src/training/contract';
 import { jobBlobPrefix, jobSyncKeys } from '../../src/training/job-sync';
 import { createKubernetesBackend, LogCursor } from '../../src/training/kubernetes-backend';

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../../src/training/backend';
+import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainerProtocolError } from '../../src/training/backend-errors';
 import type { TrainerMessage } from '../../src/training/contract';
 import { createProcessBackend, resolveTrainerCommand } from '../../src/training/process-backend';
 import { TrainerSpecSchema, type TrainerSpec } from '../../src/shared/trainer-spec';

@@ -1,3 +1,4 @@
+import { ErrorType, TrainsetError } from '../../shared/errors';
 import type { DatasetSpec } from '../../shared/spec';
 import type { CheckOptions } from '../contract';
 import type { PartitionAccounting } from '../ingest-lines';
@@ -25,14 +26,14 @@ export interface ReaderOptions extends CheckOptions {
 export type InputFileProblem =
   'unknown_format' | 'decompressed_too_large' | 'truncated_gzip' | 'corrupt_gzip' | 'corrupt_parquet' | 'unparseable_csv';
 
-/** A whole input file is unreadable (a bad record is quarantined instead); the partition should fail, non-retryably. */
-export class InputFileError extends Error {
+/** A whole input file is unreadable (a bad record is quarantined instead): the partition fails (InputFileUnreadable, not retried). */
+export class InputFileError extends TrainsetError {
   constructor(
     readonly fileName: string,
     readonly problem: InputFileProblem,
     detail: string,
   ) {
-    super(`input file ${fileName}: ${detail}`);
+    super(`input file ${fileName}: ${detail}`, { type: ErrorType.InputFileUnreadable });
     this.name = 'InputFileError';
   }
 }
