@@ -1,28 +1,15 @@
 /** `trainset backfill`: start backfillWorkflow and print the stock Temporal CLI commands that do the same. */
-import { type Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import type { Command } from '@commander-js/extra-typings';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { BackfillInput, BackfillResult } from '../shared/backfill';
-import { backfillWorkflowId, isLogicalDate, shiftDate } from '../shared/ids';
+import { backfillWorkflowId, shiftDate } from '../shared/ids';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import { MAX_CONCURRENCY, backfillInputProblems } from '../workflows/backfill-plan';
 import { backfillWorkflow, progressQuery } from '../workflows/backfill';
+import { dateArg, integerArg, ratioArg } from './args';
 import { connectClient, resolveConfig } from './context';
 
-const dateArg = (v: string): string => {
-  if (!isLogicalDate(v)) throw new InvalidArgumentError('expected a date as YYYY-MM-DD');
-  return v;
-};
-const concurrencyArg = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY)
-    throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_CONCURRENCY}`);
-  return n;
-};
-const ratioArg = (v: string): number => {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
-  return n;
-};
+const concurrencyArg = integerArg({ min: 1, max: MAX_CONCURRENCY });
 
 /** Shell-quote one argument for printing (single quotes; the input JSON never needs more). */
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

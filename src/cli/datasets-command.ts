@@ -1,19 +1,13 @@
 /** `trainset datasets list | show | verify | diff | lineage | tag | gc`: the dataset version registry. */
 import type { Command } from '@commander-js/extra-typings';
-import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { readManifest, readVersionRows, versionStats } from '../datasets/manifest';
 import { compareStats, figureName, formatFigure } from '../quality/drift';
 import { HASH_COLUMN } from '../datasets/parquet';
 import { diffRows } from '../datasets/version-diff';
 import { collectGarbage, lineageGraph, lineageNodeOf, verifyVersion, windowProblems, type VerifyProblem } from '../datasets/ops';
 import type { Registry } from '../registry';
-import { posInt, withBackends } from './operator-commands';
-
-const nonNegInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
-  return n;
-};
+import { nonNegativeIntArg, positiveIntArg } from './args';
+import { withBackends } from './operator-commands';
 
 /** A registered version, or an error naming what was asked for. */
 async function versionOrThrow(registry: Registry, id: string) {
@@ -41,7 +35,7 @@ export function registerDatasetCommands(program: Command): void {
     .command('list')
     .description('Versions of a dataset, newest first, with their tags')
     .argument('<dataset>')
-    .option('--limit <n>', 'at most this many', posInt, 50)
+    .option('--limit <n>', 'at most this many', positiveIntArg, 50)
     .option('--json', 'print JSON')
     .action(async (dataset, opts) => {
       await withBackends(async (b) => {
@@ -187,9 +181,9 @@ export function registerDatasetCommands(program: Command): void {
     .description('Delete chunks no retained version references (mark and sweep); a dry run unless --apply')
     .argument('<dataset>')
     .option('--apply', 'delete (default: only report)')
-    .option('--keep-last <n>', 'keep the newest n versions', nonNegInt, 10)
-    .option('--keep-days <n>', 'keep versions created within n days', nonNegInt, 30)
-    .option('--grace-hours <n>', 'keep chunks a commit touched within n hours (commits in flight)', nonNegInt, 24)
+    .option('--keep-last <n>', 'keep the newest n versions', nonNegativeIntArg, 10)
+    .option('--keep-days <n>', 'keep versions created within n days', nonNegativeIntArg, 30)
+    .option('--grace-hours <n>', 'keep chunks a commit touched within n hours (commits in flight)', nonNegativeIntArg, 24)
     .option('--by <name>', 'who runs it', process.env.USER ?? 'cli')
     .option('--json', 'print JSON')
     .action(async (dataset, opts) => {

@@ -4,11 +4,12 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { parse as parseYaml } from 'yaml';
 import { processInputs, type DryRunReport, type InputFile } from '../ingest/partition-processor';
 import { detectFormat } from '../ingest/readers';
 import { parseDatasetSpec, type DatasetSpec } from '../shared/spec';
+import { positiveIntArg } from './args';
+import { ExitCode } from './exit-codes';
 
 /** Options of `runIngestCommand`, as the command line gives them. */
 export interface IngestCommandOptions {
@@ -33,8 +34,8 @@ export interface IngestIo {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** Exit codes of `trainset ingest`. */
-export const IngestExit = { ok: 0, inputOrPolicyFailure: 1, badArguments: 2 } as const;
+/** Exit codes of `trainset ingest` (the command's ExitCode values). */
+export const IngestExit = { ok: ExitCode.ok, inputOrPolicyFailure: ExitCode.failure, badArguments: ExitCode.usage } as const;
 
 class BadArgument extends Error {}
 
@@ -219,12 +220,6 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : err instanceof Error ? err.message : 'unknown error';
 }
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
-
 /** Register `trainset ingest`. */
 export function registerIngestCommand(program: Command): void {
   program
@@ -237,9 +232,7 @@ export function registerIngestCommand(program: Command): void {
     .option('--out <dir>', 'output folder (required)')
     .option('--json', 'print the report as JSON instead of the summary')
     .option('--token-key-env <name>', 'environment variable holding the PII tokenize key', 'PII_TOKEN_KEY')
-    .option('--progress-every <n>', 'progress line on stderr every n records', positiveInt, 100_000)
-    // Usage errors (unknown option, bad value) exit 2 like missing arguments; help still exits 0.
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : IngestExit.badArguments))
+    .option('--progress-every <n>', 'progress line on stderr every n records', positiveIntArg, 100_000)
     .action(async (opts) => {
       process.exitCode = await runIngestCommand(opts);
     });

@@ -8,6 +8,7 @@ import { createBlobStore } from '../storage';
 import type { BlobStore } from '../storage/blob-store';
 import { createOutputPusher, followPush, pullJobInputs } from '../training/job-sync';
 import { loadConfig } from '../workers/config';
+import { integerArg } from './args';
 
 const prefixArg = (value: string): string => {
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(value) || value.split('/').some((s) => s === '..' || s === '.')) {
@@ -16,11 +17,7 @@ const prefixArg = (value: string): string => {
   return value;
 };
 
-const msArg = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
-  return n;
-};
+const msArg = integerArg({ min: 0, what: 'a whole number of milliseconds' });
 
 /**
  * The blob store of the environment. Only its settings are read (a pod running job-sync has no Temporal, database

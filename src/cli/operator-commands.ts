@@ -1,35 +1,25 @@
-/** `trainset run | status | rollback | labels | schedule | sample | models`: operator commands. */
+/** `trainset run | status | rollback | schedule | sample | models`: operator commands. */
 import type { Command } from '@commander-js/extra-typings';
-import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { readFile } from 'node:fs/promises';
-import { rollbackSignal, statusQuery, submitLabelsUpdate } from '../workflows/messages';
+import { Option } from '@commander-js/extra-typings';
+import type { Client } from '@temporalio/client';
+import { rollbackSignal, statusQuery } from '../workflows/messages';
 import { partitionRunQuery } from '../workflows/nightly';
 import { resolveRunMode } from '../shared/run-mode';
-import { isLogicalDate, modelNameFor, nightlyScheduleId, retrainWorkflowId, shiftDate } from '../shared/ids';
-import type { RetrainInput, SubmitLabelsInput } from '../shared/types';
+import { modelNameFor, nightlyScheduleId, shiftDate } from '../shared/ids';
+import type { RetrainInput } from '../shared/types';
 import { createBlobStore } from '../storage';
 import { openBackends } from '../workers/backends';
-import { outputKeyOfIndex, readJsonl, type HashedRecord } from '../datasets/work-files';
 import { connectClient, resolveConfig } from './context';
 import { modelVersionDetails, modelVersionLines } from './models-show';
 import { dateRange, writeSamplePartitions } from '../samples/index';
 import { applySchedule } from './schedules';
 import { startRun, watchRun } from './run-watch';
 import { summaryLines } from './summary';
-
-export const dateArg = (v: string): string => {
-  if (!isLogicalDate(v)) throw new InvalidArgumentError('expected a date as YYYY-MM-DD');
-  return v;
-};
-export const posInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
+import { dateArg, positiveIntArg } from './args';
+import { EXIT_CODES_HELP, runExitCode } from './exit-codes';
 
 /** Run fn with a connected Temporal client. */
-async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
+export async function withClient<T>(fn: (c: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
   const { client, close } = await connectClient(resolveConfig());
   try {
     return await fn(client);
@@ -62,6 +52,8 @@ export function registerOperatorCommands(program: Command): void {
     .option('--train <mode>', '"all" (default): train, register and evaluate a model; "none": build the dataset version only')
     .option('--deploy <mode>', '"auto" (default): canary and promote if this is the newest partition processed; "never": do not deploy')
     .option('--no-wait', 'return once started')
+    .option('--allow-rejected', 'exit 0 also when the candidate is rejected or rolled back')
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(async (dataset, opts) => {
       const date = opts.date ?? shiftDate(new Date().toISOString().slice(0, 10), 1);
       const input: RetrainInput = { dataset, logicalDate: date, badModel: opts.badModel ?? false };
@@ -76,6 +68,7 @@ export function registerOperatorCommands(program: Command): void {
         if (!opts.wait) return;
         const result = await watchRun(handle, (l) => console.log(l), '  ', 500);
         summaryLines(result, { workflowId: handle.workflowId }).forEach((l) => console.log(l));
+        process.exitCode = runExitCode(result.outcome, { allowRejected: opts.allowRejected });
       });
     });
 
@@ -100,52 +93,6 @@ export function registerOperatorCommands(program: Command): void {
         const target = await partitionRunOf(client, workflowId);
         await client.workflow.getHandle(target).signal(rollbackSignal, { reason: opts.reason });
         console.log(`rollback signalled to ${target}`);
-      });
-    });
-
-  const labels = program.command('labels').description('Human labeling: list open tasks, submit labels');
-  labels
-    .command('pending')
-    .description('List unlabeled records of a partition: record hash and the PII-redacted subject')
-    .argument('<dataset>')
-    .argument('<date>', 'partition, YYYY-MM-DD', dateArg)
-    .option('--limit <n>', 'at most this many', posInt, 50)
-    .action(async (dataset, date, opts) => {
-      await withBackends(async (b) => {
-        const hashes = await b.registry.labels.pendingTasks(dataset, date, opts.limit);
-        // The PII-clean records of the partition (dedupe output) give a labeler something to read.
-        const texts = new Map<string, string>();
-        const outputs = (await b.blobs.list(`work/${dataset}/${date}/deduped-`)).filter((f) => f.key.endsWith('.parts.json'));
-        const wanted = new Set(hashes);
-        for (const f of outputs) {
-          for await (const { hash, record } of readJsonl<HashedRecord>(b.blobs, outputKeyOfIndex(f.key))) {
-            if (wanted.has(hash)) texts.set(hash, String(record.subject ?? record.body ?? '').slice(0, 100));
-          }
-        }
-        for (const h of hashes) console.log(`${h}\t${texts.get(h) ?? ''}`);
-        console.error(
-          `${hashes.length} pending task(s); submit with: npx trainset labels submit ${retrainWorkflowId(dataset, date)} --file labels.json`,
-        );
-      });
-    });
-  labels
-    .command('submit')
-    .description('Send labels to a waiting run (the `submitLabels` update); file: {"labels":[{"recordHash":"…","label":"…"}]}')
-    .argument('<workflowId>')
-    .requiredOption('--file <path>', 'JSON file with the labels')
-    .option('--by <name>', 'who labeled', process.env.USER ?? 'cli')
-    .action(async (workflowId, opts) => {
-      const body = JSON.parse(await readFile(opts.file, 'utf8')) as SubmitLabelsInput;
-      await withClient(async (client) => {
-        try {
-          const r = await client.workflow
-            .getHandle(await partitionRunOf(client, workflowId))
-            .executeUpdate(submitLabelsUpdate, { args: [{ labels: body.labels, labeledBy: opts.by }] });
-          console.log(`accepted ${r.accepted}, rejected ${r.rejected}; coverage ${r.coverage.labeled}/${r.coverage.total}`);
-        } catch (err) {
-          if (err instanceof WorkflowUpdateFailedError) throw new Error(`labels refused: ${err.cause?.message ?? err.message}`);
-          throw err;
-        }
       });
     });
 
@@ -205,8 +152,8 @@ export function registerOperatorCommands(program: Command): void {
     .description('Write seeded sample partitions into the blob store (raw/<dataset>/<date>/): reviews for `reviews`, else tickets')
     .argument('[dataset]', 'dataset name', 'tickets')
     .requiredOption('--from <YYYY-MM-DD>', 'first day', dateArg)
-    .option('--days <n>', 'how many days', posInt, 3)
-    .option('--count <n>', 'lines per day', posInt, 600)
+    .option('--days <n>', 'how many days', positiveIntArg, 3)
+    .option('--count <n>', 'lines per day', positiveIntArg, 600)
     .action(async (dataset, opts) => {
       // Only the blob store is needed: this works without a registry (and without `trainset up`).
       const config = resolveConfig();
@@ -220,9 +167,12 @@ export function registerOperatorCommands(program: Command): void {
     .command('list')
     .description('Versions of a dataset model, newest first')
     .argument('[dataset]', 'dataset', 'tickets')
-    .action(async (dataset) => {
+    .option('--json', 'print JSON')
+    .action(async (dataset, opts) => {
       await withBackends(async (b) => {
-        for (const v of await b.registry.models.listVersions(modelNameFor((await b.specs.load(dataset)).spec))) {
+        const versions = await b.registry.models.listVersions(modelNameFor((await b.specs.load(dataset)).spec));
+        if (opts.json) return void console.log(JSON.stringify(versions, null, 2));
+        for (const v of versions) {
           console.log(`${v.id}  v${v.version}  ${v.status.padEnd(10)} dataset ${v.datasetVersion}  ${v.createdAt}`);
         }
       });
@@ -242,9 +192,12 @@ export function registerOperatorCommands(program: Command): void {
     .command('history')
     .description('Every alias move (champion, candidate): who, when, why, from which workflow')
     .argument('[dataset]', 'dataset', 'tickets')
-    .action(async (dataset) => {
+    .option('--json', 'print JSON')
+    .action(async (dataset, opts) => {
       await withBackends(async (b) => {
-        for (const h of await b.registry.models.aliasHistory(modelNameFor((await b.specs.load(dataset)).spec))) {
+        const history = await b.registry.models.aliasHistory(modelNameFor((await b.specs.load(dataset)).spec));
+        if (opts.json) return void console.log(JSON.stringify(history, null, 2));
+        for (const h of history) {
           console.log(`${h.at}  ${h.alias.padEnd(9)} ${h.fromVersion ?? '-'} → ${h.toVersion ?? '-'}  by ${h.actor}  (${h.reason})`);
         }
       });

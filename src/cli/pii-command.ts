@@ -2,10 +2,10 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from '@commander-js/extra-typings';
-import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { decodeUtf8Strict, splitLines } from '../ingest/line-framing';
 import { scanRecord, type PiiPolicy } from '../pii/engine';
 import { PiiEntitySchema, type PiiEntity } from '../shared/spec';
+import { positiveIntArg } from './args';
 
 /** Inputs of `runPiiScan`. */
 export interface PiiScanOptions {
@@ -125,12 +125,6 @@ export function piiScanSummaryLines(s: PiiScanSummary): string[] {
   return lines;
 }
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
-
 /** Register `trainset pii scan`. */
 export function registerPiiCommands(program: Command): void {
   const pii = program.command('pii').description('PII tools');
@@ -140,7 +134,7 @@ export function registerPiiCommands(program: Command): void {
     .argument('<input>', 'JSONL file to scan')
     .requiredOption('--findings <file>', 'findings output, one JSON line per finding')
     .requiredOption('--redacted <file>', 'redacted records output (JSONL)')
-    .option('--timeout-ms <ms>', 'time budget per record; a record over it is skipped as pii_scan_timeout', positiveInt, 10_000)
+    .option('--timeout-ms <ms>', 'time budget per record; a record over it is skipped as pii_scan_timeout', positiveIntArg, 10_000)
     .action(async (input, opts) => {
       const summary = await runPiiScan({ input, findings: opts.findings, redacted: opts.redacted, timeoutMs: opts.timeoutMs });
       for (const line of piiScanSummaryLines(summary)) process.stdout.write(`${line}\n`);

@@ -1,7 +1,8 @@
 /** `trainset runs list | show`: pipeline runs with their outcome and report. */
 import type { Command } from '@commander-js/extra-typings';
 import { writeFile } from 'node:fs/promises';
-import { posInt, withBackends } from './operator-commands';
+import { positiveIntArg } from './args';
+import { withBackends } from './operator-commands';
 
 /** Register the runs commands. */
 export function registerRunsCommands(program: Command): void {
@@ -11,7 +12,7 @@ export function registerRunsCommands(program: Command): void {
     .command('list')
     .description('Runs, newest first, with their outcome and report')
     .option('--dataset <name>', 'only this dataset')
-    .option('--limit <n>', 'at most this many', posInt, 20)
+    .option('--limit <n>', 'at most this many', positiveIntArg, 20)
     .option('--json', 'print JSON')
     .action(async (opts) => {
       await withBackends(async (b) => {

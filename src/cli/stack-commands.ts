@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from '@commander-js/extra-typings';
+import { Argument, Option, type Command } from '@commander-js/extra-typings';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { openBackends } from '../workers/backends';
@@ -13,17 +13,12 @@ import { startTelemetry } from '../workers/telemetry';
 import { startStack } from '../workers/stack';
 import { createPipelineWorkers } from '../workers/workers';
 import { readStackFile, resolveConfig, stackFilePath, type StackFile } from './context';
+import { portArg } from './args';
 import { runDemo } from './demo';
 import type { BlobStore } from '../storage/blob-store';
 import type { TrainerBackend } from '../training/backend';
 import { createKubernetesApis, createKubernetesBackend } from '../training/kubernetes-backend';
 import { syncEnvForS3 } from '../training/kubernetes-manifest';
-
-const intArg = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`expected a port number, got ${v}`);
-  return n;
-};
 
 /** Wait for SIGINT/SIGTERM once. */
 const untilSignal = (): Promise<NodeJS.Signals> =>
@@ -38,13 +33,15 @@ export function registerStackCommands(program: Command): void {
     .command('demo')
     .description('Run three days of sample tickets through every stage on the embedded stack, then print a summary')
     .option('--keep', 'keep the stack (and the Temporal UI) running after the summary, until Ctrl-C')
-    .option(
-      '--trainer <trainer>',
-      'who trains the models: "builtin" (default, the hashed logistic regression) or "pytorch" (the PyTorch reference trainer in trainers/pytorch through the process backend; needs Debian\'s python3-torch)',
-      'builtin',
+    .addOption(
+      new Option(
+        '--trainer <trainer>',
+        'who trains the models: "builtin" (default, the hashed logistic regression) or "pytorch" (the PyTorch reference trainer in trainers/pytorch through the process backend; needs Debian\'s python3-torch)',
+      )
+        .choices(['builtin', 'pytorch'] as const)
+        .default('builtin' as const),
     )
     .action(async (opts) => {
-      if (opts.trainer !== 'builtin' && opts.trainer !== 'pytorch') throw new Error('--trainer must be builtin or pytorch');
       await runDemo({ keep: opts.keep, trainer: opts.trainer });
     });
 
@@ -53,11 +50,11 @@ export function registerStackCommands(program: Command): void {
     .description(
       'Start the embedded stack in the background (dev server, registry, both workers, gateway); with production settings, run the workers in the foreground',
     )
-    .option('--temporal-port <port>', 'Temporal dev server port', intArg, 7233)
-    .option('--ui-port <port>', 'Temporal UI port', intArg, 8233)
-    .option('--gateway-port <port>', 'serving gateway port', intArg, 8088)
-    .option('--registry-port <port>', 'embedded registry (PGlite) port', intArg, 55439)
-    .option('--metrics-port <port>', 'Prometheus /metrics of the workers (default METRICS_PORT or 9464; 0: off)', intArg)
+    .option('--temporal-port <port>', 'Temporal dev server port', portArg, 7233)
+    .option('--ui-port <port>', 'Temporal UI port', portArg, 8233)
+    .option('--gateway-port <port>', 'serving gateway port', portArg, 8088)
+    .option('--registry-port <port>', 'embedded registry (PGlite) port', portArg, 55439)
+    .option('--metrics-port <port>', 'Prometheus /metrics of the workers (default METRICS_PORT or 9464; 0: off)', portArg)
     .option(
       '--default-model <model>',
       "model the gateway's unversioned routes (/v1/predict, …) serve; it serves every deployed model",
@@ -172,16 +169,15 @@ export function registerStackCommands(program: Command): void {
   program
     .command('worker')
     .description('Run one worker process: cpu (workflows + data activities), gpu (training) or backfill (backfill partitions)')
-    .argument('<queue>', 'cpu, gpu or backfill')
+    .addArgument(new Argument('<queue>', 'cpu, gpu or backfill').choices(['cpu', 'gpu', 'backfill'] as const))
     .action(async (queue) => {
-      if (queue !== 'cpu' && queue !== 'gpu' && queue !== 'backfill') throw new Error('queue must be cpu, gpu or backfill');
       await runWorkers([queue]);
     });
 
   program
     .command('serve')
     .description('Run the serving gateway for every deployed model (champion/candidate routing, prediction log, feedback, metrics)')
-    .option('--port <port>', 'listen port (default GATEWAY_PORT or 8088)', intArg)
+    .option('--port <port>', 'listen port (default GATEWAY_PORT or 8088)', portArg)
     .option('--host <host>', 'listen address', '0.0.0.0')
     .option('--default-model <model>', 'model the unversioned routes (/v1/predict, …) serve', 'tickets-classifier')
     .action(async (opts) => {

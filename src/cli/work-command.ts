@@ -3,6 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { sweepWorkFiles, type WorkArea, type WorkSweep } from '../datasets/work-files';
 import { createBlobStore } from '../storage';
+import { datasetArg } from './args';
 import { resolveConfig } from './context';
 
 const DAY_MS = 86_400_000;
@@ -14,11 +15,6 @@ export function parseRetention(value: string): number {
   if (!m) throw new InvalidArgumentError('expected a duration such as 7d, 36h or 90m');
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
-
-const datasetArg = (value: string): string => {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(value)) throw new InvalidArgumentError('expected a dataset name');
-  return value;
-};
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 

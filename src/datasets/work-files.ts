@@ -175,6 +175,21 @@ export async function* readJsonl<T>(blobs: BlobStore, key: string, options: { sk
   }
 }
 
+/** Stage name of the dedupe output (`work/<dataset>/<partition>/deduped-<hash>.jsonl`): PII-clean, deduplicated records. */
+export const DEDUPED_STAGE = 'deduped';
+
+/**
+ * The deduplicated (PII-clean) records of a partition, streaming, from every complete dedupe output in its work
+ * area: runs over other inputs write outputs under other hashes; one without its parts index is unfinished and
+ * skipped.
+ */
+export async function* readDedupedRecords(blobs: BlobStore, dataset: string, partition: string): AsyncGenerator<HashedRecord> {
+  const indexes = await blobs.list(`${workPrefix(dataset, partition)}${DEDUPED_STAGE}-`);
+  for (const f of indexes.filter((i) => i.key.endsWith('.parts.json'))) {
+    yield* readJsonl<HashedRecord>(blobs, outputKeyOfIndex(f.key));
+  }
+}
+
 /** The records of a writer's committed parts (what a resumed attempt already wrote). */
 export async function* readCommitted<T>(blobs: BlobStore, writer: PartedJsonlWriter): AsyncGenerator<T> {
   for (const i of writer.committed.keys()) yield* readJsonlObject<T>(blobs, partKey(writer.key, i));
