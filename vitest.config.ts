@@ -9,5 +9,7 @@ export default defineConfig({
     setupFiles: ['test/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Commands the tests spawn (node bin/trainset.js …) run the sources under test, never a stale dist/ build.
+    env: { TRAINSET_FROM_SOURCE: '1' },
   },
 });

@@ -4,13 +4,12 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type pino from 'pino';
 import type { Gateway } from '../serving/gateway';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
-import { resolveTemporalCli, TemporalCliNotFoundError, devServerOptions } from './temporal-binary';
+import { resolveTemporalCli, startDevServer } from './temporal-binary';
 import { startScheduleMonitor } from './schedule-monitor';
 import type { WorkerTelemetry } from './telemetry';
 import { createPipelineWorkers } from './workers';
@@ -60,42 +59,29 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     let temporalAddress = config.temporal.address;
     let uiUrl: string | undefined;
-    let connection: Connection;
-    let nativeConnection: NativeConnection;
     if (config.mode === 'embedded') {
-      let cli: string | undefined;
-      try {
-        cli = await resolveTemporalCli({ env: process.env, log: say });
-      } catch (err) {
-        if (!(err instanceof TemporalCliNotFoundError)) throw err;
-        say(`${err.message}\nletting the Temporal SDK download the dev server (needs internet access)`);
-      }
-      say(`starting Temporal dev server (${cli ?? 'downloaded by the SDK'})`);
+      // The Temporal CLI the project provisions (PATH, TEMPORAL_CLI_PATH, the tools cache, or built with Go).
+      const cli = await resolveTemporalCli({ env: process.env, log: say });
+      say(`starting Temporal dev server (${cli})`);
       const uiPort = opts.uiPort ?? 0;
-      const env = await TestWorkflowEnvironment.createLocal({
-        server: {
-          // Search attributes are registered at every start (idempotent), also on a persistent database from before.
-          ...devServerOptions(cli),
-          ip: '127.0.0.1',
-          port: opts.temporalPort || undefined,
-          ui: true,
-          uiPort: uiPort || undefined,
-          dbFilename: opts.temporalDbFile,
-        },
+      const server = await startDevServer({
+        cliPath: cli,
+        port: opts.temporalPort || undefined,
+        ui: true,
+        uiPort: uiPort || undefined,
+        // Search attributes are registered at every start (idempotent), also on a persistent database from before.
+        dbFilename: opts.temporalDbFile,
       });
-      cleanups.push(() => env.teardown());
-      temporalAddress = env.address;
-      connection = env.connection;
-      nativeConnection = env.nativeConnection;
+      cleanups.push(() => server.stop());
+      temporalAddress = server.address;
       // The dev server serves its UI on port+1000 unless told otherwise.
       const port = Number(temporalAddress.split(':').pop());
       uiUrl = `http://127.0.0.1:${uiPort || port + 1000}`;
-    } else {
-      connection = await Connection.connect({ address: temporalAddress });
-      cleanups.push(() => connection.close());
-      nativeConnection = await NativeConnection.connect({ address: temporalAddress });
-      cleanups.push(() => nativeConnection.close());
     }
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanups.push(() => connection.close());
+    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    cleanups.push(() => nativeConnection.close());
     say(`Temporal at ${temporalAddress}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
 
     const backends = await openBackends(config, { embeddedPort: opts.registryPort, log: (m) => logger.info(m) });

@@ -1,7 +1,12 @@
-import { execFile } from 'node:child_process';
-import { TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
+/**
+ * The Temporal CLI binary (which embeds the dev server): where to find or build it, the dev server settings every
+ * part of the project shares, and starting a dev server from it for the embedded stack.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { CLI_SEARCH_ATTRIBUTE_TYPE, TRAINSET_SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import * as net from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,9 +42,10 @@ export const DEV_SERVER_ARGS: readonly string[] = Object.entries(DEV_SERVER_DYNA
 ]);
 
 /**
- * The `server` options of TestWorkflowEnvironment.createLocal shared by every dev server the project starts
- * (embedded stack, tests, benchmarks): the binary (the SDK downloads one when undefined), quiet JSON logs,
- * DEV_SERVER_ARGS and the custom search attributes. Callers spread it and add ports or a database file.
+ * The `server` options of TestWorkflowEnvironment.createLocal (@temporalio/testing, a dev dependency) for the dev
+ * servers of tests and benchmarks: the binary (the SDK downloads one when undefined), quiet JSON logs,
+ * DEV_SERVER_ARGS and the custom search attributes, as {@link startDevServer} starts them for the embedded stack.
+ * Callers spread it and add ports or a database file.
  */
 export function devServerOptions(cliPath: string | undefined) {
   return {
@@ -146,4 +152,120 @@ export async function resolveTemporalCli(opts: ResolveTemporalCliOptions): Promi
   }
   log(`built Temporal CLI ${TEMPORAL_CLI_VERSION} in ${Math.round((Date.now() - started) / 1000)}s: ${cached}`);
   return cached;
+}
+
+/** Options of {@link startDevServer}. */
+export interface DevServerOptions {
+  /** The Temporal CLI binary (see {@link resolveTemporalCli}). */
+  cliPath: string;
+  /** Listen address (default 127.0.0.1). */
+  ip?: string;
+  /** gRPC port; 0 or absent: a free port. */
+  port?: number;
+  /** Serve the Web UI (default false); on uiPort, else on port + 1000 (the CLI's default). */
+  ui?: boolean;
+  uiPort?: number;
+  /** SQLite file that keeps history across restarts; in memory when absent. */
+  dbFilename?: string;
+  /** Namespace created at start (default `default`). */
+  namespace?: string;
+  /** How long to wait for the server to accept connections (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/** A running dev server. */
+export interface DevServer {
+  /** host:port of its gRPC frontend. */
+  address: string;
+  /** Stop it (SIGTERM, then SIGKILL after 10 s) and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** The `temporal server start-dev` arguments for the options: DEV_SERVER_ARGS and the custom search attributes included. */
+export function devServerCliArgs(o: Omit<DevServerOptions, 'cliPath' | 'readyTimeoutMs'> & { port: number }): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    o.ip ?? '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--namespace',
+    o.namespace ?? 'default',
+    ...(o.ui ? (o.uiPort ? ['--ui-port', String(o.uiPort)] : []) : ['--headless']),
+    ...(o.dbFilename ? ['--db-filename', o.dbFilename] : []),
+    '--log-format',
+    'json',
+    '--log-level',
+    'error',
+    ...DEV_SERVER_ARGS,
+    ...TRAINSET_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[a.type]}`]),
+  ];
+}
+
+/** A TCP port that was free a moment ago (bind port 0, read it, close). */
+function freePort(ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, ip, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when host:port accepts a TCP connection. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Start `temporal server start-dev` as a child process and wait until its frontend accepts connections. The child
+ * stays in this process group, so Ctrl-C in a terminal stops it with its parent.
+ */
+export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
+  const ip = o.ip ?? '127.0.0.1';
+  const port = o.port || (await freePort(ip));
+  const child = spawn(o.cliPath, devServerCliArgs({ ...o, ip, port }), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The last lines it printed, for the error when it exits before it is ready.
+  let tail = '';
+  const keep = (d: Buffer): void => {
+    tail = (tail + d.toString('utf8')).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null || spawnError) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
+  };
+  const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
+  for (;;) {
+    if (spawnError) throw new Error(`cannot start the Temporal dev server (${o.cliPath}): ${spawnError.message}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the Temporal dev server exited (${child.exitCode ?? child.signalCode}) before it was ready: ${tail.trim()}`);
+    }
+    if (await accepts(ip, port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the Temporal dev server did not accept connections on ${ip}:${port} within ${o.readyTimeoutMs ?? 60_000} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { address: `${ip}:${port}`, stop };
 }
