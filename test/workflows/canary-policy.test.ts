@@ -8,6 +8,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryPolicy, CanaryWindow, RunPlan } from '../../src/shared/types';
 import { pauseSignal, promoteSignal, resumeSignal, rollbackSignal, rollbackUpdate } from '../../src/workflows/messages';
+import { recordHistory } from '../helpers/record-history';
 import {
   PipelineHarness,
   TEST_MODEL_VERSION,
@@ -353,6 +354,7 @@ describe('rollbackWorkflow', () => {
         workflowId: `rollback-test-${run.taskQueue}`,
         args: [{ model: 'tickets-classifier', fromVersion: 'mv-bad', reason: 'complaints', actor: 'ivan' }],
       });
+      await recordHistory('rollback-restores-previous-champion.json', h.env.client.workflow.getHandle(`rollback-test-${run.taskQueue}`));
       expect(result).toEqual({ outcome: 'rolled_back', model: 'tickets-classifier', champion: 'mv-previous', generation: 7 });
       expect(run.inputsOf('restorePreviousChampion')).toEqual([
         expect.objectContaining({

@@ -1,7 +1,8 @@
 /**
- * Replay committed histories against the current workflow code: a change that alters the command
- * sequence of a recorded run fails here (put such changes behind patched(), or record a new history on purpose
- * with `RECORD_HISTORIES=1 npx vitest run test/e2e/pipeline.test.ts`).
+ * Replay committed histories (every file in test/histories) against the current workflow code: a change that alters
+ * the command sequence of a recorded run fails here. Put such changes behind patched() (src/workflows/patches.ts), or
+ * record a new history on purpose with `RECORD_HISTORIES=1 npx vitest run <the test that records it>` (the tests that
+ * call recordHistory; `npm run record-histories` runs them).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/shared/errors';
 import type { LabelCoverage, RunPlan } from '../../src/shared/types';
 import { statusQuery, submitLabelsSignal, submitLabelsUpdate } from '../../src/workflows/messages';
+import { recordHistory } from '../helpers/record-history';
 import { PipelineHarness, type ActivityMocks, dataStageMocks, testPlan, waitForStatus } from '../helpers/workflow-harness';
 
 let h: PipelineHarness;
@@ -85,6 +86,7 @@ describe('retrainPipelineWorkflow human labeling', () => {
       expect(last.coverage).toEqual({ total: 4, labeled: 4 });
       expect(run.inputsOf('recordLabels')[1]?.labeledBy).toBe('human'); // the default when labeledBy is absent
       const result = await handle.result();
+      await recordHistory('pipeline-v2-human-labeling.json', handle);
       expect(result.outcome).toBe('first_champion');
       expect(run.inputsOf('createDatasetVersion')).toHaveLength(1);
     });
@@ -122,6 +124,7 @@ describe('retrainPipelineWorkflow human labeling', () => {
       const started = Date.now();
       const handle = await run.start(input);
       const err = await handle.result().catch((e: unknown) => e);
+      await recordHistory('pipeline-v2-label-coverage-too-low.json', handle);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // it waited for the deadline
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = (err as WorkflowFailedError).cause as ApplicationFailure;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorType } from '../../src/shared/errors';
 import { shiftDate } from '../../src/shared/ids';
 import { statusQuery } from '../../src/workflows/messages';
+import { recordHistory } from '../helpers/record-history';
 import {
   PipelineHarness,
   TEST_MODEL_VERSION,
@@ -67,7 +68,9 @@ describe('retrainPipelineWorkflow', () => {
       rejectCandidate: async () => undefined,
     };
     const result = await h.withRun(mocks, async (run) => {
-      const r = await (await run.start({ dataset: 'tickets', logicalDate: DATE })).result();
+      const handle = await run.start({ dataset: 'tickets', logicalDate: DATE });
+      const r = await handle.result();
+      await recordHistory('pipeline-v2-gate-rejected.json', handle);
       expect(run.inputsOf('rejectCandidate')).toEqual([expect.objectContaining({ modelVersionId: TEST_MODEL_VERSION.modelVersionId })]);
       expect(run.inputsOf('rejectCandidate')[0]?.reason).toMatch(/validation gate failed/);
       expect(run.callNames()).not.toContain('promoteCandidate');
