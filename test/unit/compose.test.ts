@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
@@ -92,11 +92,22 @@ describe('docker-compose.yml', () => {
     expect(service('temporal').image).toMatch(/^temporalio\/server:1\./);
   });
 
-  it('runs the workers and the gateway from the repo image with the trainset CLI', () => {
-    expect(service('worker-cpu').command).toEqual(['npx', 'trainset', 'worker', 'cpu']);
-    expect(service('worker-gpu').command).toEqual(['npx', 'trainset', 'worker', 'gpu']);
-    expect(service('gateway').command).toEqual(['npx', 'trainset', 'serve']);
+  it('runs the workers and the gateway from the repo image with the compiled trainset CLI', () => {
+    // Where `npm run build` puts src/cli/main.ts: tsconfig.build.json's outDir, under its rootDir's layout.
+    const build = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.build.json'), 'utf8')) as {
+      compilerOptions: { rootDir: string; outDir: string };
+    };
+    const main = join(build.compilerOptions.outDir, relative(build.compilerOptions.rootDir, 'src/cli/main.js'));
+    expect(service('worker-cpu').command).toEqual(['node', main, 'worker', 'cpu']);
+    expect(service('worker-backfill').command).toEqual(['node', main, 'worker', 'backfill']);
+    expect(service('worker-gpu').command).toEqual(['node', main, 'worker', 'gpu']);
+    expect(service('gateway').command).toEqual(['node', main, 'serve']);
     for (const name of appServices) expect(service(name).build, name).toBe('.');
+    // The image's run stage holds the build stage's dist/ on production dependencies only.
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const runStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runStage).toContain('npm ci --omit=dev');
+    expect(runStage).toContain(`COPY --from=build /app/${build.compilerOptions.outDir} ${build.compilerOptions.outDir}`);
   });
 
   it('reserves NVIDIA GPUs (with nvidia-smi) for the GPU worker only', () => {
