@@ -3,8 +3,25 @@
  * and as one self-contained HTML page (inline CSS and SVG; no scripts, fonts or links). Feature names and category
  * values come from data, so every string is escaped. Deterministic: the same card renders the same bytes.
  */
-import { driftFailureMessage, figureName, formatFigure, type DriftFigure, type DriftReport } from '../quality/drift';
+import { driftFailureMessage, figureName, formatFigure, type DriftReport } from '../quality/drift';
 import { OTHER_CATEGORY, type FeatureStats, type NumericSummary, type VersionStats } from '../quality/stats';
+import {
+  CSS,
+  axisLabel,
+  barsSvg,
+  driftStatus,
+  driftSvg,
+  escapeHtml,
+  formatCount as int,
+  formatPercent as pct,
+  formatShare as share,
+  htmlTable,
+  px,
+  svgFigure,
+  clip,
+  type BarRow,
+  type LegendEntry,
+} from '../reports/html';
 
 /** What a dataset card shows. */
 export type DatasetCard = {
@@ -23,11 +40,10 @@ export type DatasetCard = {
 const DRIFT_TITLES = { previous: 'the previous version', production: 'the production sample' } as const;
 /** Categories drawn per feature; the table and the other bucket carry the rest. */
 const CHART_CATEGORIES = 15;
-
-const int = (n: number): string => String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
-const share = (n: number, total: number): string => (total > 0 ? pct(n / total) : 'n/a');
-const clip = (s: string, max = 40): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+const CATEGORY_LEGEND: LegendEntry[] = [
+  { label: 'one value', mark: { kind: 'bar', cls: 'bar' } },
+  { label: `${OTHER_CATEGORY}: every value not drawn, together`, mark: { kind: 'bar', cls: 'bar other' } },
+];
 
 function valueText(v: number, f: Pick<FeatureStats, 'type' | 'kind'>): string {
   if (f.type === 'timestamp' && f.kind === 'numeric' && Math.abs(v) < 8.64e15) return new Date(Math.round(v)).toISOString();
@@ -41,18 +57,13 @@ function numericLine(s: NumericSummary, f: FeatureStats): string {
 }
 
 /** Top categories plus the other bucket, as drawn. */
-function categoryBars(f: FeatureStats): Array<{ label: string; count: number }> {
+function categoryBars(f: FeatureStats): BarRow[] {
   const c = f.categories;
   if (!c) return [];
   const shown = c.top.slice(0, CHART_CATEGORIES);
   const rest = c.count - shown.reduce((s, t) => s + t.count, 0);
-  return [...shown.map((t) => ({ label: t.value, count: t.count })), ...(rest > 0 ? [{ label: OTHER_CATEGORY, count: rest }] : [])];
-}
-
-function status(f: DriftFigure): string {
-  if (f.breached) return 'BREACH';
-  if (!f.gated) return `not gated: ${f.note ?? ''}`;
-  return 'ok';
+  const other: BarRow[] = rest > 0 ? [{ label: OTHER_CATEGORY, count: rest, cls: 'bar other' }] : [];
+  return [...shown.map((t) => ({ label: t.value, count: t.count })), ...other];
 }
 
 function driftVerdict(report: DriftReport): { failure: string | undefined; summary: string } {
@@ -123,7 +134,7 @@ export function renderCardMarkdown(card: DatasetCard): string {
       f.metric,
       f.value === null ? 'n/a' : formatFigure(f.value),
       String(f.limit),
-      f.breached ? '**BREACH**' : status(f),
+      f.breached ? '**BREACH**' : driftStatus(f),
     ]);
     lines.push(...mdTable(['Feature', 'Metric', 'Value', 'Limit', 'Status'], ['---', '---', '---:', '---:', '---'], rows), '');
   }
@@ -142,78 +153,43 @@ export function renderCardMarkdown(card: DatasetCard): string {
 
 // ---------------------------------------------------------------------------------------------------- HTML
 
-/** Escape text for HTML element content and quoted attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+/** What a histogram's x axis measures, with its unit. */
+function histogramAxis(name: string, f: FeatureStats, bins: number): string {
+  const what =
+    f.kind === 'text'
+      ? `length of ${name} (characters)`
+      : f.type === 'timestamp'
+        ? `${name} (UTC time)`
+        : `${name} (value in the field's unit)`;
+  return `${what}; ${bins} equal-width bins`;
 }
 
-const px = (n: number): string => String(Math.round(n * 10) / 10);
-
-/** Vertical bars of a histogram, [min, max] under the axis. */
-function histogramSvg(s: NumericSummary, f: FeatureStats, title: string): string {
+/** Vertical bars of a histogram: rows per bin over [min, max], both axes labelled. */
+function histogramSvg(s: NumericSummary, f: FeatureStats, name: string, title: string): string {
+  const left = 56;
   const w = 360;
   const h = 110;
+  const top = 6;
   const counts = s.histogram.counts;
-  const top = Math.max(1, ...counts);
+  const most = Math.max(1, ...counts);
   const bw = w / counts.length;
+  const yBase = top + h;
   const bars = counts.map((c, i) => {
-    const bh = (c / top) * (h - 10);
-    return `<rect x="${px(i * bw + 1)}" y="${px(h - bh)}" width="${px(bw - 2)}" height="${px(bh)}" class="bar"><title>${escapeHtml(int(c))}</title></rect>`;
+    const bh = (c / most) * (h - 10);
+    return `<rect x="${px(left + i * bw + 1)}" y="${px(yBase - bh)}" width="${px(bw - 2)}" height="${px(bh)}" class="bar"><title>${escapeHtml(`${int(c)} rows`)}</title></rect>`;
   });
-  const axis = `<text x="0" y="${h + 14}" class="tick">${escapeHtml(valueText(s.min, f))}</text><text x="${w}" y="${h + 14}" class="tick end">${escapeHtml(valueText(s.max, f))}</text>`;
-  return `<svg viewBox="0 0 ${w} ${h + 18}" width="${w}" height="${h + 18}" role="img" aria-label="${escapeHtml(title)}"><title>${escapeHtml(title)}</title>${bars.join('')}<line x1="0" y1="${h}" x2="${w}" y2="${h}" class="axis"/>${axis}</svg>`;
-}
-
-/** Horizontal bars with a label and a count per row (also used by the run report). */
-export function barsSvg(rows: Array<{ label: string; count: number }>, total: number, title: string): string {
-  const w = 480;
-  const rh = 18;
-  const lw = 170;
-  const bwMax = w - lw - 90;
-  const top = Math.max(1, ...rows.map((r) => r.count));
-  const body = rows.map((r, i) => {
-    const y = i * rh;
-    const bw = (r.count / top) * bwMax;
-    return (
-      `<text x="${lw - 6}" y="${y + 13}" class="tick end">${escapeHtml(clip(r.label, 28))}</text>` +
-      `<rect x="${lw}" y="${y + 3}" width="${px(bw)}" height="${rh - 6}" class="${r.label === OTHER_CATEGORY ? 'bar other' : 'bar'}"><title>${escapeHtml(clip(r.label, 200))}</title></rect>` +
-      `<text x="${px(lw + bw + 4)}" y="${y + 13}" class="tick">${escapeHtml(`${int(r.count)} (${share(r.count, total)})`)}</text>`
-    );
-  });
-  const h = Math.max(rh, rows.length * rh);
-  return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${escapeHtml(title)}"><title>${escapeHtml(title)}</title>${body.join('')}</svg>`;
-}
-
-/** One row per figure: the value as a bar against its limit (a tick); breached bars red, ungated ones grey. */
-export function driftSvg(report: DriftReport, title: string): string {
-  const w = 600;
-  const rh = 20;
-  const lw = 220;
-  const bwMax = w - lw - 110;
-  const body = report.figures.map((f, i) => {
-    const y = i * rh;
-    const scale = Math.max(f.limit, f.value ?? 0) * 1.25;
-    const bw = f.value === null ? 0 : (f.value / scale) * bwMax;
-    const lx = lw + (f.limit / scale) * bwMax;
-    const cls = f.breached ? 'bar breach' : f.gated ? 'bar' : 'bar ungated';
-    const label = `${figureName(f)} ${f.metric}`;
-    const text = f.value === null ? 'n/a' : `${formatFigure(f.value)} / ${f.limit}`;
-    return (
-      `<text x="${lw - 6}" y="${y + 14}" class="tick end">${escapeHtml(clip(label, 34))}</text>` +
-      `<rect x="${lw}" y="${y + 4}" width="${px(bw)}" height="${rh - 8}" class="${cls}"><title>${escapeHtml(`${label}: ${status(f)}`)}</title></rect>` +
-      `<line x1="${px(lx)}" y1="${y + 1}" x2="${px(lx)}" y2="${y + rh - 1}" class="limit"/>` +
-      `<text x="${px(lw + bwMax + 6)}" y="${y + 14}" class="tick${f.breached ? ' breach-text' : ''}">${escapeHtml(text)}</text>`
-    );
-  });
-  const h = Math.max(rh, report.figures.length * rh);
-  return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${escapeHtml(title)}"><title>${escapeHtml(title)}</title>${body.join('')}</svg>`;
-}
-
-/** A table whose cells are HTML (escape text before passing it). */
-export function htmlTable(head: string[], rows: string[][], cls = ''): string {
-  const th = head.map((x) => `<th>${escapeHtml(x)}</th>`).join('');
-  const trs = rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`;
+  const yLabel = s.sampled < s.count ? 'rows per bin (estimated)' : 'rows per bin';
+  const axes = [
+    `<line x1="${left}" y1="${yBase}" x2="${left + w}" y2="${yBase}" class="axis"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${yBase}" class="axis"/>`,
+    `<text x="${left - 4}" y="${yBase}" class="tick end">0</text>`,
+    `<text x="${left - 4}" y="${px(yBase - (h - 10) + 4)}" class="tick end">${escapeHtml(int(most))}</text>`,
+    `<text x="${left}" y="${yBase + 14}" class="tick">${escapeHtml(valueText(s.min, f))}</text>`,
+    `<text x="${left + w}" y="${yBase + 14}" class="tick end">${escapeHtml(valueText(s.max, f))}</text>`,
+    axisLabel(histogramAxis(name, f, counts.length), left + w / 2, yBase + 30),
+    axisLabel(yLabel, 14, top + h / 2, true),
+  ];
+  return svgFigure(left + w + 10, yBase + 36, title, bars.join('') + axes.join(''));
 }
 
 function featureHtml(name: string, f: FeatureStats): string {
@@ -222,26 +198,23 @@ function featureHtml(name: string, f: FeatureStats): string {
   const title = f.kind === 'text' ? `${name}: length distribution` : `${name}: distribution`;
   if (s) {
     const exactness = s.sampled < s.count ? ` (histogram estimated from a sample of ${int(s.sampled)})` : '';
-    return `<article>${head}${histogramSvg(s, f, title)}<p>${escapeHtml(numericLine(s, f) + exactness)}</p></article>`;
+    return `<article>${head}${histogramSvg(s, f, name, title)}<p>${escapeHtml(numericLine(s, f) + exactness)}</p></article>`;
   }
   if (f.categories) {
     const c = f.categories;
     const note = `${int(c.distinct)}${c.exact ? '' : '+'} distinct; top ${c.top.length} kept, ${int(c.other)} other`;
-    return `<article>${head}${barsSvg(categoryBars(f), c.count, `${name}: top categories`)}<p>${escapeHtml(note)}</p></article>`;
+    const bars = categoryBars(f);
+    const chart = barsSvg(bars, {
+      title: `${name}: rows per value, top ${Math.min(c.top.length, CHART_CATEGORIES)} values`,
+      rowAxis: `value of ${clip(name, 24)}`,
+      valueAxis: 'rows',
+      base: { count: c.count, label: `the ${int(c.count)} rows with a value` },
+      ...(bars.some((b) => b.label === OTHER_CATEGORY) ? { legend: CATEGORY_LEGEND } : {}),
+    });
+    return `<article>${head}${chart}<p>${escapeHtml(note)}</p></article>`;
   }
   return `<article>${head}</article>`;
 }
-
-/** The style sheet of the card and the run report. */
-export const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fff}
-main{max-width:980px;margin:0 auto;padding:24px}h1{font-size:24px}h2{margin-top:32px;border-bottom:1px solid #ddd}
-h3{font-size:15px;margin:18px 0 6px}.meta{font-weight:normal;color:#666;font-size:13px}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-code{background:#f4f4f4;padding:0 3px;border-radius:3px}
-.bar{fill:#4c78a8}.bar.other{fill:#a0b4cc}.bar.breach{fill:#d62728}.bar.ungated{fill:#b0b0b0}
-.limit{stroke:#222;stroke-width:2}.axis{stroke:#999}.tick{font-size:11px;fill:#333}.tick.end{text-anchor:end}
-.breach-text{fill:#d62728;font-weight:bold}.failed{color:#d62728;font-weight:bold}.passed{color:#2a7d2a;font-weight:bold}
-svg{display:block;max-width:100%;height:auto;overflow:visible;margin:4px 0}`;
 
 /** The card as one self-contained HTML page: inline CSS and SVG charts, no scripts, fonts or external resources. */
 export function renderCardHtml(card: DatasetCard): string {
@@ -268,7 +241,12 @@ export function renderCardHtml(card: DatasetCard): string {
   const labelRows = Object.entries(stats.label.counts).map(([label, count]) => ({ label, count }));
   parts.push(
     `<section><h2>Label balance: <code>${e(stats.label.field)}</code></h2>`,
-    barsSvg(labelRows, labeled, `label balance of ${stats.label.field}`),
+    barsSvg(labelRows, {
+      title: `label balance of ${stats.label.field}: labeled rows per class`,
+      rowAxis: `class (${clip(stats.label.field, 24)})`,
+      valueAxis: 'labeled rows',
+      base: { count: labeled, label: `the ${int(labeled)} labeled rows` },
+    }),
     `<p>${e(`${int(labeled)} labeled, ${int(stats.label.unlabeled)} unlabeled`)}</p></section>`,
   );
 
@@ -284,11 +262,11 @@ export function renderCardHtml(card: DatasetCard): string {
       e(f.metric),
       f.value === null ? 'n/a' : e(formatFigure(f.value)),
       e(String(f.limit)),
-      f.breached ? '<strong class="failed">BREACH</strong>' : e(status(f)),
+      f.breached ? '<strong class="failed">BREACH</strong>' : e(driftStatus(f)),
     ]);
     parts.push(
       `<section><h2>Drift against ${e(DRIFT_TITLES[key])}</h2>${verdict}<p>${e(summary)}</p>`,
-      driftSvg(report, `drift against ${DRIFT_TITLES[key]}`),
+      driftSvg(report, `drift against ${DRIFT_TITLES[key]}: each figure's value against its limit`),
       htmlTable(['Feature', 'Metric', 'Value', 'Limit', 'Status'], rows),
       '</section>',
     );

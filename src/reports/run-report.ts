@@ -3,9 +3,20 @@
  * Markdown summary per pipeline run, built from the run's status (counts, decisions) and the drift report
  * stored beside the dataset version. Never records or raw values: only counts, figures and ids.
  */
-import { CSS, barsSvg, driftSvg, escapeHtml, htmlTable } from '../datasets/dataset-card';
 import type { DriftReport } from '../quality/drift';
-import type { CanaryStepRecord, EpochRecord, ExperimentRecord, PipelineStatus } from '../shared/types';
+import type { EpochRecord, ExperimentRecord, PipelineStatus } from '../shared/types';
+import {
+  CSS,
+  barsSvg,
+  driftSvg,
+  escapeHtml,
+  formatCompact,
+  formatCount as int,
+  formatPercent as pct,
+  htmlTable,
+  type BarRow,
+} from './html';
+import { canarySvg, lossSvg } from './run-charts';
 
 /** What a report is built from. */
 export interface RunReportInput {
@@ -23,12 +34,13 @@ export interface RunReportInput {
   experiment?: Pick<ExperimentRecord, 'epochs' | 'resumedFromEpoch'> | null;
 }
 
-const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
-const int = (n: number): string => String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-
-/** Record accounting as labeled bars: in, accepted, quarantined by reason, PII-dropped, duplicates, labeled. */
-function accountingRows(s: PipelineStatus): Array<{ label: string; count: number }> {
-  const rows: Array<{ label: string; count: number }> = [];
+/**
+ * The run's partition through the stages: records in, accepted, quarantined by reason, PII-dropped, duplicates,
+ * labeled. Every row is a part of the partition's records in (one base for all of them); the dataset version's
+ * rows span its whole window, a different base, and are reported apart ({@link versionNote}).
+ */
+function accountingRows(s: PipelineStatus): BarRow[] {
+  const rows: BarRow[] = [];
   if (s.ingest) {
     rows.push({ label: 'records in', count: s.ingest.recordsIn }, { label: 'accepted', count: s.ingest.accepted });
     for (const [reason, n] of Object.entries(s.ingest.byReason).sort((a, b) => b[1] - a[1])) {
@@ -40,12 +52,19 @@ function accountingRows(s: PipelineStatus): Array<{ label: string; count: number
     if (s.pii.quarantined) rows.push({ label: 'quarantined: PII scan', count: s.pii.quarantined });
   }
   if (s.dedupe) rows.push({ label: 'duplicates', count: s.dedupe.duplicates });
-  if (s.labeling) rows.push({ label: 'labeled', count: s.labeling.labeled });
-  if (s.datasetVersion) rows.push({ label: 'rows in the version', count: s.datasetVersion.rows });
+  if (s.labeling) rows.push({ label: `labeled (of ${int(s.labeling.total)} to label)`, count: s.labeling.labeled });
   return rows;
 }
 
-function piiRows(s: PipelineStatus): Array<{ label: string; count: number }> {
+/** The dataset version's size: rows over its window of partitions, not a part of this partition's records. */
+function versionNote(s: PipelineStatus): string | undefined {
+  const v = s.datasetVersion;
+  if (!v) return undefined;
+  const n = v.partitions.length;
+  return `The dataset version ${v.versionId} holds ${int(v.rows)} rows from ${n} partition${n === 1 ? '' : 's'} (its window), a different base from the records above.`;
+}
+
+function piiRows(s: PipelineStatus): BarRow[] {
   return Object.entries(s.pii?.findings ?? {})
     .map(([label, count]) => ({ label, count: count ?? 0 }))
     .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
@@ -72,94 +91,11 @@ function metricRows(s: PipelineStatus): string[][] {
   return rows;
 }
 
-/** Canary steps over time: weight per step, with each arm's accuracy on feedback. */
-function canarySvg(steps: CanaryStepRecord[]): string {
-  const w = 600;
-  const h = 140;
-  const n = steps.length;
-  if (n === 0) return '';
-  const x = (i: number): number => 40 + (n === 1 ? 0 : (i / (n - 1)) * (w - 80));
-  const y = (v: number): number => h - 10 - v * (h - 30);
-  const line = (vals: Array<number | undefined>, cls: string): string => {
-    const pts = vals.map((v, i) => (v === undefined ? undefined : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter((p) => p !== undefined);
-    return pts.length > 0 ? `<polyline points="${pts.join(' ')}" class="${cls}" fill="none"/>` : '';
-  };
-  const dots = steps
-    .map(
-      (st, i) =>
-        `<circle cx="${x(i).toFixed(1)}" cy="${y(st.weight / 100).toFixed(1)}" r="4" class="${st.verdict === 'pass' ? 'bar' : 'bar breach'}"><title>${escapeHtml(`step ${st.step + 1}: ${st.weight}% → ${st.verdict}`)}</title></circle>` +
-        `<text x="${x(i).toFixed(1)}" y="${h + 4}" class="tick">${escapeHtml(`${st.weight}% ${st.verdict}`)}</text>`,
-    )
-    .join('');
-  return (
-    `<svg viewBox="0 0 ${w} ${h + 10}" width="${w}" height="${h + 10}" role="img" aria-label="canary steps"><title>canary steps: weight (dots), candidate accuracy (solid), champion accuracy (dashed)</title>` +
-    `<line x1="30" y1="${y(0)}" x2="${w - 20}" y2="${y(0)}" class="axis"/>` +
-    line(
-      steps.map((s) => s.weight / 100),
-      'limit',
-    ) +
-    line(
-      steps.map((s) => s.candidateAccuracy),
-      'limit',
-    ) +
-    line(
-      steps.map((s) => s.championAccuracy),
-      'axis',
-    ) +
-    dots +
-    '</svg>'
-  );
-}
-
 /** The epochs that reported a finite loss, in epoch order. */
 function lossPoints(experiment: RunReportInput['experiment']): Array<EpochRecord & { loss: number }> {
   return (experiment?.epochs ?? [])
     .filter((ep): ep is EpochRecord & { loss: number } => typeof ep.loss === 'number' && Number.isFinite(ep.loss))
     .sort((a, b) => a.epoch - b.epoch);
-}
-
-/** Compact number for axis ticks and tables. */
-const fig = (v: number): string =>
-  Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.001) ? v.toExponential(2) : String(Number(v.toPrecision(4)));
-
-/** Training loss per epoch: a polyline over epoch (x) and loss (y), labelled axes with their ranges. */
-function lossSvg(points: Array<EpochRecord & { loss: number }>): string {
-  const w = 600;
-  const h = 180;
-  const left = 70;
-  const right = 20;
-  const top = 10;
-  const bottom = 40;
-  const first = points[0]!.epoch;
-  const last = points[points.length - 1]!.epoch;
-  const lo = Math.min(0, ...points.map((p) => p.loss));
-  const hi = Math.max(...points.map((p) => p.loss));
-  const x = (epoch: number): number =>
-    left + (last === first ? (w - left - right) / 2 : ((epoch - first) / (last - first)) * (w - left - right));
-  const y = (loss: number): number => h - bottom - (hi === lo ? 0.5 : (loss - lo) / (hi - lo)) * (h - top - bottom);
-  const xy = (p: { epoch: number; loss: number }): string => `${x(p.epoch).toFixed(1)},${y(p.loss).toFixed(1)}`;
-  const dots = points
-    .map(
-      (p) =>
-        `<circle cx="${x(p.epoch).toFixed(1)}" cy="${y(p.loss).toFixed(1)}" r="3" class="bar"><title>${escapeHtml(`epoch ${p.epoch}: loss ${fig(p.loss)}`)}</title></circle>`,
-    )
-    .join('');
-  const x0 = left;
-  const yBase = h - bottom;
-  return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch"><title>training loss per epoch</title>` +
-    `<line x1="${x0}" y1="${yBase}" x2="${w - right}" y2="${yBase}" class="axis"/>` +
-    `<line x1="${x0}" y1="${top}" x2="${x0}" y2="${yBase}" class="axis"/>` +
-    `<text x="${x0 - 6}" y="${(y(hi) + 4).toFixed(1)}" class="tick end">${escapeHtml(fig(hi))}</text>` +
-    `<text x="${x0 - 6}" y="${(y(lo) + 4).toFixed(1)}" class="tick end">${escapeHtml(fig(lo))}</text>` +
-    `<text x="${x(first).toFixed(1)}" y="${yBase + 14}" class="tick">${first}</text>` +
-    (last === first ? '' : `<text x="${x(last).toFixed(1)}" y="${yBase + 14}" class="tick end">${last}</text>`) +
-    `<text x="${((x0 + w - right) / 2).toFixed(1)}" y="${h - 6}" class="tick">epoch</text>` +
-    `<text x="14" y="${((top + yBase) / 2).toFixed(1)}" class="tick" transform="rotate(-90 14 ${((top + yBase) / 2).toFixed(1)})">loss</text>` +
-    `<polyline points="${points.map(xy).join(' ')}" class="limit" fill="none"/>` +
-    dots +
-    '</svg>'
-  );
 }
 
 /** The run report as Markdown. */
@@ -175,6 +111,8 @@ export function renderRunReportMarkdown(r: RunReportInput): string {
   if (r.cardKey) out.push(`- dataset card: ${r.cardKey}`);
   out.push('', '## Record accounting', '', '| | records |', '| --- | ---: |');
   for (const row of accountingRows(s)) out.push(`| ${row.label.replace(/\|/g, '\\|')} | ${int(row.count)} |`);
+  const version = versionNote(s);
+  if (version) out.push('', version);
   const pii = piiRows(s);
   if (pii.length > 0) {
     out.push('', '## PII findings by type', '', '| type | findings |', '| --- | ---: |');
@@ -209,7 +147,7 @@ export function renderRunReportMarkdown(r: RunReportInput): string {
   const loss = lossPoints(r.experiment);
   if (loss.length > 0) {
     out.push('', '## Training loss', '', '| epoch | loss |', '| ---: | ---: |');
-    for (const p of loss) out.push(`| ${p.epoch} | ${fig(p.loss)} |`);
+    for (const p of loss) out.push(`| ${p.epoch} | ${formatCompact(p.loss)} |`);
   }
   if (s.canary.length > 0) {
     out.push(
@@ -247,18 +185,41 @@ export function renderRunReportHtml(r: RunReportInput): string {
   if (r.cardKey) facts.push(['Dataset card', `<code>${e(r.cardKey)}</code>`]);
   const parts = [`<h1>${e(`Run report: ${r.workflowId}`)}</h1>`, htmlTable(['', ''], facts)];
   const acc = accountingRows(s);
-  if (acc.length > 0) parts.push('<h2>Record accounting</h2>', barsSvg(acc, s.ingest?.recordsIn ?? acc[0]!.count, 'record accounting'));
+  const version = versionNote(s);
+  if (acc.length > 0) {
+    const partition = s.logicalDate ? `partition ${s.logicalDate}` : "the run's partition";
+    const base = s.ingest ? { count: s.ingest.recordsIn, label: `the ${int(s.ingest.recordsIn)} records in` } : undefined;
+    parts.push(
+      '<h2>Record accounting</h2>',
+      `<p class="meta">${e(`Records of ${partition} through each stage${base ? `; percentages are of the ${int(base.count)} records in` : ''}.`)}</p>`,
+      barsSvg(acc, {
+        title: `record accounting of ${partition}: records per stage`,
+        rowAxis: 'stage',
+        valueAxis: 'records',
+        base,
+      }),
+    );
+  }
+  if (version) parts.push(`<p>${e(version)}</p>`);
   const pii = piiRows(s);
-  if (pii.length > 0)
+  if (pii.length > 0) {
+    const total = pii.reduce((a, p) => a + p.count, 0);
     parts.push(
       '<h2>PII findings by type</h2>',
-      barsSvg(
-        pii,
-        pii.reduce((a, p) => a + p.count, 0),
-        'PII findings by type',
-      ),
+      barsSvg(pii, {
+        title: 'PII findings by type: values found per type',
+        rowAxis: 'PII type',
+        valueAxis: 'findings (values found; a record can hold several)',
+        base: { count: total, label: `all ${int(total)} findings` },
+      }),
     );
-  if (r.drift) parts.push('<h2>Drift per feature (against the previous version)</h2>', driftSvg(r.drift, 'drift per feature'));
+  }
+  if (r.drift) {
+    parts.push(
+      '<h2>Drift per feature (against the previous version)</h2>',
+      driftSvg(r.drift, "drift per feature against the previous version: each figure's value against its limit"),
+    );
+  }
   const metrics = metricRows(s);
   if (metrics.length > 0) {
     parts.push(

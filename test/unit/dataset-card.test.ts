@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { escapeHtml, renderCardHtml, renderCardMarkdown, type DatasetCard } from '../../src/datasets/dataset-card';
+import { renderCardHtml, renderCardMarkdown, type DatasetCard } from '../../src/datasets/dataset-card';
 import { compareStats } from '../../src/quality/drift';
 import { computeStats } from '../../src/quality/stats';
+import { escapeHtml } from '../../src/reports/html';
 import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
 
 const EVIL_FIELD = 'a<b>"c\'|`';
@@ -99,6 +100,36 @@ describe('renderCardHtml', () => {
     expect(html).toContain('not gated: not computable: no values on a side');
     const calm = renderCardHtml(card(false));
     expect(calm).toContain('Drift against the previous version</h2><p class="passed">');
+  });
+
+  it('labels both axes of every chart with what it measures and its unit, and explains the drift marks', () => {
+    const html = renderCardHtml(card(true));
+    const charts = html.match(/<svg[^>]*>.*?<\/svg>/gs) ?? [];
+    expect(charts.length).toBeGreaterThanOrEqual(8);
+    for (const svg of charts) expect((svg.match(/class="axis-label/g) ?? []).length, svg.slice(0, 120)).toBeGreaterThanOrEqual(2);
+    const chart = (label: string): string => charts.find((svg) => svg.includes(`aria-label="${label}`)) ?? '';
+    const body = chart('body: length distribution');
+    expect(body).toMatch(/>length of body \(characters\); \d+ equal-width bins<\/text>/);
+    expect(body).toMatch(/transform="rotate\(-90[^"]*">rows per bin<\/text>/);
+    expect(chart('created_at: distribution')).toMatch(/>created_at \(UTC time\); \d+ equal-width bins<\/text>/);
+    const labels = chart('label balance of queue');
+    expect(labels).toContain('>class (queue)</text>');
+    expect(labels).toContain('>labeled rows (in brackets: % of the 300 labeled rows)</text>');
+    expect(labels).toContain('>100 (33.3 %)</text>');
+    const drift = chart('drift against the previous version');
+    const legend = /<g class="legend">.*?<\/g>/s.exec(drift)?.[0] ?? '';
+    expect(legend).toMatch(/class="bar breach"\/><text [^>]*>value over its limit \(breach\)<\/text>/);
+    expect(legend).toMatch(/class="limit"\/><text [^>]*>limit<\/text>/);
+    expect(drift).toContain('>feature and metric</text>');
+  });
+
+  it('gives each bar a share only of the whole it is part of: no share above 100 %', () => {
+    const html = renderCardHtml(card(true));
+    const shares = [...html.matchAll(/(\d+(?:\.\d+)?) %/g)].map((m) => Number(m[1]));
+    expect(shares.length).toBeGreaterThan(5);
+    expect(shares.filter((p) => p > 100)).toEqual([]);
+    expect(html).toContain('aria-label="channel: rows per value, top 2 values"');
+    expect(html).toContain('>rows (in brackets: % of the 400 rows with a value)</text>');
   });
 
   it('is deterministic and shows a creation time only when given', () => {

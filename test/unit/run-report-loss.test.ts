@@ -61,7 +61,11 @@ describe('run report loss curve', () => {
     expect(new Set(ys).size).toBe(4);
     // x is proportional to the epoch: epoch 3 halfway between epochs 1 and 5.
     expect(xs[2]).toBeCloseTo((xs[0]! + xs[3]!) / 2, 1);
-    for (const label of ['>epoch<', '>loss<', '>1<', '>5<', '>1.6<', '>0<']) expect(svg).toContain(label);
+    for (const label of ['>1<', '>5<', '>1.6<', '>0<']) expect(svg).toContain(label);
+    expect(svg).toContain('class="axis-label">epoch (training passes over the data)</text>');
+    expect(svg).toMatch(/class="axis-label" transform="rotate\(-90[^"]*"\>loss \(unitless\)<\/text>/);
+    expect(svg).toMatch(/<g class="legend"><line [^>]*class="series-loss"\/><text [^>]*>training loss, as the trainer reports it<\/text>/);
+    expect(svg).toMatch(/<polyline points="[^"]+" class="series-loss"\/>/);
     expect(svg).toContain('<title>epoch 5: loss 0.4</title>');
   });
 
