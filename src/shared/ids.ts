@@ -1,3 +1,6 @@
+/** A dataset name: lowercase letters, digits, "-" or "_", starting with a letter, at most 63 characters. */
+export const DATASET_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
 /** Workflow id of the retraining run for one dataset partition (a logical date, YYYY-MM-DD). */
 export function retrainWorkflowId(dataset: string, logicalDate: string): string {
   return `retrain-${dataset}-${logicalDate}`;

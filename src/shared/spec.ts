@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CANARY_POLICY_DEFAULTS as D } from './canary-defaults';
+import { DATASET_NAME } from './ids';
 import { TrainerSpecSchema } from './trainer-spec';
 
 /** Type of one field in a dataset's record contract. */
@@ -146,7 +147,7 @@ export const NO_LABELING_FUNCTION = 'none';
 
 /** A dataset spec: the one file that declares a dataset's contract, policies and gates. */
 export const DatasetSpecSchema = z.object({
-  dataset: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" or "_", starting with a letter'),
+  dataset: z.string().regex(DATASET_NAME, 'lowercase letters, digits, "-" or "_", starting with a letter'),
   /** Name of the model trained from the dataset (registry, routing, gateway URL); default `<dataset>-classifier`. */
   model: z
     .string()

@@ -1,6 +1,6 @@
 /** Pure decisions of backfillWorkflow: input checks, the partition list, the success verdict and the ETA. */
 import type { BackfillInput } from '../shared/backfill';
-import { isLogicalDate } from '../shared/ids';
+import { DATASET_NAME, isLogicalDate } from '../shared/ids';
 import { TRAIN_MODES } from '../shared/run-mode';
 import type { TrainMode } from '../shared/types';
 
@@ -14,11 +14,6 @@ export const DEFAULT_MAX_CHILDREN_PER_RUN = 500;
 export const DEFAULT_RECHECK_SECONDS = 30;
 /** Longest wait between those looks an input may ask for, seconds. */
 export const MAX_RECHECK_SECONDS = 3600;
-/**
- * A dataset name, as the spec schema (src/shared/spec.ts) defines it; repeated here because that module brings zod
- * into the workflow bundle.
- */
-const DATASET_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const MS_PER_DAY = 86_400_000;
 
 /** Input with its defaults applied. */
