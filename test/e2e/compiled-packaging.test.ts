@@ -14,7 +14,7 @@ import { parseTrainerLine } from '../../src/training/contract';
 import type * as ProcessBackend from '../../src/training/process-backend';
 import type * as WorkflowBundleModule from '../../src/workers/workflow-bundle';
 import { writeJobDir } from '../../src/training/job-dir';
-import { smallSpec, versionTickets } from '../unit/job-dir-fixtures';
+import { smallSpec, ticketsJobInput, versionTickets } from '../unit/job-dir-fixtures';
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUT = path.join(ROOT, '.trainset', 'compiled-test');
@@ -47,16 +47,7 @@ describe('compiled packaging (npm run build)', () => {
         validation: await versionTickets(spec, 40, 12),
         test: await versionTickets(spec, 20, 13),
       };
-      await writeJobDir(jobDir, {
-        jobKey: 'tickets-classifier/dv-1',
-        model: 'tickets-classifier',
-        datasetVersion: 'dv-1',
-        spec,
-        splits,
-        shuffleLabels: false,
-        gpus: 0,
-        resumeFrom: null,
-      });
+      await writeJobDir(jobDir, ticketsJobInput(spec, splits));
       // Only PATH: no NODE_OPTIONS that could bring a loader in.
       const r = spawnSync(command[0]!, [...command.slice(1), jobDir], { cwd: jobDir, encoding: 'utf8', env: { PATH: process.env.PATH } });
       expect(r.stderr).toBe('');

@@ -3,7 +3,7 @@
  * registry, blob folder, gateway, workers) answers the stock `temporal` CLI and the other trainset commands,
  * and `down` stops it.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StackFile } from '../../src/cli/context';
 import { embeddedEnv } from '../../src/workers/config';
 import { temporalCli } from '../helpers/temporal-cli';
+import { runTrainset } from '../helpers/trainset-cli';
 
 const repoRoot = path.resolve(__dirname, '../..');
-const bin = path.join(repoRoot, 'bin', 'trainset.js');
 
 /** A port that was free a moment ago (bind port 0, read it, close). */
 function freePort(): Promise<number> {
@@ -56,18 +56,10 @@ describe('trainset up / down (embedded)', () => {
   let ports: { temporal: number; ui: number; gateway: number; registry: number };
 
   /** Run `node bin/trainset.js <args>` in the repository root; resolves with its output and exit code. */
-  const trainset = (args: string[], timeoutMs = 120_000): Promise<{ out: string; code: number }> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [bin, ...args],
-        { cwd: repoRoot, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-          resolve({ out: `${stdout}${stderr}`, code });
-        },
-      );
-    });
+  const trainset = async (args: string[], timeoutMs = 120_000): Promise<{ out: string; code: number }> => {
+    const r = await runTrainset(args, { env, cwd: repoRoot, timeoutMs });
+    return { out: `${r.stdout}${r.stderr}`, code: r.code };
+  };
   const stackFile = (): string => path.join(home, 'stack.json');
 
   beforeAll(async () => {

@@ -1,8 +1,7 @@
 /** `trainset models list --json` and `models history --json` against the real PostgreSQL registry: arrays of plain objects. */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../../src/registry';
+import { registryCliEnv, runTrainset } from '../helpers/trainset-cli';
 import { createTestDatabase, type TestDatabase } from './registry-test-db';
 
 const MODEL = 'tickets-classifier';
@@ -32,25 +31,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** `node bin/trainset.js <args>` on the test registry. */
-function trainset(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TRAINSET_MODE: 'production',
-    DATABASE_URL: db.url,
-    TEMPORAL_ADDRESS: 'localhost:7233',
-    GATEWAY_URL: 'http://127.0.0.1:1',
-    LOG_LEVEL: 'warn',
-  };
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve(__dirname, '../../bin/trainset.js'), ...args],
-      { env, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ stdout, stderr, code: err ? (typeof err.code === 'number' ? err.code : -1) : 0 }),
-    );
-  });
-}
+const trainset = (args: string[]) => runTrainset(args, { env: registryCliEnv(db.url) });
 
 describe('listing commands with --json', () => {
   it('models list --json prints the versions, newest first, as an array of objects', async () => {

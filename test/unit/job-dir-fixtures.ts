@@ -5,6 +5,7 @@ import { writeRecordsParquet } from '../../src/datasets/parquet';
 import { decodeParquetRows } from '../../src/datasets/version-store';
 import type { DatasetSpec } from '../../src/shared/spec';
 import type { SplitName } from '../../src/training/contract';
+import type { JobDirInput } from '../../src/training/job-dir';
 import { decodeNpy } from '../../src/training/npy';
 import { ticketsSpec } from './data-fixtures';
 import { syntheticTickets } from './training-fixtures';
@@ -58,4 +59,23 @@ export interface Csr {
 export function readCsr(dir: string, split: SplitName): Csr {
   const read = (kind: string): number[] => Array.from(decodeNpy(readFileSync(join(dir, `features/${split}.${kind}.npy`))), Number);
   return { indptr: read('indptr'), indices: read('indices'), values: read('values'), labels: read('labels') };
+}
+
+/** A writeJobDir input for a tickets-classifier job on dataset version dv-1 (no resume, no GPU). */
+export function ticketsJobInput(
+  spec: DatasetSpec,
+  splits: Record<SplitName, Array<Record<string, unknown>>>,
+  overrides: Partial<JobDirInput> = {},
+): JobDirInput {
+  return {
+    jobKey: 'tickets-classifier/dv-1',
+    model: 'tickets-classifier',
+    datasetVersion: 'dv-1',
+    spec,
+    splits,
+    shuffleLabels: false,
+    gpus: 0,
+    resumeFrom: null,
+    ...overrides,
+  };
 }
