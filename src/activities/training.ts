@@ -11,7 +11,7 @@ import { ErrorType } from '../shared/errors';
 import { modelNameFor } from '../shared/ids';
 import type { EpochRecord, ExperimentRecord, Metrics, TrainResult } from '../shared/types';
 import type { DatasetSpec } from '../shared/spec';
-import type { TrainerSpec } from '../shared/trainer-spec';
+import { shufflesLabels, type TrainerSpec } from '../shared/trainer-spec';
 import { TrainerAbortedError, TrainerHungError, TrainerProcessError, TrainingFailedError } from '../training/backend-errors';
 import { JobPaths, type TrainerMessage } from '../training/contract';
 import { evaluate } from '../training/evaluate';
@@ -32,7 +32,6 @@ export interface TrainInput {
    * trainer's identity and hyperparameters to it: the key it trained under comes back in TrainResult.jobKey.
    */
   jobKey: string;
-  shuffleLabels: boolean;
 }
 
 /** Key of a model's descriptor (what the registry's artifact_key points at) for a job key. */
@@ -149,7 +148,7 @@ export function createTrainingActivities({ blobs, specs, trainers, gpus, workDir
           datasetVersion: input.versionId,
           spec,
           splits: { train: split.train.map(strip), validation: split.validation.map(strip), test: split.test.map(strip) },
-          shuffleLabels: input.shuffleLabels,
+          shuffleLabels: shufflesLabels(spec.trainer),
           gpus: trainer.backend === 'kubernetes' ? trainer.gpus : lease.devices.length,
           resumeFrom: resumeFrom ? { epoch: resumeFrom.epoch, path: resumeFrom.path } : null,
         });

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { modelNameFor } from '../shared/ids';
+import { SHUFFLE_LABELS } from '../shared/trainer-spec';
 import type { RetrainInput, RetrainResult } from '../shared/types';
 import { embeddedEnv, loadConfig } from '../workers/config';
 import { createLogger, installTemporalLogger } from '../workers/logger';
@@ -44,16 +45,38 @@ export function checkTorch(): Promise<void> {
   });
 }
 
-/** A copy of the specs whose tickets spec trains with the PyTorch reference trainer; returns its folder. */
-async function pytorchSpecs(cwd: string, home: string): Promise<string> {
+/** The tickets spec of the demo's own copy of the specs, parsed, and where it is written. */
+interface DemoSpec {
+  file: string;
+  spec: Record<string, unknown>;
+}
+
+/**
+ * The demo's copy of the specs (under its home, so the repository's specs/ are never edited): the tickets spec as
+ * is, or training with the PyTorch reference trainer. Returns the folder and the tickets spec.
+ */
+async function demoSpecs(cwd: string, home: string, pytorch: boolean): Promise<{ dir: string; tickets: DemoSpec }> {
   const dir = path.join(home, 'specs');
   await mkdir(dir, { recursive: true });
   const spec = YAML.parse(await readFile(path.join(cwd, 'specs', `${DATASET}.yaml`), 'utf8')) as Record<string, unknown>;
-  const trainer = { ...(spec.trainer as Record<string, unknown>) };
-  delete trainer.learningRate;
-  spec.trainer = { ...trainer, backend: 'process', command: [PYTHON, 'trainers/pytorch/train.py'], epochs: 10, hyperparameters: {} };
-  await writeFile(path.join(dir, `${DATASET}.yaml`), YAML.stringify(spec));
-  return dir;
+  if (pytorch) {
+    const trainer = { ...(spec.trainer as Record<string, unknown>) };
+    delete trainer.learningRate;
+    spec.trainer = { ...trainer, backend: 'process', command: [PYTHON, 'trainers/pytorch/train.py'], epochs: 10, hyperparameters: {} };
+  }
+  const tickets = { file: path.join(dir, `${DATASET}.yaml`), spec };
+  await writeFile(tickets.file, YAML.stringify(spec));
+  return { dir, tickets };
+}
+
+/**
+ * A spec whose trainer section asks for permuted train labels (trainer.hyperparameters.shuffleLabels), as a broken
+ * upstream change would: the model it trains must be caught. The demo's day 3 (and the e2e test's) runs with it.
+ */
+export function withShuffledLabels(spec: Record<string, unknown>): Record<string, unknown> {
+  const trainer = spec.trainer as Record<string, unknown>;
+  const hyperparameters = { ...((trainer.hyperparameters as Record<string, unknown> | undefined) ?? {}), [SHUFFLE_LABELS]: true };
+  return { ...spec, trainer: { ...trainer, hyperparameters } };
 }
 
 /** The demo: day 1 sets the champion, day 2 promotes a better candidate, day 3 (bad model) is rolled back. */
@@ -65,10 +88,12 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean; trainer?: 'b
   const pytorch = opts.trainer === 'pytorch';
   if (pytorch) await checkTorch();
   // The demo always runs embedded, whatever production settings the shell carries.
+  const specs = await demoSpecs(cwd, home, pytorch);
   const env = embeddedEnv(process.env, {
     TRAINSET_HOME: home,
     GATEWAY_PORT: '0',
-    ...(pytorch ? { SPECS_DIR: await pytorchSpecs(cwd, home), TRAINSET_TRAINERS_DIR: cwd } : {}),
+    SPECS_DIR: specs.dir,
+    ...(pytorch ? { TRAINSET_TRAINERS_DIR: cwd } : {}),
   });
   const config = loadConfig(env, cwd);
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn', 'trainset-demo');
@@ -85,7 +110,7 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean; trainer?: 'b
     const days = dateRange('2026-11-01', 3);
     await writeSamplePartitions(stack.backends.blobs, { dataset: DATASET, dates: days, count: 600 });
     say(`wrote sample partitions for ${days.join(', ')} to ${stack.backends.blobs.uri}/raw/${DATASET}/`);
-    const plan: Array<{ date: string; input: RetrainInput & { logicalDate: string }; expect: string }> = [
+    const plan: Array<{ date: string; input: RetrainInput & { logicalDate: string }; expect: string; before?: () => Promise<void> }> = [
       { date: days[0]!, input: { dataset: DATASET, logicalDate: days[0]! }, expect: 'first model becomes champion' },
       { date: days[1]!, input: { dataset: DATASET, logicalDate: days[1]! }, expect: 'better candidate promoted through the canary' },
       {
@@ -93,17 +118,21 @@ export async function runDemo(opts: { cwd?: string; keep?: boolean; trainer?: 'b
         input: {
           dataset: DATASET,
           logicalDate: days[2]!,
-          badModel: true,
           // The offline gate would reject a model trained on shuffled labels; the override (audited) lets the
           // demo show the canary's own defence: live accuracy vs the champion, and an automatic rollback.
           gateOverride: { reason: 'demo: push a bad model past the gate to exercise the canary rollback', actor: 'demo' },
         },
         expect: 'bad model (shuffled labels) rolled back automatically by the canary',
+        before: async () => {
+          await writeFile(specs.tickets.file, YAML.stringify(withShuffledLabels(specs.tickets.spec)));
+          say(`  the demo's tickets spec now sets trainer.hyperparameters.${SHUFFLE_LABELS}: true (${specs.tickets.file})`);
+        },
       },
     ];
     const summaries: string[] = [];
     for (const [i, step] of plan.entries()) {
       say(`\nday ${i + 1} (${step.date}): ${step.expect}`);
+      await step.before?.();
       const { workflowId, result } = await runAndWatch(stack.client, step.input, say);
       const lines = summaryLines(result, { uiUrl: stack.uiUrl, workflowId });
       lines.forEach((l) => say(l));

@@ -47,7 +47,6 @@ export function registerOperatorCommands(program: Command): void {
     .description('Start retrainPipelineWorkflow for one partition (default: yesterday, UTC)')
     .argument('<dataset>')
     .option('--date <YYYY-MM-DD>', 'partition to process', dateArg)
-    .option('--bad-model', 'train on shuffled labels (shows an automatic rollback)')
     .option('--override-gate <reason>', 'let the candidate past a failed validation gate (audited)')
     .option('--train <mode>', '"all" (default): train, register and evaluate a model; "none": build the dataset version only')
     .option('--deploy <mode>', '"auto" (default): canary and promote if this is the newest partition processed; "never": do not deploy')
@@ -56,7 +55,7 @@ export function registerOperatorCommands(program: Command): void {
     .addHelpText('after', EXIT_CODES_HELP)
     .action(async (dataset, opts) => {
       const date = opts.date ?? shiftDate(new Date().toISOString().slice(0, 10), 1);
-      const input: RetrainInput = { dataset, logicalDate: date, badModel: opts.badModel ?? false };
+      const input: RetrainInput = { dataset, logicalDate: date };
       if (opts.train !== undefined) input.train = opts.train as RetrainInput['train'];
       if (opts.deploy !== undefined) input.deploy = opts.deploy as RetrainInput['deploy'];
       const mode = resolveRunMode(input);

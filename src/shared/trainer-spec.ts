@@ -73,9 +73,23 @@ export const TrainerSpecSchema = z
   .superRefine((t, ctx) => {
     if (t.backend === 'process' && !t.command)
       ctx.addIssue({ code: 'custom', path: ['command'], message: 'the process backend needs "command"' });
+    if (SHUFFLE_LABELS in t.hyperparameters && typeof t.hyperparameters[SHUFFLE_LABELS] !== 'boolean')
+      ctx.addIssue({ code: 'custom', path: ['hyperparameters', SHUFFLE_LABELS], message: 'must be true or false' });
     if (t.backend === 'kubernetes' && !t.kubernetes)
       ctx.addIssue({ code: 'custom', path: ['kubernetes'], message: 'the kubernetes backend needs a "kubernetes" section (image, ...)' });
   });
+
+/**
+ * `trainer.hyperparameters.shuffleLabels: true` permutes the train split's labels before any trainer sees them, so the
+ * model learns nothing: a model that must be caught, for the demo and for rehearsing a canary rollback. Never set it on
+ * a production spec. Like every hyperparameter it is part of the training key, so it never reuses a sound model.
+ */
+export const SHUFFLE_LABELS = 'shuffleLabels';
+
+/** Whether the trainer section asks for permuted train labels (see SHUFFLE_LABELS). */
+export function shufflesLabels(trainer: Pick<TrainerSpec, 'hyperparameters'>): boolean {
+  return trainer.hyperparameters[SHUFFLE_LABELS] === true;
+}
 
 /** A validated `trainer` section. */
 export type TrainerSpec = z.infer<typeof TrainerSpecSchema>;

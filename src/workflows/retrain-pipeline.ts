@@ -223,12 +223,11 @@ export async function retrainPipelineWorkflow(input: RetrainInput): Promise<Retr
       if (mode.train === 'none') return { kind: 'versioned' as const };
 
       setStage('train');
-      const jobKey = `${p.model}/${version.versionId.slice(0, JOB_KEY_VERSION_CHARS)}${input.badModel ? '-shuffled' : ''}`;
+      const jobKey = `${p.model}/${version.versionId.slice(0, JOB_KEY_VERSION_CHARS)}`;
       const trained = await gpu.trainModel({
         dataset: p.dataset,
         versionId: version.versionId,
         jobKey,
-        shuffleLabels: input.badModel === true,
       });
       status.training = { epochs: trained.epochs, seconds: trained.seconds, validationAccuracy: trained.validationMetrics.accuracy };
 

@@ -19,15 +19,18 @@ import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainInput, RetrainResult } from '../../src/shared/types';
 import { writeSamplePartitions } from '../../src/samples/index';
 import { quietLogger, startE2eStack, type E2eStack } from '../helpers/e2e-stack';
+import { copySpecs, withShuffledLabels, type SpecCopy } from '../helpers/spec-copy';
 import { temporalCliOk } from '../helpers/temporal-cli';
 
 const MODEL = 'tickets-classifier';
 const DAYS = ['2026-10-05', '2026-10-06', '2026-10-07'];
 
 let stack: E2eStack;
+let specs: SpecCopy;
 
 beforeAll(async () => {
-  stack = await startE2eStack();
+  specs = await copySpecs();
+  stack = await startE2eStack({ specsDir: specs.dir });
   await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 400 });
 }, 180_000);
 
@@ -38,6 +41,7 @@ afterAll(async () => {
   for (const w of extraWorkers) w.worker.shutdown();
   await Promise.all(extraWorkers.map((w) => w.running));
   await stack?.stop();
+  await specs?.remove();
 });
 
 async function run(workflowId: string, input: RetrainInput): Promise<RetrainResult> {
@@ -183,12 +187,13 @@ describe('retrainPipelineWorkflow end to end', () => {
 
   it('rolls a bad model back automatically at the first canary step', async () => {
     const champion = (await stack.registry.models.getAlias(MODEL, 'champion'))!.id;
+    // The trainer section asks for permuted train labels (trainer.hyperparameters.shuffleLabels) for this run only.
+    await specs.write('tickets', withShuffledLabels);
     const bad = await run('e2e-day3-bad', {
       dataset: 'tickets',
       logicalDate: DAYS[2],
-      badModel: true,
       gateOverride: { reason: 'test: exercise the canary', actor: 'e2e' },
-    });
+    }).finally(() => specs.write('tickets'));
     expect(bad.outcome).toBe('rolled_back');
     expect(bad.status.gate).toMatchObject({ passed: false, overridden: true });
     // Earlier canaries served requests: their input profiles are the production sample the quality gate compared.

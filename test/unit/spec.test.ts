@@ -9,6 +9,8 @@ import { ensureApplicationFailure } from '@temporalio/common';
 import { InvalidSpec, labelingFunction } from '../../src/labeling/labelers';
 import { createDirSpecSource, specHashOf } from '../../src/datasets/spec-source';
 import { ErrorType } from '../../src/shared/errors';
+import { shufflesLabels } from '../../src/shared/trainer-spec';
+import { withShuffledLabels } from '../../src/cli/demo';
 import { modelNameFor } from '../../src/shared/ids';
 import { NO_LABELING_FUNCTION, parseDatasetSpec, type DatasetSpecSchema } from '../../src/shared/spec';
 
@@ -85,6 +87,16 @@ describe('parseDatasetSpec', () => {
       (s.canary as { steps: Array<{ weight: number; bakeSeconds: number }> }).steps = [{ weight: 100, bakeSeconds: 60 }];
     });
     expect(() => parseDatasetSpec(bad, 'tickets.yaml')).toThrow(/canary\.steps\.0\.weight: a canary step weighs at most 99/);
+  });
+
+  it('reads trainer.hyperparameters.shuffleLabels (the demo bad-model knob) as a boolean, and refuses any other value', () => {
+    expect(shufflesLabels(parseDatasetSpec(raw, 'tickets.yaml').trainer)).toBe(false);
+    const on = parseDatasetSpec(withShuffledLabels(raw as Record<string, unknown>), 'tickets.yaml');
+    expect(shufflesLabels(on.trainer)).toBe(true);
+    const bad = variant((s) => {
+      (s.trainer as { hyperparameters?: Record<string, unknown> }).hyperparameters = { shuffleLabels: 'yes' };
+    });
+    expect(() => parseDatasetSpec(bad, 'tickets.yaml')).toThrow(/trainer\.hyperparameters\.shuffleLabels: must be true or false/);
   });
 
   it('lists every problem, one line each', () => {

@@ -15,8 +15,6 @@ export interface RetrainInput {
   logicalDate?: string;
   /** Days between the run's start date and the partition it processes when logicalDate is absent (default 1). */
   partitionOffsetDays?: number;
-  /** Train on shuffled labels (demo and tests: a model that must be rolled back). */
-  badModel?: boolean;
   /** Let the candidate past a failed validation gate; the reason is audited. */
   gateOverride?: { reason: string; actor?: string };
   /**
