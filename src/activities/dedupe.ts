@@ -17,6 +17,7 @@ import {
   resumeCheckpoint,
   withPartedWriters,
   workKey,
+  DEDUPED_STAGE,
   type HashedRecord,
 } from '../datasets/work-files';
 
@@ -37,7 +38,7 @@ export function createDedupeActivities({ blobs, specs, registry, partRecords = P
     /** Write the partition's distinct, never-seen-before records as {hash, record} lines. */
     async dedupeRecords(input: PartitionInput & { cleanKey: string }): Promise<DedupeResult> {
       const { spec } = await specs.load(input.dataset);
-      const dedupedKey = workKey(input.dataset, input.partition, 'deduped', keyHash(input.cleanKey));
+      const dedupedKey = workKey(input.dataset, input.partition, DEDUPED_STAGE, keyHash(input.cleanKey));
       const summaryKey = `${dedupedKey}.summary.json`;
       const done = await readJsonIfExists<DedupeResult>(blobs, summaryKey);
       if (done) return done;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DATASET_NAME } from '../shared/ids';
 import { parseDatasetSpec, type DatasetSpec } from '../shared/spec';
 
 /** A loaded spec and the hash that pins it into dataset versions. */
@@ -33,7 +34,7 @@ function stableStringify(v: unknown): string {
 export function createDirSpecSource(dir: string): SpecSource {
   return {
     async load(dataset: string): Promise<LoadedSpec> {
-      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(dataset)) throw new Error(`Invalid dataset name ${JSON.stringify(dataset)}`);
+      if (!DATASET_NAME.test(dataset)) throw new Error(`Invalid dataset name ${JSON.stringify(dataset)}`);
       for (const ext of ['.yaml', '.yml', '.json']) {
         const file = path.join(dir, `${dataset}${ext}`);
         let text: string;
