@@ -9,7 +9,7 @@ import type { DatasetSpec } from '../../src/shared/spec';
 import { CONTRACT_VERSION, parseJobDescription, SPLITS, type SplitName } from '../../src/training/contract';
 import { featurize } from '../../src/training/features';
 import { featureSpecOf, JobInputError, writeJobDir, type JobDirInput } from '../../src/training/job-dir';
-import { readCsr, smallSpec, versionTickets, type Csr } from './job-dir-fixtures';
+import { readCsr, smallSpec, ticketsJobInput, versionTickets, type Csr } from './job-dir-fixtures';
 
 const root = mkdtempSync(join(tmpdir(), 'trainset-jobdir-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -26,17 +26,7 @@ beforeAll(async () => {
   };
 });
 
-const input = (overrides: Partial<JobDirInput> = {}): JobDirInput => ({
-  jobKey: 'tickets-classifier/dv-1',
-  model: 'tickets-classifier',
-  datasetVersion: 'dv-1',
-  spec,
-  splits,
-  shuffleLabels: false,
-  gpus: 0,
-  resumeFrom: null,
-  ...overrides,
-});
+const input = (overrides: Partial<JobDirInput> = {}): JobDirInput => ticketsJobInput(spec, splits, overrides);
 
 const labelled = (records: Array<Record<string, unknown>>): Array<Record<string, unknown>> =>
   records.filter((r) => r[spec.schema.labelField] !== undefined && r[spec.schema.labelField] !== null);
