@@ -103,7 +103,6 @@ export const b11: Bench = {
           dataset: 'tickets',
           versionId: VERSION,
           jobKey: `bench/${i}`,
-          shuffleLabels: false,
         });
         const t2 = performance.now();
         direct.push((t1 - t0) / 1000);

@@ -83,7 +83,7 @@ async function gatedTrainer(dir: string): Promise<{ command: string[]; env: Reco
 /** What the builtin trainer behind gatedTrainer needs in job.json's hyperparameters (a process backend passes only these). */
 const BUILTIN_HYPER = { kind: 'logreg-hashed', learningRate: 0.5, l2: 1e-4 };
 
-const input = (jobKey: string, shuffleLabels = false) => ({ dataset: 'tickets', versionId, jobKey, shuffleLabels });
+const input = (jobKey: string) => ({ dataset: 'tickets', versionId, jobKey });
 
 describe('trainModel', () => {
   it('heartbeats every epoch, stores an ONNX model, and returns the cached result on a retry', async () => {
@@ -121,6 +121,22 @@ describe('trainModel', () => {
     const again = await new WorkerActivityEnvironment({ attempt: 2 }).run(trainModel, job);
     expect(again).toEqual(r);
     expect(trainer.runs).toBe(1);
+  });
+
+  it('trains on permuted labels when the spec sets trainer.hyperparameters.shuffleLabels, under a key of its own', async () => {
+    const blobs = new MemoryBlobStore();
+    await storeVersion(blobs, 240);
+    const train = async (hyperparameters: Record<string, unknown>): Promise<TrainResult> => {
+      const specs = await specsWith((s) => ({ ...s, trainer: { ...s.trainer, epochs: 8, hyperparameters } }));
+      const { trainModel } = createTrainingActivities(gpuDeps(blobs, { workDir, specs, trainers: { builtin: createBuiltinBackend() } }));
+      return new WorkerActivityEnvironment().run(trainModel, input('tickets-classifier/labels'));
+    };
+    const sound = await train({});
+    const shuffled = await train({ shuffleLabels: true });
+    expect(shuffled.jobKey).not.toBe(sound.jobKey);
+    expect(shuffled.experiment?.hyperparameters).toMatchObject({ shuffleLabels: true });
+    // Validation labels are not permuted: a model fit to permuted train labels scores far below the sound one.
+    expect(shuffled.validationMetrics.accuracy).toBeLessThan(sound.validationMetrics.accuracy - 0.2);
   });
 
   it('stores each checkpoint as reported; a retry on another worker resumes from the newest and ends with the same model', async () => {

@@ -50,7 +50,7 @@ describe('retrainPipelineWorkflow', () => {
       // Data flows between stages by reference: each stage gets the previous stage's key.
       expect(run.inputsOf('scanPii')[0]?.stagedKey).toBe(`work/tickets/${DATE}/ingested-abc.jsonl`);
       expect(run.inputsOf('dedupeRecords')[0]?.cleanKey).toBe(`work/tickets/${DATE}/clean-abc.jsonl`);
-      expect(run.inputsOf('trainModel')[0]).toMatchObject({ dataset: 'tickets', versionId: TEST_VERSION.versionId, shuffleLabels: false });
+      expect(run.inputsOf('trainModel')[0]).toMatchObject({ dataset: 'tickets', versionId: TEST_VERSION.versionId });
       return r;
     });
     expect(result.outcome).toBe('first_champion');
