@@ -1,7 +1,10 @@
 /** The validation gate as a pure function: value and change thresholds, slices, train–validation gap, first model. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluateGate } from '../../src/gate/evaluate-gate';
-import { parseGatePolicy } from '../../src/gate/policy';
+import { parseGatePolicy, readGatePolicyFile } from '../../src/gate/policy';
 import type { Evaluation, GatePolicy, Metrics } from '../../src/shared/types';
 
 const base: GatePolicy = { minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.03 };
@@ -274,5 +277,38 @@ describe('parseGatePolicy', () => {
     ['a negative degradation limit', 'changes: [{ metric: ece, maxDegradation: -1 }]', /changes\.0\.maxDegradation/],
   ])('refuses %s, naming the path', (_name, text, message) => {
     expect(() => parseGatePolicy(text, 'p.yaml')).toThrow(message);
+  });
+
+  it('reads an empty document as the defaults', () => {
+    expect(parseGatePolicy('')).toEqual({ minAccuracy: 0.6, minMacroF1: 0.5, maxRegression: 0.02 });
+  });
+
+  it('refuses text that is not YAML, naming the source', () => {
+    expect(() => parseGatePolicy('minAccuracy: [0.7', 'p.yaml')).toThrow(/^Invalid gate policy p\.yaml: not YAML or JSON \(/);
+  });
+
+  it('refuses a document that is a plain string, naming the root and the default source', () => {
+    expect(() => parseGatePolicy('just some words')).toThrow(/^Invalid gate policy policy:\n {2}- \(root\): /);
+  });
+
+  it('lists every problem on its own line', () => {
+    const text = 'minAcuracy: 0.7\nthresholds: [{ metric: auc, min: 0.8 }]';
+    expect(() => parseGatePolicy(text, 'p.yaml')).toThrow(/:\n {2}- .+\n {2}- /);
+  });
+});
+
+describe('readGatePolicyFile', () => {
+  it('reads a policy file, and names the file when it is invalid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gate-policy-'));
+    try {
+      const good = join(dir, 'good.yaml');
+      const bad = join(dir, 'bad.yaml');
+      await writeFile(good, 'gates:\n  minAccuracy: 0.75\n');
+      await writeFile(bad, 'minAcuracy: 0.7\n');
+      expect(await readGatePolicyFile(good)).toMatchObject({ minAccuracy: 0.75 });
+      await expect(readGatePolicyFile(bad)).rejects.toThrow(`Invalid gate policy ${bad}:`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
