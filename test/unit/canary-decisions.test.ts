@@ -90,6 +90,45 @@ describe('analyzeCanaryWindow', () => {
       champ: arm(100, 100, 90, 0, 10),
       verdict: 'inconclusive',
     },
+    // Exact limits: 1 − 0.75 and 5/100 − 0 are exact in binary floating point, 150 ms = max(100 × 1.5, 100 + 20).
+    {
+      name: 'passes an accuracy drop of exactly the limit',
+      cand: arm(100, 100, 75),
+      champ: arm(100, 100, 100),
+      verdict: 'pass',
+      p: { maxAccuracyDrop: 0.25 },
+    },
+    { name: 'passes an error-rate rise of exactly the limit', cand: arm(100, 100, 90, 5), champ: arm(100, 100, 90, 0), verdict: 'pass' },
+    { name: 'passes a p95 of exactly the limit', cand: arm(100, 100, 90, 0, 150), champ: arm(100, 100, 90, 0, 100), verdict: 'pass' },
+    { name: 'judges arms with exactly minSamples requests and feedback', cand: arm(50, 50, 45), champ: arm(50, 50, 45), verdict: 'pass' },
+    {
+      name: 'does not judge the error rate when the champion has too few requests',
+      cand: arm(100, 100, 90, 50),
+      champ: arm(10, 10, 9, 0),
+      verdict: 'inconclusive',
+    },
+    {
+      name: 'does not judge accuracy when the champion has too little feedback',
+      cand: arm(100, 100, 10),
+      champ: arm(100, 10, 9),
+      verdict: 'inconclusive',
+    },
+    {
+      name: 'with minSamples 0, counts a candidate without feedback as accuracy 0',
+      cand: arm(10, 0, 0),
+      champ: arm(10, 10, 10),
+      verdict: 'breach',
+      reason: /^accuracy 0\.000 is 1\.000 below champion 1\.000/,
+      p: { minSamples: 0 },
+    },
+    {
+      name: 'with minSamples 0, counts a champion without requests as error rate 0',
+      cand: arm(10, 10, 10, 5),
+      champ: arm(0, 10, 10),
+      verdict: 'breach',
+      reason: /^error rate 0\.500 exceeds champion 0\.000/,
+      p: { minSamples: 0 },
+    },
     {
       name: 'breach beats inconclusive: a certain error-rate breach with too little feedback',
       cand: arm(100, 10, 2, 40),
@@ -97,12 +136,27 @@ describe('analyzeCanaryWindow', () => {
       verdict: 'breach',
       reason: /^error rate 0\.400/,
     },
-  ])('$name', ({ cand, champ, verdict, reason }: { cand: ArmStats; champ: ArmStats; verdict: string; reason?: RegExp }) => {
-    const v = analyzeCanaryWindow({ generation: 3, candidate: cand, champion: champ }, policy);
-    expect(v.verdict).toBe(verdict);
-    if (reason) expect(v.reasons[0]).toMatch(reason);
-    if (verdict === 'pass') expect(v.reasons).toEqual([]);
-  });
+  ])(
+    '$name',
+    ({
+      cand,
+      champ,
+      verdict,
+      reason,
+      p,
+    }: {
+      cand: ArmStats;
+      champ: ArmStats;
+      verdict: string;
+      reason?: RegExp;
+      p?: Partial<CanaryPolicy>;
+    }) => {
+      const v = analyzeCanaryWindow({ generation: 3, candidate: cand, champion: champ }, { ...policy, ...p });
+      expect(v.verdict).toBe(verdict);
+      if (reason) expect(v.reasons[0]).toMatch(reason);
+      if (verdict === 'pass') expect(v.reasons).toEqual([]);
+    },
+  );
 
   it('lists every breached metric', () => {
     const v = analyzeCanaryWindow({ generation: 1, candidate: arm(100, 100, 40, 30, 90), champion: arm(100, 100, 90, 0, 10) }, policy);
@@ -164,6 +218,18 @@ describe('nextCanaryAction', () => {
     },
   ])('$name', ({ o, c, p, action }) => {
     expect(nextCanaryAction(o, c, { ...policy, ...p }, 10).action).toBe(action);
+  });
+
+  it('joins every reason of a breach or an inconclusive step into the rollback reason', () => {
+    const two = { reasons: ['accuracy low', 'p95 high'] };
+    expect(nextCanaryAction({ verdict: 'breach', ...two }, counters({ breaches: 1 }), policy, 25)).toEqual({
+      action: 'rollback',
+      reason: 'canary breach at 25%: accuracy low; p95 high',
+    });
+    expect(nextCanaryAction({ verdict: 'inconclusive', ...two }, counters({ inconclusiveInStep: 3 }), policy, 50)).toEqual({
+      action: 'rollback',
+      reason: 'canary inconclusive at 50%: accuracy low; p95 high',
+    });
   });
 
   it('says which step, what and how often in the rollback reason', () => {
