@@ -54,7 +54,7 @@ async function measure(trials: number): Promise<Record<Via, number[]>> {
         release: async () => undefined,
       }),
     },
-    log: { insertPredictions: async () => undefined, recordFeedback: async () => true },
+    log: { insertPredictions: async () => undefined, recordFeedback: async () => 'recorded' as const },
   });
   const client = createGatewayClient(await gateway.start(0));
   const route = async (change: Partial<RoutingState>): Promise<number> => {

@@ -69,7 +69,7 @@ function benchGateway(state: RoutingState, predictor: Predictor): Gateway {
   return createGateway({
     routing: { getRouting: async () => state, listRouting: async () => [state] },
     models: { load: async () => predictor },
-    log: { insertPredictions: async () => undefined, recordFeedback: async () => true },
+    log: { insertPredictions: async () => undefined, recordFeedback: async () => 'recorded' as const },
   });
 }
 

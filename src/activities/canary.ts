@@ -2,6 +2,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { HASH_FIELD, readVersionSplit } from '../datasets/manifest';
 import { createGatewayLogMetricsSource } from '../serving/gateway-log-metrics';
+import { CANARY_POLICY_DEFAULTS } from '../shared/canary-defaults';
 import type { CanaryMetricsSource } from '../serving/metric-source';
 import { ErrorType } from '../shared/errors';
 import type { CanaryMetricsSourceName, CanaryWindow } from '../shared/types';
@@ -12,7 +13,7 @@ const CONCURRENCY = 8;
 
 /** Canary activities. */
 export function createCanaryActivities({ blobs, specs, registry, gateway, logger, metricSources }: CpuActivityDeps) {
-  const gatewayLog = createGatewayLogMetricsSource((model, generation) => registry.predictions.windowStats(model, generation));
+  const gatewayLog = createGatewayLogMetricsSource((model, generation, trusted) => registry.predictions.windowStats(model, generation, trusted));
 
   function metricsSource(name: CanaryMetricsSourceName): CanaryMetricsSource {
     if (name === 'gateway') return gatewayLog;
@@ -127,11 +128,14 @@ export function createCanaryActivities({ blobs, specs, registry, gateway, logger
       generation: number;
       source?: CanaryMetricsSourceName;
       windowSeconds?: number;
+      /** Feedback sources the gateway log counts (the spec's canary.trustedFeedbackSources); absent: the default list. */
+      trustedFeedbackSources?: readonly string[];
     }): Promise<CanaryWindow> {
       const stats = await metricsSource(input.source ?? 'gateway').window({
         model: input.model,
         generation: input.generation,
         windowSeconds: input.windowSeconds ?? 60,
+        trustedFeedbackSources: input.trustedFeedbackSources ?? CANARY_POLICY_DEFAULTS.trustedFeedbackSources,
       });
       return { generation: input.generation, ...stats };
     },

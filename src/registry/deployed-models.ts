@@ -28,16 +28,3 @@ export async function listDeployedRouting(db: Queryable): Promise<DeployedRoutin
     generation: num(r.generation),
   }));
 }
-
-/**
- * Attaches the true label to a prediction of one model; false when that model logged no such prediction, so feedback
- * sent to one model's route never labels another model's row.
- */
-export async function recordModelFeedback(db: Queryable, model: string, predictionId: string, label: string): Promise<boolean> {
-  const res = await db.query('UPDATE predictions SET feedback_label = $3, feedback_at = now() WHERE id = $1 AND model = $2', [
-    predictionId,
-    model,
-    label,
-  ]);
-  return (res.rowCount ?? 0) > 0;
-}

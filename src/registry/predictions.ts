@@ -17,6 +17,21 @@ export interface WindowStats {
   candidate: ArmStats;
 }
 
+/** A feedback submission (see submitFeedback). */
+export interface FeedbackSubmission {
+  predictionId: string;
+  label: string;
+  /** Only a prediction of this model is labelled (feedback sent to one model's route never labels another's row). */
+  model?: string;
+  /** Who sent it: a gateway token's name, or `anonymous`. */
+  source: string;
+  /** Refused when the prediction is older than this (milliseconds); no limit when absent. */
+  maxAgeMs?: number;
+}
+
+/** What became of a feedback submission: refusals (`duplicate`, `expired`) are recorded in feedback_refusals. */
+export type FeedbackResult = 'recorded' | 'not_found' | 'duplicate' | 'expired';
+
 const EMPTY: ArmStats = {
   requests: 0,
   errors: 0,
@@ -25,8 +40,40 @@ const EMPTY: ArmStats = {
   p95LatencyMs: 0,
 };
 
+/** Feedback counts when no trusted list is given, or its source is on the list (rows before sources: never). */
+const TRUSTED = '($3::text[] IS NULL OR feedback_source = ANY($3::text[]))';
+
 /** The inference log: predictions, their later feedback, and per-generation canary metrics. */
 export function createPredictionRepo(db: Queryable) {
+  /**
+   * Attach the true label to a logged prediction that has none yet, within the age limit, tagged with its source.
+   * The first label wins: a second (even a concurrent one: the UPDATE re-checks `feedback_label IS NULL` under the
+   * row lock) is refused and recorded in feedback_refusals, as is a late one; the stored label never changes.
+   */
+  async function submitFeedback(f: FeedbackSubmission): Promise<FeedbackResult> {
+    const { rows } = await db.query<{ expired: boolean; updated: number }>(
+      `WITH target AS (
+         SELECT id, model, ($5::double precision IS NOT NULL
+                            AND created_at < now() - $5::double precision * interval '1 millisecond') AS expired
+         FROM predictions WHERE id = $1 AND ($2::text IS NULL OR model = $2)
+       ), updated AS (
+         UPDATE predictions p SET feedback_label = $3, feedback_at = now(), feedback_source = $4
+         FROM target t WHERE p.id = t.id AND p.feedback_label IS NULL AND NOT t.expired
+         RETURNING p.id
+       ), refused AS (
+         INSERT INTO feedback_refusals (prediction_id, model, source, reason)
+         SELECT t.id, t.model, $4, CASE WHEN t.expired THEN 'expired' ELSE 'duplicate' END
+         FROM target t WHERE NOT EXISTS (SELECT 1 FROM updated)
+       )
+       SELECT t.expired, (SELECT count(*) FROM updated)::int AS updated FROM target t`,
+      [f.predictionId, f.model ?? null, f.label, f.source, f.maxAgeMs ?? null],
+    );
+    const row = rows[0];
+    if (row === undefined) return 'not_found';
+    if (num(row.updated) > 0) return 'recorded';
+    return row.expired ? 'expired' : 'duplicate';
+  }
+
   return {
     /** Append predictions in one multi-row insert; ids already logged are skipped. Returns rows inserted. */
     async insertPredictions(rows: PredictionLog[]): Promise<number> {
@@ -64,14 +111,27 @@ export function createPredictionRepo(db: Queryable) {
       return rows.map((r) => r.profile);
     },
 
-    /** Attach the true label to a logged prediction; false when no such prediction exists. */
-    async recordFeedback(predictionId: string, label: string): Promise<boolean> {
-      const res = await db.query('UPDATE predictions SET feedback_label = $2, feedback_at = now() WHERE id = $1', [predictionId, label]);
-      return (res.rowCount ?? 0) > 0;
+    submitFeedback,
+
+    /** Attach the true label to a logged prediction (first label wins, no age limit); false when not recorded. */
+    async recordFeedback(predictionId: string, label: string, source = 'anonymous'): Promise<boolean> {
+      return (await submitFeedback({ predictionId, label, source })) === 'recorded';
     },
 
-    /** Requests, errors, feedback, correct predictions and p95 latency per arm for one routing generation. */
-    async windowStats(model: string, generation: number): Promise<WindowStats> {
+    /** Refused feedback of a model (newest first): which prediction, from which source, and why. */
+    async feedbackRefusals(model: string): Promise<Array<{ predictionId: string; source: string; reason: 'duplicate' | 'expired' }>> {
+      const { rows } = await db.query<{ prediction_id: string; source: string; reason: 'duplicate' | 'expired' }>(
+        'SELECT prediction_id, source, reason FROM feedback_refusals WHERE model = $1 ORDER BY created_at DESC, id DESC',
+        [model],
+      );
+      return rows.map((r) => ({ predictionId: r.prediction_id, source: r.source, reason: r.reason }));
+    },
+
+    /**
+     * Requests, errors, feedback, correct predictions and p95 latency per arm for one routing generation. With
+     * `trustedSources`, only feedback from those sources counts (withFeedback, correct); without, every source's.
+     */
+    async windowStats(model: string, generation: number, trustedSources?: readonly string[]): Promise<WindowStats> {
       const { rows } = await db.query<{
         arm: Arm;
         requests: string;
@@ -83,11 +143,11 @@ export function createPredictionRepo(db: Queryable) {
         `SELECT arm,
            count(*) AS requests,
            count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-           count(*) FILTER (WHERE feedback_label IS NOT NULL) AS with_feedback,
-           count(*) FILTER (WHERE feedback_label IS NOT NULL AND feedback_label = predicted_label) AS correct,
+           count(*) FILTER (WHERE feedback_label IS NOT NULL AND ${TRUSTED}) AS with_feedback,
+           count(*) FILTER (WHERE feedback_label IS NOT NULL AND ${TRUSTED} AND feedback_label = predicted_label) AS correct,
            percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95
          FROM predictions WHERE model = $1 AND generation = $2 GROUP BY arm`,
-        [model, generation],
+        [model, generation, trustedSources === undefined ? null : [...trustedSources]],
       );
       const stats: WindowStats = {
         champion: { ...EMPTY },

@@ -2,9 +2,11 @@
 import type { ArmWindow, CanaryMetricsSource } from './metric-source';
 
 /** A source over a per-generation stats query (the registry's predictions.windowStats). */
-export function createGatewayLogMetricsSource(windowStats: (model: string, generation: number) => Promise<ArmWindow>): CanaryMetricsSource {
+export function createGatewayLogMetricsSource(
+  windowStats: (model: string, generation: number, trustedSources?: readonly string[]) => Promise<ArmWindow>,
+): CanaryMetricsSource {
   return {
     name: 'gateway',
-    window: ({ model, generation }) => windowStats(model, generation),
+    window: ({ model, generation, trustedFeedbackSources }) => windowStats(model, generation, trustedFeedbackSources),
   };
 }

@@ -56,7 +56,7 @@ export function createGatewayMetrics(served: () => Iterable<RoutingState>): Gate
     }),
     feedback: new Counter({
       name: 'gateway_feedback_total',
-      help: 'Feedback requests by model and outcome (recorded, not_found, error).',
+      help: 'Feedback requests by model and outcome (recorded, not_found, duplicate, expired, error).',
       labelNames: ['model', 'outcome'] as const,
       registers,
     }),

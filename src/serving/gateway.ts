@@ -2,14 +2,25 @@ import { createHash, randomUUID } from 'node:crypto';
 import { inputProfile } from './input-profile';
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { canonicalJson } from '../ingest/line-framing';
+import {
+  ANONYMOUS_SOURCE,
+  createGatewayAuthenticator,
+  isLoopbackHost,
+  roleAllows,
+  type GatewayPrincipal,
+  type GatewayRole,
+  type GatewayToken,
+} from './auth';
 import { createGatewayMetrics } from './gateway-metrics';
 import { createPredictionBuffer } from './prediction-buffer';
 import type {
   ModelLoader,
   ModelServing,
   Prediction,
+  FeedbackOutcome,
   PredictionLog,
   PredictionRow,
   PredictResponse,
@@ -45,6 +56,51 @@ export interface GatewayDeps {
   maxBatch?: number;
   /** Recent predictions remembered (model, arm, label) so feedback can be counted per arm on /metrics; default 100 000. */
   recentPredictions?: number;
+  /**
+   * Tokens (hashed) allowed to call the gateway, each with a role. Absent: open mode, no authentication, which
+   * start() allows on a loopback host only.
+   */
+  tokens?: readonly GatewayToken[];
+  /** Requests per minute per token (per client address in open mode) and route; see GatewayRateLimits. */
+  rateLimits?: Partial<GatewayRateLimits>;
+  /** Feedback is accepted up to this long after its prediction; default 7 days. */
+  feedbackMaxAgeMs?: number;
+}
+
+/** Requests per minute each client (token, or address in open mode) may send to each route. */
+export interface GatewayRateLimits {
+  /** Predict, feedback and model-list routes; default 6000 (100 per second). */
+  perMinute: number;
+  /** Admin routes (refresh, routing); default 120. */
+  adminPerMinute: number;
+}
+
+/** Default rate limits: generous for traffic, strict for the admin routes that re-read the registry. */
+export const DEFAULT_GATEWAY_RATE_LIMITS: GatewayRateLimits = { perMinute: 6000, adminPerMinute: 120 };
+
+/** Default longest time after a prediction its feedback is accepted: 7 days. */
+export const DEFAULT_FEEDBACK_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** A refusal with a fixed status and `{ error, message }` body (auth, rate limit, feedback integrity). */
+class GatewayRefusal extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GatewayRefusal';
+  }
+}
+
+/** The role a route needs: one of the roles, `any` (any valid token), or none (open: health, readiness, metrics). */
+type RouteAccess = GatewayRole | 'any';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The role the route needs (see RouteAccess); routes without it are open. */
+    access?: RouteAccess;
+  }
 }
 
 /** A running (or startable) serving gateway. */
@@ -281,13 +337,66 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   const app = Fastify({ logger: false });
+  const authenticator = deps.tokens === undefined ? undefined : createGatewayAuthenticator(deps.tokens);
+  const limits = { ...DEFAULT_GATEWAY_RATE_LIMITS, ...deps.rateLimits };
+  const feedbackMaxAgeMs = deps.feedbackMaxAgeMs ?? DEFAULT_FEEDBACK_MAX_AGE_MS;
+  // Who sent each request, read once (the rate limiter's key and the access check both need it).
+  const principals = new WeakMap<FastifyRequest, GatewayPrincipal | null>();
+  const principalOf = (req: FastifyRequest): GatewayPrincipal | undefined => {
+    if (authenticator === undefined) return undefined;
+    let p = principals.get(req);
+    if (p === undefined) {
+      p = authenticator.authenticate(req.headers.authorization) ?? null;
+      principals.set(req, p);
+    }
+    return p ?? undefined;
+  };
+  /** The source feedback is tagged with: the token's name, or `anonymous` in open mode. */
+  const sourceOf = (req: FastifyRequest): string => principalOf(req)?.name ?? ANONYMOUS_SOURCE;
 
   // Fixed messages only, so no error text (from a parser, a plugin or our code) can quote a request body.
   app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof GatewayRefusal) return reply.code(err.statusCode).send({ error: err.error, message: err.message });
     if (err.validation !== undefined) return reply.code(400).send({ error: err.message });
     const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (code === 500) logger.error({ err: errorName(err) }, 'request failed');
     return reply.code(code).send({ error: STATUS_CODES[code] ?? 'error' });
+  });
+
+  // Per token (per client address for requests without a valid one, so guessing tokens is limited too) and route.
+  void app.register(rateLimit, {
+    global: false,
+    timeWindow: 60_000,
+    keyGenerator: (req) => {
+      const p = principalOf(req);
+      return p === undefined ? `ip:${req.ip}` : `token:${p.name}`;
+    },
+    errorResponseBuilder: (_req, ctx) =>
+      new GatewayRefusal(
+        429,
+        'rate_limited',
+        `rate limit exceeded: at most ${ctx.max} requests per minute to this route; retry in ${ctx.after}`,
+      ),
+  });
+
+  // After the rate limiter (onRequest), before the body is parsed: a request without the role never reaches a handler.
+  app.addHook('preParsing', async (req, reply) => {
+    const access = req.routeOptions.config.access;
+    if (access === undefined || authenticator === undefined) return;
+    const p = principalOf(req);
+    if (p === undefined) {
+      void reply.header('www-authenticate', 'Bearer realm="trainset-gateway"');
+      throw new GatewayRefusal(
+        401,
+        'unauthorized',
+        req.headers.authorization === undefined
+          ? 'this route needs a bearer token: send Authorization: Bearer <token>'
+          : 'the bearer token is not valid',
+      );
+    }
+    if (access !== 'any' && !roleAllows(p.role, access)) {
+      throw new GatewayRefusal(403, 'forbidden', `token ${p.name} has the ${p.role} role; this route needs the ${access} role (or admin)`);
+    }
   });
 
   app.addHook('onClose', async () => {
@@ -363,7 +472,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     };
   }
 
-  async function feedback(model: string, body: FeedbackBody, reply: FastifyReply): Promise<{ recorded: true } | FastifyReply> {
+  async function feedback(
+    model: string,
+    body: FeedbackBody,
+    source: string,
+    reply: FastifyReply,
+  ): Promise<{ recorded: true } | FastifyReply> {
     // Labelled only for a model this gateway serves (see predict); a model known from the log is counted once found.
     const known = slots.has(model);
     const served = recent.get(body.predictionId);
@@ -371,19 +485,34 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (known) metrics.feedback.inc({ model, outcome: 'not_found' });
       return reply.code(404).send({ error: 'no such prediction' });
     }
-    let recorded: boolean;
+    let outcome: FeedbackOutcome;
     try {
       // The prediction may still be buffered; feedback must find its row.
       await buffer.flush();
-      recorded = await deps.log.recordFeedback(body.predictionId, body.label, model);
+      outcome = await deps.log.recordFeedback({
+        predictionId: body.predictionId,
+        label: body.label,
+        model,
+        source,
+        maxAgeMs: feedbackMaxAgeMs,
+      });
     } catch (err) {
       if (known) metrics.feedback.inc({ model, outcome: 'error' });
       logger.error({ model: known ? model : undefined, err: errorName(err) }, 'recording feedback failed');
       return reply.code(503).send({ error: 'prediction log unavailable; retry later' });
     }
-    if (!recorded) {
-      if (known) metrics.feedback.inc({ model, outcome: 'not_found' });
-      return reply.code(404).send({ error: 'no such prediction' });
+    if (outcome !== 'recorded') {
+      if (known) metrics.feedback.inc({ model, outcome });
+      if (outcome === 'not_found') return reply.code(404).send({ error: 'no such prediction' });
+      if (outcome === 'duplicate') {
+        logger.info({ model, source }, 'refused feedback for a prediction that already has a label');
+        throw new GatewayRefusal(409, 'conflict', 'this prediction already has feedback; the first label stands');
+      }
+      throw new GatewayRefusal(
+        422,
+        'expired',
+        `feedback is accepted up to ${Math.round(feedbackMaxAgeMs / 3_600_000)} hours after the prediction; this one is older`,
+      );
     }
     metrics.feedback.inc({ model, outcome: 'recorded' });
     metrics.feedbackByArm.inc({
@@ -435,40 +564,64 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return reply.type(metrics.registry.contentType).send(body);
   });
 
-  app.get('/v1/models', async () => ({ models: models() }));
+  // Registered after the rate limiter has loaded (plugins load in order), so its per-route limits apply.
+  void app.register(async (api) => {
+    const guarded = (access: RouteAccess) => ({
+      access,
+      rateLimit: { max: access === 'admin' ? limits.adminPerMinute : limits.perMinute, timeWindow: 60_000 },
+    });
+    const any = guarded('any');
+    const toPredict = guarded('predict');
+    const toFeedback = guarded('feedback');
+    const toAdmin = guarded('admin');
 
-  app.post<{ Params: ModelParams; Body: PredictBody }>(
-    '/v1/models/:model/predict',
-    { schema: { params: modelParams, body: predictBody } },
-    (req, reply) => predict(req.params.model, req.body, reply),
-  );
-  app.post<{ Params: ModelParams; Body: FeedbackBody }>(
-    '/v1/models/:model/feedback',
-    { schema: { params: modelParams, body: feedbackBody } },
-    (req, reply) => feedback(req.params.model, req.body, reply),
-  );
-  app.get<{ Params: ModelParams }>('/v1/models/:model/routing', { schema: { params: modelParams } }, async (req, reply) =>
-    routing(req.params.model, reply),
-  );
-  app.post<{ Params: ModelParams }>('/v1/models/:model/refresh', { schema: { params: modelParams } }, (req, reply) =>
-    refreshRoute(req.params.model, reply),
-  );
+    api.get('/v1/models', { config: any }, async () => ({ models: models() }));
 
-  // The unversioned routes of a one-model gateway, kept for the configured default model.
-  const noDefault = (reply: FastifyReply): FastifyReply =>
-    reply.code(404).send({ error: 'no default model configured: use /v1/models/<model>/…' });
-  app.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: predictBody } }, (req, reply) =>
-    defaultModel === undefined ? noDefault(reply) : predict(defaultModel, req.body, reply),
-  );
-  app.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: { body: feedbackBody } }, (req, reply) =>
-    defaultModel === undefined ? noDefault(reply) : feedback(defaultModel, req.body, reply),
-  );
-  app.get('/v1/routing', async (_req, reply) => (defaultModel === undefined ? noDefault(reply) : routing(defaultModel, reply)));
-  app.post('/v1/refresh', (_req, reply) => (defaultModel === undefined ? noDefault(reply) : refreshRoute(defaultModel, reply)));
+    api.post<{ Params: ModelParams; Body: PredictBody }>(
+      '/v1/models/:model/predict',
+      { schema: { params: modelParams, body: predictBody }, config: toPredict },
+      (req, reply) => predict(req.params.model, req.body, reply),
+    );
+    api.post<{ Params: ModelParams; Body: FeedbackBody }>(
+      '/v1/models/:model/feedback',
+      { schema: { params: modelParams, body: feedbackBody }, config: toFeedback },
+      (req, reply) => feedback(req.params.model, req.body, sourceOf(req), reply),
+    );
+    api.get<{ Params: ModelParams }>(
+      '/v1/models/:model/routing',
+      { schema: { params: modelParams }, config: toAdmin },
+      async (req, reply) => routing(req.params.model, reply),
+    );
+    api.post<{ Params: ModelParams }>('/v1/models/:model/refresh', { schema: { params: modelParams }, config: toAdmin }, (req, reply) =>
+      refreshRoute(req.params.model, reply),
+    );
+
+    // The unversioned routes of a one-model gateway, kept for the configured default model.
+    const noDefault = (reply: FastifyReply): FastifyReply =>
+      reply.code(404).send({ error: 'no default model configured: use /v1/models/<model>/…' });
+    api.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: predictBody }, config: toPredict }, (req, reply) =>
+      defaultModel === undefined ? noDefault(reply) : predict(defaultModel, req.body, reply),
+    );
+    api.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: { body: feedbackBody }, config: toFeedback }, (req, reply) =>
+      defaultModel === undefined ? noDefault(reply) : feedback(defaultModel, req.body, sourceOf(req), reply),
+    );
+    api.get('/v1/routing', { config: toAdmin }, async (_req, reply) =>
+      defaultModel === undefined ? noDefault(reply) : routing(defaultModel, reply),
+    );
+    api.post('/v1/refresh', { config: toAdmin }, (_req, reply) =>
+      defaultModel === undefined ? noDefault(reply) : refreshRoute(defaultModel, reply),
+    );
+  });
 
   return {
     app,
     async start(port = 0, host = '127.0.0.1') {
+      if (authenticator === undefined && !isLoopbackHost(host)) {
+        throw new Error(
+          `refusing to serve on ${host} without authentication: set TRAINSET_GATEWAY_TOKENS_FILE (see docs/security.md) ` +
+            'or listen on a loopback address (127.0.0.1)',
+        );
+      }
       const poll = (): void => {
         // Polls skip while one is running (a slow read or load) instead of queueing behind it.
         if (polling) return;

@@ -34,6 +34,8 @@ export interface GatewayClient {
 export interface GatewayClientOptions {
   /** Per-request timeout; default 5000 ms. */
   timeoutMs?: number;
+  /** Bearer token sent with every request (TRAINSET_GATEWAY_TOKEN); needed when the gateway has tokens configured. */
+  token?: string;
 }
 
 /** Creates a client over global fetch for a gateway at baseUrl (e.g. `http://127.0.0.1:8080`). */
@@ -44,7 +46,10 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
   async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -6,6 +6,8 @@ export interface CanaryMetricsQuery {
   model: string;
   generation: number;
   windowSeconds: number;
+  /** Feedback sources to count (gateway log); sources that cannot tell feedback apart by source ignore it. */
+  trustedFeedbackSources?: readonly string[];
 }
 
 /** Live metrics of both arms over one window. */

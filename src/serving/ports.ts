@@ -41,9 +41,26 @@ export interface PredictionRow extends PredictionRecord {
 /** The inference log: predictions in batches, ground truth as feedback. */
 export interface PredictionLog {
   insertPredictions(rows: PredictionRow[]): Promise<void>;
-  /** Attaches the true label to a logged prediction of `model`; false when that model logged no such prediction. */
-  recordFeedback(predictionId: string, label: string, model: string): Promise<boolean>;
+  /**
+   * Attaches the true label to a logged prediction of `model`, if it has none yet (the first label wins) and the
+   * prediction is at most `maxAgeMs` old; refusals (`duplicate`, `expired`) are audited, never applied.
+   */
+  recordFeedback(feedback: FeedbackInput): Promise<FeedbackOutcome>;
 }
+
+/** One feedback submission as the gateway passes it to the log. */
+export interface FeedbackInput {
+  predictionId: string;
+  label: string;
+  model: string;
+  /** Who sent it: the token's name, or `anonymous` in open mode. The canary counts only sources its spec trusts. */
+  source: string;
+  /** Oldest prediction (by its logged time) feedback is still accepted for, in milliseconds. */
+  maxAgeMs: number;
+}
+
+/** What became of a feedback submission. */
+export type FeedbackOutcome = 'recorded' | 'not_found' | 'duplicate' | 'expired';
 
 /** A loaded model: the one definition, shared with the gate's evaluation. */
 export type { Prediction, Predictor } from '../training/onnx-model';

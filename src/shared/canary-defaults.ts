@@ -13,4 +13,10 @@ export const CANARY_POLICY_DEFAULTS = {
   maxExtensions: 2,
   pauseTimeoutSeconds: 4 * 3600,
   metricsSource: 'gateway',
+  /**
+   * Feedback sources the analysis counts: the pipeline's own replayed traffic (the workers' gateway token, named
+   * `pipeline`) and `anonymous` (an open gateway, which listens on loopback only). Other clients' feedback counts only
+   * when the spec lists their token names.
+   */
+  trustedFeedbackSources: ['pipeline', 'anonymous'],
 } as const;

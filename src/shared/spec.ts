@@ -326,6 +326,14 @@ export const DatasetSpecSchema = z.object({
     pauseTimeoutSeconds: z.number().positive().default(D.pauseTimeoutSeconds),
     /** Live metrics from the gateway's prediction log or from Prometheus (`PROMETHEUS_URL`). */
     metricsSource: z.enum(['gateway', 'prometheus']).default(D.metricsSource),
+    /**
+     * Gateway token names whose feedback the analysis counts (the gateway tags each label with its token's name,
+     * `anonymous` when it runs open on loopback). Default: `pipeline` (the workers' own replayed traffic) and
+     * `anonymous`; list your labelling clients' tokens to count their feedback too.
+     */
+    trustedFeedbackSources: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a gateway token name: 1-64 letters, digits, _ . -'))
+      .default([...D.trustedFeedbackSources]),
   }),
 });
 

@@ -1,7 +1,9 @@
 /** The serving gateway wired to the registry (routing, prediction log) and the blob store (model artifacts). */
+import { readFile } from 'node:fs/promises';
 import type { Queryable, Registry } from '../registry';
-import { listDeployedRouting, recordModelFeedback } from '../registry/deployed-models';
-import { createGateway, type Gateway, type GatewayLogger } from '../serving/gateway';
+import { listDeployedRouting } from '../registry/deployed-models';
+import { parseGatewayTokens, type GatewayToken } from '../serving/auth';
+import { createGateway, type Gateway, type GatewayDeps, type GatewayLogger } from '../serving/gateway';
 import type { ModelLoader, RoutingSource } from '../serving/ports';
 import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
@@ -35,6 +37,8 @@ export function createRegistryGateway(deps: {
   defaultModel?: string;
   logger?: GatewayLogger;
   refreshMs?: number;
+  /** Tokens, rate limits and the feedback age limit (gatewaySecurity); absent: open mode, loopback only. */
+  security?: GatewaySecurity;
 }): Gateway {
   const routing = registryRoutingSource(deps.registry, deps.db);
   const models: ModelLoader = {
@@ -51,10 +55,41 @@ export function createRegistryGateway(deps: {
       insertPredictions: async (rows) => {
         await deps.registry.predictions.insertPredictions(rows);
       },
-      recordFeedback: (id, label, model) => recordModelFeedback(deps.db, model, id, label),
+      recordFeedback: (f) => deps.registry.predictions.submitFeedback(f),
     },
     defaultModel: deps.defaultModel,
     logger: deps.logger,
     refreshMs: deps.refreshMs,
+    ...deps.security,
   });
+}
+
+/** The gateway's security settings: hashed tokens, rate limits, feedback age limit. */
+export type GatewaySecurity = Pick<GatewayDeps, 'tokens' | 'rateLimits' | 'feedbackMaxAgeMs'>;
+
+/** Reads the gateway's security settings from its configuration; the tokens file is read and checked here. */
+export async function gatewaySecurity(config: {
+  tokensFile?: string;
+  rateLimitPerMinute?: number;
+  adminRateLimitPerMinute?: number;
+  feedbackMaxAgeHours?: number;
+}): Promise<GatewaySecurity> {
+  let tokens: GatewayToken[] | undefined;
+  if (config.tokensFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(config.tokensFile, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read TRAINSET_GATEWAY_TOKENS_FILE ${config.tokensFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    tokens = parseGatewayTokens(text);
+  }
+  return {
+    ...(tokens !== undefined && { tokens }),
+    rateLimits: {
+      ...(config.rateLimitPerMinute !== undefined && { perMinute: config.rateLimitPerMinute }),
+      ...(config.adminRateLimitPerMinute !== undefined && { adminPerMinute: config.adminRateLimitPerMinute }),
+    },
+    ...(config.feedbackMaxAgeHours !== undefined && { feedbackMaxAgeMs: config.feedbackMaxAgeHours * 3_600_000 }),
+  };
 }

@@ -146,6 +146,7 @@ async function observe(ctx: CanaryContext, generation: number, stepStartedAt: nu
       model: ctx.plan.model,
       generation,
       source: ctx.plan.canary.metricsSource,
+      trustedFeedbackSources: ctx.plan.canary.trustedFeedbackSources,
       // The window a time-based source (Prometheus) reads: the step so far, rounded up to whole seconds.
       windowSeconds: Math.max(1, Math.ceil((Date.now() - stepStartedAt) / 1000)),
     });

@@ -79,7 +79,7 @@ describe('one ONNX model in the gate and in the gateway', () => {
     gw = createGateway({
       routing: { getRouting: async () => state, listRouting: async () => [state] },
       models: { load: async (version) => loadModelFromBlobs(blobs, `models/${version}/model.json`) },
-      log: { insertPredictions: async () => undefined, recordFeedback: async () => true },
+      log: { insertPredictions: async () => undefined, recordFeedback: async () => 'recorded' as const },
     });
     url = `${await gw.start(0)}/v1/models/${state.model}/predict`;
     await gw.refresh();

@@ -1,4 +1,13 @@
-import type { ModelLoader, PredictionLog, PredictionRow, Predictor, RoutingSource, RoutingState } from '../../src/serving/ports';
+import type {
+  FeedbackInput,
+  FeedbackOutcome,
+  ModelLoader,
+  PredictionLog,
+  PredictionRow,
+  Predictor,
+  RoutingSource,
+  RoutingState,
+} from '../../src/serving/ports';
 
 /** In-memory routing source of any number of models (a deployments table), whose states tests change directly. */
 export class FakeRouting implements RoutingSource {
@@ -40,14 +49,26 @@ export class MemoryLog implements PredictionLog {
   readonly rows: PredictionRow[] = [];
   readonly batches: number[] = [];
   readonly feedback = new Map<string, string>();
+  /** Source of each recorded label. */
+  readonly sources = new Map<string, string>();
+  /** Refused submissions, in order. */
+  readonly refusals: Array<{ predictionId: string; source: string; reason: 'duplicate' | 'expired' }> = [];
+  /** Predictions treated as older than any age limit. */
+  readonly old = new Set<string>();
   async insertPredictions(rows: PredictionRow[]): Promise<void> {
     this.batches.push(rows.length);
     this.rows.push(...rows.map((r) => ({ ...r })));
   }
-  async recordFeedback(predictionId: string, label: string, model: string): Promise<boolean> {
-    if (!this.rows.some((r) => r.id === predictionId && r.model === model)) return false;
+  async recordFeedback({ predictionId, label, model, source }: FeedbackInput): Promise<FeedbackOutcome> {
+    if (!this.rows.some((r) => r.id === predictionId && r.model === model)) return 'not_found';
+    const reason = this.old.has(predictionId) ? 'expired' : this.feedback.has(predictionId) ? 'duplicate' : undefined;
+    if (reason !== undefined) {
+      this.refusals.push({ predictionId, source, reason });
+      return reason;
+    }
     this.feedback.set(predictionId, label);
-    return true;
+    this.sources.set(predictionId, source);
+    return 'recorded';
   }
 }
 

@@ -32,6 +32,8 @@ export interface CanaryPolicy {
   /** Longest a canary stays paused (pause signal, or an inconclusive step under `hold`); then it rolls back. */
   pauseTimeoutSeconds: number;
   metricsSource: CanaryMetricsSourceName;
+  /** Gateway token names whose feedback the analysis counts (`anonymous`: an open, loopback-only gateway). */
+  trustedFeedbackSources?: readonly string[];
 }
 
 /** Which side of a canary served a request. */
