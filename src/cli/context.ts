@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporalConnectionOptions, trainsetDataConverter } from '../security/temporal-options';
 import { loadConfig, type Config } from '../workers/config';
 
 /** Written by `trainset up` so other commands (and `down`) find the embedded stack. */
@@ -68,12 +69,14 @@ export function resolveConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export async function connectClient(config: Config): Promise<{ client: Client; close(): Promise<void> }> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5 seconds' });
+    connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '5 seconds' });
   } catch (err) {
     throw new Error(
       `Cannot reach Temporal at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}). ` +
         'Start the embedded stack with `npx trainset up`, or set TEMPORAL_ADDRESS to your cluster.',
     );
   }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+  // Every client encrypts what it sends and decrypts what it reads when codec keys are configured.
+  const dataConverter = trainsetDataConverter(config.codecKeys);
+  return { client: new Client({ connection, namespace: config.temporal.namespace, dataConverter }), close: () => connection.close() };
 }

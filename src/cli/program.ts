@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { EXIT_CODES_HELP } from './exit-codes';
 import { registerBackfillCommand } from './backfill-command';
+import { registerCodecServerCommand } from './codec-server-command';
 import { registerDatasetCommands } from './datasets-command';
 import { registerGateCommands } from './gate-command';
 import { registerIngestCommand } from './ingest-command';
@@ -50,5 +51,6 @@ export function buildProgram(): Command {
   registerBackfillCommand(program);
   registerWorkCommands(program);
   registerJobSyncCommand(program);
+  registerCodecServerCommand(program);
   return program;
 }

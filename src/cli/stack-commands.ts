@@ -19,6 +19,7 @@ import type { BlobStore } from '../storage/blob-store';
 import type { TrainerBackend } from '../training/backend';
 import { createKubernetesApis, createKubernetesBackend } from '../training/kubernetes-backend';
 import { syncEnvForS3 } from '../training/kubernetes-manifest';
+import { assertProductionSecrets, temporalConnectionOptions, trainsetDataConverter } from '../security/temporal-options';
 
 /** Wait for SIGINT/SIGTERM once. */
 const untilSignal = (): Promise<NodeJS.Signals> =>
@@ -240,12 +241,14 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
     metricsHost: '0.0.0.0',
     serviceName: `trainset-worker-${queues.join('+')}`,
   });
+  assertProductionSecrets(config);
+  const dataConverter = trainsetDataConverter(config.codecKeys);
   const backends = await openBackends(config, { log: (m) => logger.info(m) });
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   // The CPU worker also watches the schedules (missed and skipped runs) and running backfills.
   const monitor = queues.includes('cpu')
     ? startScheduleMonitor({
-        client: new Client({ connection, namespace: config.temporal.namespace }),
+        client: new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
         metrics: telemetry.metrics,
         logger,
       })
@@ -267,6 +270,7 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
       piiTokenKey: config.piiTokenKey,
       prometheusUrl: config.prometheusUrl,
       telemetry,
+      dataConverter,
     });
     logger.info({ queues, temporal: config.temporal.address, namespace: config.temporal.namespace }, 'workers running');
     // Worker.run() returns after SIGTERM/SIGINT once in-flight tasks finished or the grace time ran out.

@@ -11,6 +11,7 @@ import {
   UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { assertValidBlobKey, assertValidBlobPrefix, compareKeys } from './blob-key';
 import { BlobNotFoundError, type BlobInfo, type BlobStore } from './blob-store';
@@ -31,6 +32,8 @@ export interface S3BlobStoreConfig {
   prefix?: string;
   /** A ready client (tests, custom middleware); the connection settings above are then ignored. */
   client?: S3Client;
+  /** CA bundle (PEM) an https endpoint's certificate is checked against, e.g. a private CA; default: Node's roots. */
+  tlsCa?: string | Buffer;
   /** Milliseconds to establish a TCP connection. Default 5000. */
   connectionTimeoutMs?: number;
   /** Milliseconds a socket may sit idle mid-request before it is dropped. Default 60000. */
@@ -327,6 +330,7 @@ function clientConfig(config: S3BlobStoreConfig): S3ClientConfig {
     requestHandler: {
       connectionTimeout: config.connectionTimeoutMs ?? 5_000,
       socketTimeout: config.socketTimeoutMs ?? 60_000,
+      ...(config.tlsCa !== undefined ? { httpsAgent: new https.Agent({ ca: config.tlsCa, keepAlive: true }) } : {}),
     },
   };
 }

@@ -1,5 +1,8 @@
 import * as path from 'node:path';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
+import { CodecKeyError, loadCodecKeyring, type CodecKeyring } from '../security/keys';
+import { postgresTlsUrl, s3TlsCa, temporalTls } from '../security/tls';
 
 /** Every environment variable the configuration reads (docker-compose and docs are checked against it). */
 export const CONFIG_ENV_VARS = [
@@ -30,7 +33,22 @@ export const CONFIG_ENV_VARS = [
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_SERVICE_NAME',
   'PROMETHEUS_URL',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TRAINSET_PG_TLS_CA',
+  'PGSSLROOTCERT',
+  'TRAINSET_S3_TLS_CA',
+  'TRAINSET_CODEC_KEYS',
+  'TRAINSET_CODEC_KEYS_FILE',
+  'TRAINSET_CODEC_CURRENT_KEY',
+  'TRAINSET_CODEC_SERVER_TOKEN',
 ] as const;
+
+/** PII_TOKEN_KEY values published in this repository's examples: never accepted as a key. */
+export const PLACEHOLDER_PII_TOKEN_KEYS: readonly string[] = ['change-me-to-a-random-secret-of-32-chars-or-more'];
 
 /** Variables that must be set when TRAINSET_MODE=production. */
 export const REQUIRED_IN_PRODUCTION = ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'S3_BUCKET', 'GATEWAY_URL'] as const;
@@ -47,13 +65,20 @@ export type BlobConfig =
       forcePathStyle: boolean;
       accessKeyId?: string;
       secretAccessKey?: string;
+      /** CA bundle (PEM) the S3 endpoint's certificate is checked against (TRAINSET_S3_TLS_CA). */
+      tlsCa?: Buffer;
     };
 
 /** Validated configuration of a trainset process. */
 export interface Config {
   mode: 'embedded' | 'production';
   home: string;
-  temporal: { address: string; namespace: string };
+  /** The Temporal frontend; tls (TEMPORAL_TLS_*) turns on TLS, with a client certificate for mTLS. */
+  temporal: { address: string; namespace: string; tls?: TLSConfig };
+  /** Keys of the AES-256-GCM payload codec (TRAINSET_CODEC_*); payloads stay unencrypted when undefined. */
+  codecKeys?: CodecKeyring;
+  /** Bearer token `trainset codec-server` requires (TRAINSET_CODEC_SERVER_TOKEN). */
+  codecServerToken?: string;
   /** Postgres URL; undefined in embedded mode until the embedded server is started. */
   databaseUrl?: string;
   blob: BlobConfig;
@@ -131,7 +156,14 @@ function protocolOf(s: string): string | undefined {
 const urlString = z.string().refine((s) => protocolOf(s) !== undefined, 'must be a URL');
 
 /** Variables whose values are secrets or may hold one: never echoed in an error. */
-const SECRET_VARS = new Set(['DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'PII_TOKEN_KEY']);
+const SECRET_VARS = new Set([
+  'DATABASE_URL',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'PII_TOKEN_KEY',
+  'TRAINSET_CODEC_KEYS',
+  'TRAINSET_CODEC_SERVER_TOKEN',
+]);
 
 const EnvSchema = z.object({
   TRAINSET_MODE: z.enum(['embedded', 'production']).optional(),
@@ -166,7 +198,26 @@ const EnvSchema = z.object({
   TRAINSET_GPUS: z.string().optional(),
   TRAINSET_TRAINERS_DIR: z.string().min(1).optional(),
   TRAINSET_KUBERNETES_TRAINER: z.enum(['true', 'false']).optional(),
-  PII_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters (a random secret; tokens are HMACs under it)').optional(),
+  PII_TOKEN_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters (a random secret; tokens are HMACs under it)')
+    .refine(
+      (s) => !PLACEHOLDER_PII_TOKEN_KEYS.includes(s),
+      'is the published example value; set your own random secret (openssl rand -base64 32)',
+    )
+    .optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TRAINSET_PG_TLS_CA: z.string().min(1).optional(),
+  PGSSLROOTCERT: z.string().min(1).optional(),
+  TRAINSET_S3_TLS_CA: z.string().min(1).optional(),
+  TRAINSET_CODEC_KEYS: z.string().min(1).optional(),
+  TRAINSET_CODEC_KEYS_FILE: z.string().min(1).optional(),
+  TRAINSET_CODEC_CURRENT_KEY: z.string().min(1).optional(),
+  TRAINSET_CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: urlString.optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
@@ -202,6 +253,29 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   if ((picked.AWS_ACCESS_KEY_ID === undefined) !== (picked.AWS_SECRET_ACCESS_KEY === undefined)) {
     problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both or neither');
   }
+  const temporalTlsConfig = temporalTls(
+    {
+      enabled: e.TEMPORAL_TLS === 'true',
+      ca: e.TEMPORAL_TLS_CA,
+      cert: e.TEMPORAL_TLS_CERT,
+      key: e.TEMPORAL_TLS_KEY,
+      serverName: e.TEMPORAL_TLS_SERVER_NAME,
+    },
+    problems,
+  );
+  const databaseUrl = e.DATABASE_URL && postgresTlsUrl(e.DATABASE_URL, e.TRAINSET_PG_TLS_CA ?? e.PGSSLROOTCERT, problems);
+  const s3Ca = s3TlsCa(e.TRAINSET_S3_TLS_CA, e.S3_ENDPOINT, problems);
+  let codecKeys: CodecKeyring | undefined;
+  try {
+    codecKeys = loadCodecKeyring({
+      keysFile: e.TRAINSET_CODEC_KEYS_FILE,
+      keys: e.TRAINSET_CODEC_KEYS,
+      currentKeyId: e.TRAINSET_CODEC_CURRENT_KEY,
+    });
+  } catch (err) {
+    if (!(err instanceof CodecKeyError)) throw err;
+    problems.push(err.message);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const home = path.resolve(cwd, e.TRAINSET_HOME ?? '.trainset');
@@ -216,13 +290,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
         forcePathStyle: (e.S3_FORCE_PATH_STYLE ?? (e.S3_ENDPOINT ? 'true' : 'false')) === 'true',
         accessKeyId: e.AWS_ACCESS_KEY_ID,
         secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+        ...(s3Ca ? { tlsCa: s3Ca } : {}),
       }
     : { kind: 'fs', dir: path.resolve(cwd, e.BLOB_DIR ?? path.join(home, 'blobs')) };
   return {
     mode,
     home,
-    temporal: { address: e.TEMPORAL_ADDRESS ?? 'localhost:7233', namespace: e.TEMPORAL_NAMESPACE ?? 'default' },
-    databaseUrl: e.DATABASE_URL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? 'localhost:7233',
+      namespace: e.TEMPORAL_NAMESPACE ?? 'default',
+      ...(temporalTlsConfig ? { tls: temporalTlsConfig } : {}),
+    },
+    codecKeys,
+    codecServerToken: e.TRAINSET_CODEC_SERVER_TOKEN,
+    databaseUrl,
     blob,
     gateway: { url: e.GATEWAY_URL ?? `http://127.0.0.1:${gatewayPort}`, port: gatewayPort },
     specsDir: path.resolve(cwd, e.SPECS_DIR ?? 'specs'),

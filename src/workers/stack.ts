@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type pino from 'pino';
 import type { Gateway } from '../serving/gateway';
+import { assertProductionSecrets, temporalConnectionOptions, trainsetDataConverter } from '../security/temporal-options';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway } from './gateway-wiring';
@@ -56,6 +57,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch((err) => logger.warn({ error: String(err) }, 'cleanup step failed'));
   };
+  assertProductionSecrets(config);
+  const dataConverter = trainsetDataConverter(config.codecKeys);
   try {
     let temporalAddress = config.temporal.address;
     let uiUrl: string | undefined;
@@ -78,9 +81,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const port = Number(temporalAddress.split(':').pop());
       uiUrl = `http://127.0.0.1:${uiPort || port + 1000}`;
     }
-    const connection = await Connection.connect({ address: temporalAddress });
+    // The embedded dev server listens in plaintext; a production frontend gets the configured TLS.
+    const connectOptions = config.mode === 'embedded' ? { address: temporalAddress } : temporalConnectionOptions(config.temporal);
+    const connection = await Connection.connect(connectOptions);
     cleanups.push(() => connection.close());
-    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    const nativeConnection = await NativeConnection.connect(connectOptions);
     cleanups.push(() => nativeConnection.close());
     say(`Temporal at ${temporalAddress}${uiUrl ? `, UI at ${uiUrl}` : ''}`);
 
@@ -118,6 +123,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       piiTokenKey: config.piiTokenKey,
       prometheusUrl: config.prometheusUrl,
       telemetry: opts.telemetry,
+      dataConverter,
     });
     const running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
     // Stopping the workers first lets in-flight activities finish within the grace time.
@@ -126,7 +132,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await running.catch(() => undefined);
     });
     say('workers running on task queues trainset-cpu, trainset-gpu and trainset-backfill');
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     if (opts.telemetry?.metrics) {
       const monitor = startScheduleMonitor({ client, metrics: opts.telemetry.metrics, logger });
       cleanups.push(() => monitor.stop());

@@ -7,6 +7,7 @@ import {
   type WorkerOptions as SdkWorkerOptions,
 } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { createCpuActivities, createGpuActivities, type CpuActivityDeps, type GpuActivityDeps } from '../activities';
 import { createBackfillActivities } from '../activities/backfill';
 import type { Logger } from '../activities/deps';
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   shutdownGraceSeconds?: number;
   /** Pipeline metrics and tracing (see startTelemetry); none when absent. */
   telemetry?: WorkerTelemetry;
+  /** The payload codec of every client and worker (trainsetDataConverter); the SDK's default when absent. */
+  dataConverter?: DataConverter;
 }
 
 /** The trainset-cpu worker: workflows plus data, registry and canary activities. */
@@ -60,8 +63,9 @@ async function workflowWorker(
   defaultQueue: string,
   slots: { maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentActivityTaskExecutions?: number },
 ): Promise<Worker> {
-  const client = new Client({ connection: opts.connection, namespace: opts.namespace });
+  const client = new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter: opts.dataConverter });
   return Worker.create({
+    dataConverter: opts.dataConverter,
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? defaultQueue,
@@ -79,6 +83,7 @@ export async function createGpuWorker(opts: WorkerOptions & { deps: GpuActivityD
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+    dataConverter: opts.dataConverter,
     activities: createGpuActivities(opts.deps),
     ...workerTelemetryOptions(opts.telemetry, metricsErrorLogger(opts.deps.logger)),
     maxConcurrentActivityTaskExecutions: opts.slots ?? 1,
@@ -123,7 +128,13 @@ export interface PipelineWorkersOptions extends WorkerOptions {
 
 /** The workers of the given task queues over one set of backends (worker processes and the embedded stack). */
 export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<Worker[]> {
-  const common = { connection: o.connection, namespace: o.namespace, shutdownGraceSeconds: o.shutdownGraceSeconds, telemetry: o.telemetry };
+  const common = {
+    connection: o.connection,
+    namespace: o.namespace,
+    shutdownGraceSeconds: o.shutdownGraceSeconds,
+    telemetry: o.telemetry,
+    dataConverter: o.dataConverter,
+  };
   const { blobs, registry, specs } = o.backends;
   const metricSources = o.prometheusUrl ? { prometheus: createPrometheusMetricsSource({ url: o.prometheusUrl }) } : undefined;
   // The CPU and backfill workers run the same activities over the same backends.
