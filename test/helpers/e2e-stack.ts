@@ -14,7 +14,8 @@ import type { Worker } from '@temporalio/worker';
 import { createDirSpecSource, type SpecSource } from '../../src/datasets/spec-source';
 import { createRegistry, migrate, type Registry } from '../../src/registry';
 import { createGatewayClient } from '../../src/serving/http-client';
-import type { Gateway } from '../../src/serving/gateway';
+import type { Gateway, GatewayLogger } from '../../src/serving/gateway';
+import type { Logger } from '../../src/activities/deps';
 import { createS3BlobStore } from '../../src/storage';
 import type { BlobStore } from '../../src/storage/blob-store';
 import { createGpuLeases } from '../../src/training/gpu-inventory';
@@ -61,7 +62,17 @@ export async function freshDatabase(prefix = 'e2e'): Promise<{ url: string; name
 }
 
 /** Start the stack; specsDir defaults to the repository's specs/. */
-export async function startE2eStack(opts: { specsDir?: string; gpuWorker?: boolean } = {}): Promise<E2eStack> {
+export async function startE2eStack(
+  opts: {
+    specsDir?: string;
+    gpuWorker?: boolean;
+    /** Logger of the workers' activities and of the gateway (default: silent). */
+    logger?: Logger & GatewayLogger;
+    /** Key of the PII `tokenize` action, for specs that tokenize. */
+    piiTokenKey?: Buffer;
+  } = {},
+): Promise<E2eStack> {
+  const logger = opts.logger ?? quietLogger;
   const svc = serviceEnv();
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (): Promise<void> => {
@@ -82,21 +93,21 @@ export async function startE2eStack(opts: { specsDir?: string; gpuWorker?: boole
     const blobs = createS3BlobStore({ ...svc.s3, forcePathStyle: true, prefix });
     const specs = createDirSpecSource(opts.specsDir ?? path.resolve(__dirname, '../../specs'));
     // Serves every deployed model; the unversioned routes (and gateway.current() without a model) mean tickets'.
-    const gateway = createRegistryGateway({ registry, db: pool, blobs, defaultModel: 'tickets-classifier', refreshMs: 100 });
+    const gateway = createRegistryGateway({ registry, db: pool, blobs, defaultModel: 'tickets-classifier', refreshMs: 100, logger });
     const gatewayUrl = await gateway.start(0, '127.0.0.1');
     cleanups.push(() => gateway.stop());
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));
     const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2 };
     const cpu = await createCpuWorker({
       ...common,
-      deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger: quietLogger },
+      deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger, piiTokenKey: opts.piiTokenKey },
     });
     const workers = [cpu];
     // A test that runs GPU workers as processes of their own (to kill one) starts none here.
     if (opts.gpuWorker !== false) {
       const trainersRoot = path.resolve(__dirname, '../..');
       const trainers = { builtin: createBuiltinBackend(), process: createProcessBackend({ trainersRoot }) };
-      const deps = { blobs, specs, trainers, gpus: createGpuLeases([]), workDir, trainersRoot, logger: quietLogger };
+      const deps = { blobs, specs, trainers, gpus: createGpuLeases([]), workDir, trainersRoot, logger };
       workers.push(await createGpuWorker({ ...common, deps }));
     }
     const running = Promise.all(workers.map((w) => w.run()));

@@ -243,7 +243,13 @@ class FieldBuilder {
   }
 }
 
-const ENTITIES: PiiEntity[] = ['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET'];
+/** Every entity type the corpus plants. */
+export const ENTITIES: PiiEntity[] = ['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'US_SSN', 'IBAN_CODE', 'IP_ADDRESS', 'SECRET'];
+
+/** One fresh value of `entity` and a sentence it may be planted in (`{}` marks the value); same rng, same value. */
+export function plantValue(rng: Rng, entity: PiiEntity): { value: string; template: string } {
+  return { value: PLANTS[entity].value(rng), template: pick(rng, PLANTS[entity].templates) };
+}
 
 /** Generate `count` labeled records from `seed` (same seed, same corpus). */
 export function generatePiiCorpus(options: { seed: number; count: number }): CorpusRecord[] {
