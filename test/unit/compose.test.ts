@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TRAINSET_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
-import { CONFIG_ENV_VARS, REQUIRED_IN_PRODUCTION } from '../../src/workers/config';
+import { CONFIG_ENV_VARS, PLACEHOLDER_PII_TOKEN_KEYS, REQUIRED_IN_PRODUCTION } from '../../src/workers/config';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/workers/temporal-binary';
 
 interface ComposeService {
@@ -129,6 +129,22 @@ describe('docker-compose.yml', () => {
       }
       for (const key of Object.keys(vars)) expect(known.has(key), `${name}: unknown variable ${key}`).toBe(true);
       expect(vars.TRAINSET_MODE).toBe('production');
+    }
+  });
+
+  it('ships no PII_TOKEN_KEY: compose refuses to start until the operator sets one', () => {
+    const raw = readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8');
+    for (const placeholder of PLACEHOLDER_PII_TOKEN_KEYS) expect(raw).not.toContain(placeholder);
+    for (const name of appServices) {
+      // `${VAR:?message}`: docker compose stops with the message when VAR is unset or empty.
+      expect(env(name).PII_TOKEN_KEY, name).toMatch(/^\$\{PII_TOKEN_KEY:\?[^}]+\}$/);
+    }
+  });
+
+  it('passes payload codec keys through from the environment, off when unset', () => {
+    for (const name of appServices) {
+      expect(env(name).TRAINSET_CODEC_KEYS, name).toBe('${TRAINSET_CODEC_KEYS:-}');
+      expect(env(name).TRAINSET_CODEC_CURRENT_KEY, name).toBe('${TRAINSET_CODEC_CURRENT_KEY:-}');
     }
   });
 
