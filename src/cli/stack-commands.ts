@@ -6,7 +6,7 @@ import { Argument, Option, type Command } from '@commander-js/extra-typings';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { openBackends } from '../workers/backends';
-import { createRegistryGateway } from '../workers/gateway-wiring';
+import { createRegistryGateway, gatewaySecurity } from '../workers/gateway-wiring';
 import { createLogger } from '../workers/logger';
 import { startScheduleMonitor } from '../workers/schedule-monitor';
 import { startTelemetry } from '../workers/telemetry';
@@ -179,7 +179,7 @@ export function registerStackCommands(program: Command): void {
     .command('serve')
     .description('Run the serving gateway for every deployed model (champion/candidate routing, prediction log, feedback, metrics)')
     .option('--port <port>', 'listen port (default GATEWAY_PORT or 8088)', portArg)
-    .option('--host <host>', 'listen address', '0.0.0.0')
+    .option('--host <host>', 'listen address (default GATEWAY_HOST or 127.0.0.1; another needs TRAINSET_GATEWAY_TOKENS_FILE)')
     .option('--default-model <model>', 'model the unversioned routes (/v1/predict, …) serve', 'tickets-classifier')
     .action(async (opts) => {
       const config = requireServers(resolveConfig());
@@ -191,8 +191,9 @@ export function registerStackCommands(program: Command): void {
         blobs: backends.blobs,
         defaultModel: opts.defaultModel,
         logger,
+        security: await gatewaySecurity(config.gateway),
       });
-      const url = await gateway.start(opts.port ?? config.gateway.port, opts.host);
+      const url = await gateway.start(opts.port ?? config.gateway.port, opts.host ?? config.gateway.host);
       logger.info({ url }, 'gateway listening');
       await untilSignal();
       await gateway.stop();
@@ -261,6 +262,7 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
       shutdownGraceSeconds: config.shutdownGraceSeconds,
       backends,
       gatewayUrl: config.gateway.url,
+      gatewayToken: config.gateway.token,
       home: config.home,
       gpuSlots: config.gpuSlots,
       gpus: config.gpus,

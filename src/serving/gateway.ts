@@ -618,7 +618,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async start(port = 0, host = '127.0.0.1') {
       if (authenticator === undefined && !isLoopbackHost(host)) {
         throw new Error(
-          `refusing to serve on ${host} without authentication: set TRAINSET_GATEWAY_TOKENS_FILE (see docs/security.md) ` +
+          `refusing to serve on ${host} without authentication: set TRAINSET_GATEWAY_TOKENS_FILE or TRAINSET_GATEWAY_TOKENS (docs/security.md) ` +
             'or listen on a loopback address (127.0.0.1)',
         );
       }

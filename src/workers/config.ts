@@ -33,6 +33,13 @@ export const CONFIG_ENV_VARS = [
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_SERVICE_NAME',
   'PROMETHEUS_URL',
+  'GATEWAY_HOST',
+  'TRAINSET_GATEWAY_TOKENS_FILE',
+  'TRAINSET_GATEWAY_TOKENS',
+  'TRAINSET_GATEWAY_TOKEN',
+  'GATEWAY_RATE_LIMIT',
+  'GATEWAY_ADMIN_RATE_LIMIT',
+  'GATEWAY_FEEDBACK_MAX_AGE_HOURS',
   'TEMPORAL_TLS',
   'TEMPORAL_TLS_CA',
   'TEMPORAL_TLS_CERT',
@@ -82,7 +89,7 @@ export interface Config {
   /** Postgres URL; undefined in embedded mode until the embedded server is started. */
   databaseUrl?: string;
   blob: BlobConfig;
-  gateway: { url: string; port: number };
+  gateway: GatewayConfig;
   specsDir: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   shutdownGraceSeconds: number;
@@ -98,6 +105,25 @@ export interface Config {
   /** Prometheus HTTP API base URL (PROMETHEUS_URL), for canaries whose spec reads metrics from Prometheus. */
   prometheusUrl?: string;
   telemetry: TelemetryConfig;
+}
+
+/** The serving gateway: where clients reach it, where `serve` listens, and its security settings. */
+export interface GatewayConfig {
+  url: string;
+  port: number;
+  /** Listen address of `trainset serve` (GATEWAY_HOST, default 127.0.0.1: a non-loopback one needs tokens). */
+  host: string;
+  /** File of hashed tokens per role (TRAINSET_GATEWAY_TOKENS_FILE); neither it nor `tokens`: open mode, loopback only. */
+  tokensFile?: string;
+  /** The same content inline (TRAINSET_GATEWAY_TOKENS), for a container's environment. */
+  tokens?: string;
+  /** The token workers send to the gateway (TRAINSET_GATEWAY_TOKEN); name it `pipeline` in the tokens file. */
+  token?: string;
+  /** Requests per minute per token and route (GATEWAY_RATE_LIMIT) and on admin routes (GATEWAY_ADMIN_RATE_LIMIT). */
+  rateLimitPerMinute?: number;
+  adminRateLimitPerMinute?: number;
+  /** Hours after a prediction its feedback is accepted (GATEWAY_FEEDBACK_MAX_AGE_HOURS, default 168). */
+  feedbackMaxAgeHours?: number;
 }
 
 /** Where a worker process sends its metrics and traces. */
@@ -161,6 +187,7 @@ const SECRET_VARS = new Set([
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'PII_TOKEN_KEY',
+  'TRAINSET_GATEWAY_TOKEN',
   'TRAINSET_CODEC_KEYS',
   'TRAINSET_CODEC_SERVER_TOKEN',
 ]);
@@ -191,6 +218,13 @@ const EnvSchema = z.object({
   GATEWAY_URL: urlString.optional(),
   PROMETHEUS_URL: urlString.optional(),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  GATEWAY_HOST: z.string().min(1).optional(),
+  TRAINSET_GATEWAY_TOKENS_FILE: z.string().min(1).optional(),
+  TRAINSET_GATEWAY_TOKENS: z.string().min(1).optional(),
+  TRAINSET_GATEWAY_TOKEN: z.string().min(16, 'must be at least 16 characters (a random secret)').optional(),
+  GATEWAY_RATE_LIMIT: z.coerce.number().int().min(1).optional(),
+  GATEWAY_ADMIN_RATE_LIMIT: z.coerce.number().int().min(1).optional(),
+  GATEWAY_FEEDBACK_MAX_AGE_HOURS: z.coerce.number().positive().optional(),
   SPECS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
@@ -276,6 +310,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     if (!(err instanceof CodecKeyError)) throw err;
     problems.push(err.message);
   }
+  if (picked.TRAINSET_GATEWAY_TOKENS_FILE !== undefined && picked.TRAINSET_GATEWAY_TOKENS !== undefined) {
+    problems.push('TRAINSET_GATEWAY_TOKENS_FILE and TRAINSET_GATEWAY_TOKENS: set one or the other');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const home = path.resolve(cwd, e.TRAINSET_HOME ?? '.trainset');
@@ -305,7 +342,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     codecServerToken: e.TRAINSET_CODEC_SERVER_TOKEN,
     databaseUrl,
     blob,
-    gateway: { url: e.GATEWAY_URL ?? `http://127.0.0.1:${gatewayPort}`, port: gatewayPort },
+    gateway: {
+      url: e.GATEWAY_URL ?? `http://127.0.0.1:${gatewayPort}`,
+      port: gatewayPort,
+      host: e.GATEWAY_HOST ?? '127.0.0.1',
+      tokensFile: e.TRAINSET_GATEWAY_TOKENS_FILE === undefined ? undefined : path.resolve(cwd, e.TRAINSET_GATEWAY_TOKENS_FILE),
+      tokens: e.TRAINSET_GATEWAY_TOKENS,
+      token: e.TRAINSET_GATEWAY_TOKEN,
+      rateLimitPerMinute: e.GATEWAY_RATE_LIMIT,
+      adminRateLimitPerMinute: e.GATEWAY_ADMIN_RATE_LIMIT,
+      feedbackMaxAgeHours: e.GATEWAY_FEEDBACK_MAX_AGE_HOURS,
+    },
     specsDir: path.resolve(cwd, e.SPECS_DIR ?? 'specs'),
     logLevel: e.LOG_LEVEL ?? 'info',
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 30,

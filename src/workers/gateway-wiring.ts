@@ -70,12 +70,14 @@ export type GatewaySecurity = Pick<GatewayDeps, 'tokens' | 'rateLimits' | 'feedb
 /** Reads the gateway's security settings from its configuration; the tokens file is read and checked here. */
 export async function gatewaySecurity(config: {
   tokensFile?: string;
+  tokens?: string;
   rateLimitPerMinute?: number;
   adminRateLimitPerMinute?: number;
   feedbackMaxAgeHours?: number;
 }): Promise<GatewaySecurity> {
   let tokens: GatewayToken[] | undefined;
-  if (config.tokensFile !== undefined) {
+  if (config.tokens !== undefined) tokens = parseGatewayTokens(config.tokens);
+  else if (config.tokensFile !== undefined) {
     let text: string;
     try {
       text = await readFile(config.tokensFile, 'utf8');

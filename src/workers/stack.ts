@@ -9,7 +9,7 @@ import type { Gateway } from '../serving/gateway';
 import { assertProductionSecrets, temporalConnectionOptions, trainsetDataConverter } from '../security/temporal-options';
 import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
-import { createRegistryGateway } from './gateway-wiring';
+import { createRegistryGateway, gatewaySecurity } from './gateway-wiring';
 import { resolveTemporalCli, startDevServer } from './temporal-binary';
 import { startScheduleMonitor } from './schedule-monitor';
 import type { WorkerTelemetry } from './telemetry';
@@ -102,6 +102,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         blobs: backends.blobs,
         defaultModel: opts.defaultModel,
         logger,
+        security: await gatewaySecurity(config.gateway),
       });
       gatewayUrl = await gateway.start(opts.gatewayPort ?? config.gateway.port, '127.0.0.1');
       cleanups.push(() => gateway!.stop());
@@ -115,6 +116,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       shutdownGraceSeconds: config.shutdownGraceSeconds,
       backends,
       gatewayUrl,
+      gatewayToken: config.gateway.token,
       home: config.home,
       gpuSlots: config.gpuSlots,
       gpus: config.gpus,

@@ -110,6 +110,8 @@ export interface PipelineWorkersOptions extends WorkerOptions {
   backends: Pick<Backends, 'blobs' | 'registry' | 'specs'>;
   /** Where the canary activity sends traffic. */
   gatewayUrl: string;
+  /** The token it sends (TRAINSET_GATEWAY_TOKEN), when the gateway requires one. */
+  gatewayToken?: string;
   /** TRAINSET_HOME: training jobs get their scratch folder under it. */
   home: string;
   /** GPU_SLOTS: training slots of a GPU worker without GPUs (CPU training). */
@@ -142,7 +144,7 @@ export async function createPipelineWorkers(o: PipelineWorkersOptions): Promise<
     blobs,
     registry,
     specs,
-    gateway: createGatewayClient(o.gatewayUrl),
+    gateway: createGatewayClient(o.gatewayUrl, { token: o.gatewayToken }),
     logger: o.logger,
     piiTokenKey: o.piiTokenKey,
     metricSources,

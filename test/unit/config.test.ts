@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       temporal: { address: 'localhost:7233', namespace: 'default' },
       databaseUrl: undefined,
       blob: { kind: 'fs', dir: path.join(cwd, '.trainset', 'blobs') },
-      gateway: { url: 'http://127.0.0.1:8088', port: 8088 },
+      gateway: { url: 'http://127.0.0.1:8088', port: 8088, host: '127.0.0.1' },
       specsDir: path.join(cwd, 'specs'),
       logLevel: 'info',
       shutdownGraceSeconds: 30,
@@ -62,9 +62,33 @@ describe('loadConfig', () => {
     );
     expect(c.home).toBe(path.join(cwd, 'state'));
     expect(c.blob).toEqual({ kind: 'fs', dir: '/data/blobs' });
-    expect(c.gateway).toEqual({ url: 'http://127.0.0.1:9000', port: 9000 });
+    expect(c.gateway).toEqual({ url: 'http://127.0.0.1:9000', port: 9000, host: '127.0.0.1' });
     expect(c.logLevel).toBe('debug');
     expect(c.gpuSlots).toBe(2);
+  });
+
+  it('reads the gateway security settings, and refuses tokens from both a file and the environment', () => {
+    const c = loadConfig(
+      {
+        GATEWAY_HOST: '0.0.0.0',
+        TRAINSET_GATEWAY_TOKENS_FILE: 'tokens.txt',
+        TRAINSET_GATEWAY_TOKEN: 'a-worker-token-of-16-chars',
+        GATEWAY_RATE_LIMIT: '100',
+        GATEWAY_ADMIN_RATE_LIMIT: '5',
+        GATEWAY_FEEDBACK_MAX_AGE_HOURS: '24',
+      },
+      cwd,
+    );
+    expect(c.gateway).toMatchObject({
+      host: '0.0.0.0',
+      tokensFile: path.join(cwd, 'tokens.txt'),
+      token: 'a-worker-token-of-16-chars',
+      rateLimitPerMinute: 100,
+      adminRateLimitPerMinute: 5,
+      feedbackMaxAgeHours: 24,
+    });
+    expect(() => loadConfig({ TRAINSET_GATEWAY_TOKENS_FILE: 'a', TRAINSET_GATEWAY_TOKENS: 'b' }, cwd)).toThrow(/set one or the other/);
+    expect(() => loadConfig({ TRAINSET_GATEWAY_TOKEN: 'short' }, cwd)).toThrow(/TRAINSET_GATEWAY_TOKEN=\(value hidden\)/);
   });
 
   it('builds the production config from the required variables, S3 path-style with an endpoint', () => {
