@@ -3,21 +3,23 @@
  * stock `temporal workflow show -o json`), the CLI shows plaintext through `--codec-endpoint` and the codec
  * server, and a history written under key 1 is still read by a worker and a client whose current key is key 2.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID } from '../../src/security/codec';
-import { createCodecServer, type CodecServer } from '../../src/security/codec-server';
 import { CodecKeyring } from '../../src/security/keys';
 import { trainsetDataConverter } from '../../src/security/temporal-options';
+import { embeddedEnv } from '../../src/workers/config';
 import { quietBundlerLogger } from '../../src/workers/workers';
-import { AesGcmPayloadCodec } from '../../src/security/codec';
 import { releaseSignal, type echoWorkflow, type waitForReleaseWorkflow } from '../fixtures/codec-workflows';
 import { serviceEnv } from '../helpers/services';
 import { temporalCli, temporalCliOk } from '../helpers/temporal-cli';
+import { TRAINSET_BIN } from '../helpers/trainset-cli';
 
 const key1 = randomBytes(32);
 const key2 = randomBytes(32);
@@ -34,8 +36,52 @@ const TOKEN = `codec-test-${randomUUID()}`;
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
-let codecServer: CodecServer;
+let codecServer: ChildProcess | undefined;
 let codecUrl: string;
+
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/** `trainset codec-server` as an operator runs it, with both keys (k2 current); resolves once it logs that it listens. */
+async function startCodecServer(): Promise<string> {
+  const port = await freePort();
+  const b64 = (k: Buffer): string => k.toString('base64');
+  codecServer = spawn(process.execPath, [TRAINSET_BIN, 'codec-server', '--port', String(port), '--cors-origin', 'http://localhost:8233'], {
+    // The codec server needs only the codec settings: strip the test services' production variables.
+    env: embeddedEnv(process.env, {
+      TRAINSET_CODEC_KEYS: `k1:${b64(key1)},k2:${b64(key2)}`,
+      TRAINSET_CODEC_CURRENT_KEY: 'k2',
+      TRAINSET_CODEC_SERVER_TOKEN: TOKEN,
+      LOG_LEVEL: 'info',
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`trainset codec-server did not start: ${out}`)), 60_000);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (out.includes('codec server listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    codecServer?.stdout?.on('data', onData);
+    codecServer?.stderr?.on('data', onData);
+    codecServer?.once('exit', (code) => reject(new Error(`trainset codec-server exited ${code}: ${out}`)));
+  });
+  // Its log line names the key ids, never the keys.
+  expect(out).toContain('"keyIds":["k1","k2"]');
+  expect(out).not.toContain(b64(key1));
+  expect(out).not.toContain(b64(key2));
+  return `http://127.0.0.1:${port}`;
+}
 
 beforeAll(async () => {
   env = await TestWorkflowEnvironment.createLocal({
@@ -45,12 +91,11 @@ beforeAll(async () => {
     workflowsPath: path.resolve(__dirname, '../fixtures/codec-workflows.ts'),
     logger: quietBundlerLogger,
   });
-  codecServer = createCodecServer({ codec: new AesGcmPayloadCodec(afterRotation), token: TOKEN, corsOrigins: ['http://localhost:8233'] });
-  codecUrl = await codecServer.start(0);
+  codecUrl = await startCodecServer();
 }, 180_000);
 
 afterAll(async () => {
-  await codecServer?.stop();
+  codecServer?.kill('SIGTERM');
   await env?.teardown();
 });
 
