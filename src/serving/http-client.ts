@@ -64,10 +64,9 @@ export function createGatewayClient(baseUrl: string, options: GatewayClientOptio
   }
 
   function fail(path: string, status: number, json: unknown): never {
-    const detail =
-      typeof json === 'object' && json !== null && typeof (json as { error?: unknown }).error === 'string'
-        ? (json as { error: string }).error
-        : 'unexpected response';
+    const { error, message } = (typeof json === 'object' && json !== null ? json : {}) as { error?: unknown; message?: unknown };
+    // Auth, rate-limit and feedback refusals carry a message beside their error code.
+    const detail = typeof error !== 'string' ? 'unexpected response' : typeof message === 'string' ? `${error}: ${message}` : error;
     throw new GatewayHttpError(status, path, detail);
   }
 

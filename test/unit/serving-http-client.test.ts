@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { hashGatewayToken } from '../../src/serving/auth';
 import { createGateway, type Gateway } from '../../src/serving/gateway';
 import { createGatewayClient, GatewayHttpError } from '../../src/serving/http-client';
 import { FakeLoader, FakeRouting, MemoryLog, routingState } from './serving-fakes';
@@ -11,6 +12,38 @@ afterEach(async () => {
 });
 
 describe('gateway over real HTTP', () => {
+  it('sends its bearer token, and reports the gateway auth refusals with their message', async () => {
+    const routing = new FakeRouting();
+    routing.state = routingState();
+    const log = new MemoryLog();
+    const tokens = [
+      { name: 'pipeline', role: 'admin' as const, sha256: hashGatewayToken('pipeline-token-0123456789') },
+      { name: 'web', role: 'predict' as const, sha256: hashGatewayToken('web-token-0123456789') },
+    ];
+    gw = createGateway({ routing, log, models: new FakeLoader(), tokens, refreshMs: 20, flushMs: 10_000 });
+    const baseUrl = await gw.start(0, '127.0.0.1');
+    await expect.poll(async () => (await fetch(`${baseUrl}/readyz`)).status, { timeout: 5000 }).toBe(200);
+
+    const pipeline = createGatewayClient(baseUrl, { token: 'pipeline-token-0123456789' });
+    const p = await pipeline.predict('m', 'k', { text: 'hi' });
+    expect(await pipeline.feedback('m', p.predictionId, 'v1:yes')).toBe(true);
+    expect(await pipeline.refresh('m')).toMatchObject({ generation: 1 });
+    expect(log.sources.get(p.predictionId)).toBe('pipeline');
+
+    const anonymous = await createGatewayClient(baseUrl)
+      .predict('m', 'k', { text: 'hi' })
+      .catch((e: unknown) => e);
+    expect(anonymous).toBeInstanceOf(GatewayHttpError);
+    expect((anonymous as GatewayHttpError).status).toBe(401);
+    expect((anonymous as GatewayHttpError).message).toContain('unauthorized: this route needs a bearer token');
+    const web = createGatewayClient(baseUrl, { token: 'web-token-0123456789' });
+    const forbidden = await web.refresh('m').catch((e: unknown) => e);
+    expect((forbidden as GatewayHttpError).status).toBe(403);
+    const again = await pipeline.feedback('m', p.predictionId, 'v1:no').catch((e: unknown) => e);
+    expect((again as GatewayHttpError).status).toBe(409);
+    expect(log.feedback.get(p.predictionId)).toBe('v1:yes');
+  });
+
   it('serves predictions, feedback, routing and refresh to the HTTP client', async () => {
     const routing = new FakeRouting();
     routing.state = routingState();
