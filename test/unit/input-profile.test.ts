@@ -18,7 +18,17 @@ describe('input profile', () => {
       'body.length': 25,
       channel: 'email',
     });
-    for (const leaky of ['jane.doe@example.com', '+1 415 555 0132', '4155550132', 'a value with spaces', 'x'.repeat(40)]) {
+    for (const leaky of [
+      'jane.doe@example.com',
+      '+1 415 555 0132',
+      '4155550132',
+      'a value with spaces',
+      'x'.repeat(40),
+      // Shaped like codes, found by the PII detectors: an AWS key id, a live Stripe key, an IPv4 address.
+      'AKIAQWERTYUIOPASDFGH',
+      'sk_live_abcdefghijklmnopqrstuvwx',
+      '1.2.3.4',
+    ]) {
       expect(inputProfile({ channel: leaky }, fields)).toEqual({ channel: '__other__' });
     }
     expect(inputProfile({ channel: null, body: 42 }, fields)).toEqual({});
