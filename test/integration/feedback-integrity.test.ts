@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCanaryActivities } from '../../src/activities/canary';
 import { createRegistry, type Registry } from '../../src/registry';
 import { hashGatewayToken } from '../../src/serving/auth';
 import { createGateway, type Gateway } from '../../src/serving/gateway';
 import { createGatewayLogMetricsSource } from '../../src/serving/gateway-log-metrics';
 import type { PredictResponse } from '../../src/serving/ports';
+import { cpuDeps } from '../activities/activity-fixtures';
+import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { FakeLoader, FakeRouting, routingState } from '../unit/serving-fakes';
 import { createTestDatabase, TEST_BACKENDS, type TestDatabase } from './registry-test-db';
 
@@ -165,5 +168,11 @@ describe.each(TEST_BACKENDS)('feedback integrity on %s', (backend) => {
     expect(trusted.candidate).toMatchObject({ requests: 4, withFeedback: 2, correct: 0 });
     const everyone = await source.window({ model: MODEL, generation: 99, windowSeconds: 60 });
     expect(everyone.candidate).toMatchObject({ requests: 4, withFeedback: 4, correct: 2 });
+
+    // The canary's activity: the spec's list when the workflow passes one, else the default (pipeline, anonymous).
+    const canary = createCanaryActivities(cpuDeps(new MemoryBlobStore(), { registry }));
+    expect((await canary.getCanaryWindow({ model: MODEL, generation: 99 })).candidate).toMatchObject({ withFeedback: 2, correct: 0 });
+    const listed = await canary.getCanaryWindow({ model: MODEL, generation: 99, trustedFeedbackSources: ['partner-labels'] });
+    expect(listed.candidate).toMatchObject({ withFeedback: 2, correct: 2 });
   });
 });
