@@ -206,6 +206,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 }
 
+/** A staged (accepted, not yet PII-cleaned) record file or one of its parts; the `.summary.json` beside it holds counts only. */
+const RAW_WORK_FILE = /\/ingested-[0-9a-f]+(\.part-\d+)?\.jsonl$/;
+
 /** One invariant's outcome: undefined when it holds, else what failed. */
 type Check = [name: string, run: () => Promise<string | undefined>];
 
@@ -282,7 +285,7 @@ export async function checkInvariants(
       async () => {
         const left: string[] = [];
         for (const r of runs) {
-          for (const b of await s.blobs.list(`work/tickets/${r.logicalDate}/`)) if (/\/ingested-/.test(b.key)) left.push(b.key);
+          for (const b of await s.blobs.list(`work/tickets/${r.logicalDate}/`)) if (RAW_WORK_FILE.test(b.key)) left.push(b.key);
         }
         return left.length ? left.join(', ') : undefined;
       },
