@@ -142,7 +142,9 @@ export const scenarios: Scenario[] = [
               files: ['test/fixtures/trainers/paced.sh'],
               epochs: 6,
               seed: 3,
-              hyperparameters: {},
+              features: 4096,
+              // The builtin trainer's own keys (src/training/job.ts); the process backend passes them through as given.
+              hyperparameters: { kind: 'logreg-hashed', learningRate: 0.5, l2: 0 },
               env: { PACE_SECONDS: '2' },
             };
           },
@@ -152,7 +154,18 @@ export const scenarios: Scenario[] = [
           await s.startWorker('cpu');
           const gpu = await s.startWorker('gpu');
           const handle = await startRun(s, 'gpu', DAY1);
-          await until('a checkpoint in the blob store', async () => (await s.blobs.list('checkpoints/')).length > 0, 300);
+          await until(
+            'a checkpoint in the blob store',
+            async () => {
+              if ((await s.blobs.list('checkpoints/')).length > 0) return true;
+              if ((await handle.describe()).status.name !== 'RUNNING')
+                throw new Error(
+                  `the run closed before a checkpoint: ${JSON.stringify(await handle.result().catch((e: unknown) => String(e)))}`,
+                );
+              return false;
+            },
+            300,
+          );
           await s.kill9(gpu);
           ctx.log('killed the GPU worker after a checkpoint');
           const second = await s.startWorker('gpu');
