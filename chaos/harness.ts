@@ -268,7 +268,9 @@ export async function checkInvariants(
         await fetch(`${s.gatewayUrl}/v1/refresh`, { method: 'POST' }).catch(() => undefined);
         const res = await fetch(`${s.gatewayUrl}/v1/routing`);
         const routed = res.ok ? ((await res.json()) as { championVersion?: string }).championVersion : `HTTP ${res.status}`;
-        if (alias === undefined) return 'no champion alias';
+        // No model ever promoted (e.g. the first one rejected by the gate): no alias, no audit row, nothing routed.
+        if (alias === undefined)
+          return audit === undefined && res.status === 404 ? undefined : `no champion alias, audit ${audit}, gateway ${routed}`;
         return alias === audit && alias === routed ? undefined : `alias ${alias}, audit ${audit}, gateway ${routed}`;
       },
     ],

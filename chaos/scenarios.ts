@@ -140,12 +140,12 @@ export const scenarios: Scenario[] = [
               backend: 'process',
               command: ['/bin/bash', 'test/fixtures/trainers/paced.sh', ...builtinTrainerCommand()],
               files: ['test/fixtures/trainers/paced.sh'],
-              epochs: 6,
+              epochs: 30,
               seed: 3,
               features: 4096,
               // The builtin trainer's own keys (src/training/job.ts); the process backend passes them through as given.
-              hyperparameters: { kind: 'logreg-hashed', learningRate: 0.5, l2: 0 },
-              env: { PACE_SECONDS: '2' },
+              hyperparameters: { kind: 'logreg-hashed', learningRate: 0.5, l2: 1e-4 },
+              env: { PACE_SECONDS: '0.5' },
             };
           },
         },
