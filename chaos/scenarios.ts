@@ -43,6 +43,13 @@ async function startRun(s: Stack, name: string, date: string) {
   });
 }
 
+/** The innermost message of a workflow failure. */
+function failureOf(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
 const asRun = (r: RetrainResult): Run => ({ logicalDate: r.logicalDate, ingest: r.status.ingest });
 
 /** Start both workers, run `body`, check the invariants, stop everything. */
@@ -194,7 +201,8 @@ export const scenarios: Scenario[] = [
           await new Promise((r) => setTimeout(r, 30_000 - (Date.now() - stoppedAt)));
           cluster.start();
           ctx.log('PostgreSQL started again');
-          const r = await handle.result();
+          const r = await handle.result().catch((err: unknown) => failureOf(err));
+          if (typeof r === 'string') return { outcome: `failed: ${r}`, runs: [{ logicalDate: DAY1 }] };
           return { outcome: r.outcome, runs: [asRun(r)] };
         });
       } finally {
