@@ -100,6 +100,14 @@ describe('evaluateGate checks', () => {
     ]);
   });
 
+  it('reads a lower F1 than the champion as a regression (higher is better)', () => {
+    const d = evaluateGate(withChampion(metrics({ perClass: { billing: cls({ f1: 0.5 }) } }), metrics()), {
+      ...base,
+      changes: [{ metric: 'f1', class: 'billing', maxDegradation: 0.125 }],
+    });
+    expect(d.reasons).toEqual(['F1[billing] 0.500 regresses more than 0.125 below champion 0.750']);
+  });
+
   it('names the metric and class in per-class ids and reasons', () => {
     const d = evaluateGate(withChampion(metrics({ perClass: { billing: cls({ precision: 0.5, f1: 0.5 }) } }), metrics()), {
       ...base,

@@ -28,26 +28,28 @@ describe('luhnCheckDigit', () => {
 });
 
 describe('isCreditCardNumber', () => {
-  // Each number is Luhn-valid: only the issuer range and the length decide.
+  // Each payload gets its Luhn check digit: only the issuer range and the length decide.
   it.each<[string, string, boolean]>([
-    ['a Mastercard 2-series at 2230', card('223000000000000'), true],
-    ['a Mastercard 2-series at 2300', card('230000000000000'), true],
-    ['a Mastercard 2-series at 2710', card('271000000000000'), true],
-    ['a 16-digit UnionPay', card('620000000000000'), true],
-    ['2220, just below the Mastercard 2-series', card('222000000000000'), false],
-    ['2730, above the Mastercard 2-series', card('273000000000000'), false],
-    ['28xx, not Mastercard', card('280000000000000'), false],
-    ['643, not Discover (644–649)', card('643000000000000'), false],
-    ['3520, not JCB (3528–3589)', card('352000000000000'), false],
-    ['31, not Diners Club', card('3100000000000'), false],
-    ['a 13-digit number with a Visa 4 inside, not first', card('140000000000'), false],
-    ['a 16-digit number with Mastercard 51 inside, not first', card('105100000000000'), false],
-    ['a 15-digit number with Amex 37 inside, not first', card('13700000000000'), false],
-    ['a 16-digit number with Discover 6011 inside, not first', card('160110000000000'), false],
-    ['a 17-digit number with UnionPay 62 inside, not first', card('1620000000000000'), false],
-    ['a 17-digit number with JCB 3530 inside, not first', card('1353000000000000'), false],
-    ['a 14-digit number with Diners 36 inside, not first', card('1360000000000'), false],
-  ])('%s: %s → %s', (_name, digits, expected) => {
+    ['a Mastercard 2-series at 2230', '223000000000000', true],
+    ['a Mastercard 2-series at 2300', '230000000000000', true],
+    ['a Mastercard 2-series at 2710', '271000000000000', true],
+    ['a 16-digit UnionPay', '620000000000000', true],
+    ['2220, just below the Mastercard 2-series', '222000000000000', false],
+    ['2730, above the Mastercard 2-series', '273000000000000', false],
+    ['28xx, not Mastercard', '280000000000000', false],
+    ['643, not Discover (644–649)', '643000000000000', false],
+    ['3520, not JCB (3528–3589)', '352000000000000', false],
+    ['31, not Diners Club', '3100000000000', false],
+    ['a 13-digit number with a Visa 4 inside, not first', '140000000000', false],
+    ['a 16-digit number with Mastercard 51 inside, not first', '105100000000000', false],
+    ['a 15-digit number with Amex 37 inside, not first', '13700000000000', false],
+    ['a 16-digit number with Discover 6011 inside, not first', '160110000000000', false],
+    ['a 17-digit number with UnionPay 62 inside, not first', '1620000000000000', false],
+    ['a 17-digit number with JCB 3530 inside, not first', '1353000000000000', false],
+    ['a 14-digit number with Diners 36 inside, not first', '1360000000000', false],
+  ])('%s: %s + check digit → %s', (_name, payload, expected) => {
+    // The check digit is computed inside the test: computed while collecting tests, Stryker counts it as static.
+    const digits = card(payload);
     expect(luhnValid(digits)).toBe(true);
     expect(isCreditCardNumber(digits)).toBe(expected);
   });
