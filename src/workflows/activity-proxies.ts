@@ -12,13 +12,17 @@ const nonRetryableErrorTypes = Object.values(ErrorType);
  * The retry policies of the profiles below. All but `once` retry every failure except the ErrorTypes; they differ in
  * how long a transient failure (a restarting registry, blob store or worker) may last before the run fails.
  */
-const retry = {
+export const RETRY_POLICIES = {
   /** The default: quick calls; ten attempts backing off to 30 s ride out about 2.5 minutes of outage. */
   standard: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes },
   /** Local decisions: pure functions whose failure is a bug, not an outage; three quick attempts show it. */
   decision: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes },
-  /** Streaming passes: an attempt can take up to 30 minutes, so fewer of them, further apart. */
-  scan: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  /**
+   * Streaming passes: an attempt can take up to 30 minutes, so retries back off to a minute apart. An outage fails
+   * an attempt at once, so attempts are counted to outlast one: ten ride out about 5 minutes (five rode out 30 s,
+   * and a PostgreSQL restart of 30 s failed the run: the chaos suite's pg-stop-30s).
+   */
+  scan: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes },
   /** Canary traffic: retries stay at most 10 s apart, so a step's traffic still lands within its bake. */
   traffic: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
   /** Training: each retry resumes from the newest checkpoint; three failures mean a model or data problem. */
@@ -30,7 +34,7 @@ const retry = {
 } as const satisfies Record<string, RetryPolicy>;
 
 /** Options of `io` and `routingWrite`. */
-const ioOptions: ActivityOptions = { startToCloseTimeout: '1 minute', retry: retry.standard };
+const ioOptions: ActivityOptions = { startToCloseTimeout: '1 minute', retry: RETRY_POLICIES.standard };
 
 /** Short registry / blob-store calls. */
 export const io = proxyActivities<Activities>(ioOptions);
@@ -48,14 +52,14 @@ export const routingWrite = proxyActivities<Activities>({ ...ioOptions, cancella
  */
 export const decide = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: retry.decision,
+  retry: RETRY_POLICIES.decision,
 });
 
 /** Streaming passes over a partition; they heartbeat progress. */
 export const scan = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
-  retry: retry.scan,
+  retry: RETRY_POLICIES.scan,
 });
 
 /**
@@ -65,14 +69,18 @@ export const scan = proxyActivities<Activities>({
  */
 export const metrics = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: retry.once,
+  retry: RETRY_POLICIES.once,
 });
 
 /**
  * Canary traffic: heartbeats every batch so a rollback signal can cancel it promptly;
  * a short heartbeat timeout lets a crashed worker's step be retried elsewhere quickly.
  */
-const trafficOptions: ActivityOptions = { startToCloseTimeout: '15 minutes', heartbeatTimeout: '20 seconds', retry: retry.traffic };
+const trafficOptions: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: RETRY_POLICIES.traffic,
+};
 
 /** Canary traffic whose cancellation the workflow waits for (runs started before the canary-traffic-try-cancel patch). */
 export const traffic = proxyActivities<Activities>({ ...trafficOptions, cancellationType: 'WAIT_CANCELLATION_COMPLETED' });
@@ -95,14 +103,14 @@ export const gpu = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '30 seconds',
   cancellationType: 'WAIT_CANCELLATION_COMPLETED',
-  retry: retry.training,
+  retry: RETRY_POLICIES.training,
 });
 
 /**
  * Lookups of partition runs. Retried for up to an hour: a lookup that cannot reach the server for longer fails the
  * workflow with the last error.
  */
-const lookupOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: '1 hour', retry: retry.lookup };
+const lookupOptions: ActivityOptions = { startToCloseTimeout: '2 minutes', scheduleToCloseTimeout: '1 hour', retry: RETRY_POLICIES.lookup };
 
 /**
  * Lookups of partition runs, on the workflow's own task queue (the cpu and backfill workers both hold a
