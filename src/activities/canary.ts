@@ -13,7 +13,9 @@ const CONCURRENCY = 8;
 
 /** Canary activities. */
 export function createCanaryActivities({ blobs, specs, registry, gateway, logger, metricSources }: CpuActivityDeps) {
-  const gatewayLog = createGatewayLogMetricsSource((model, generation, trusted) => registry.predictions.windowStats(model, generation, trusted));
+  const gatewayLog = createGatewayLogMetricsSource((model, generation, trusted) =>
+    registry.predictions.windowStats(model, generation, trusted),
+  );
 
   function metricsSource(name: CanaryMetricsSourceName): CanaryMetricsSource {
     if (name === 'gateway') return gatewayLog;
