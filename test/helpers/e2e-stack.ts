@@ -125,6 +125,8 @@ export async function startE2eStack(
       GATEWAY_URL: gatewayUrl,
       SPECS_DIR: opts.specsDir ?? path.resolve(__dirname, '../../specs'),
       LOG_LEVEL: 'warn',
+      // Production workers refuse to start without a PII token key; one of the test's own for workers it spawns.
+      PII_TOKEN_KEY: process.env.PII_TOKEN_KEY ?? randomBytes(24).toString('hex'),
     };
     return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, cliEnv, stop };
   } catch (err) {
