@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -146,6 +147,7 @@ export class S3BlobStore implements BlobStore {
     const parts: Array<{ ETag: string | undefined; PartNumber: number }> = [];
     const sendPart = async (body: Buffer): Promise<void> => {
       if (uploadId === undefined) {
+        await this.abortLeftoverUploads(Key);
         const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
         if (!created.UploadId) throw new Error(`S3 blob store: no upload id for ${key}`);
         uploadId = created.UploadId;
@@ -181,6 +183,28 @@ export class S3BlobStore implements BlobStore {
         await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Abort the multipart uploads still open on this exact key: a writer killed mid-upload (kill -9, a lost node)
+   * never sends its abort, and S3 keeps the parts, billed and listed, until something does. Keys of work files
+   * and checkpoints are fixed per step, so the retried step that writes the key again is the one that cleans up
+   * after its predecessor. A writer of the same key still running is a superseded attempt: its upload fails.
+   */
+  private async abortLeftoverUploads(Key: string): Promise<void> {
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: Key, KeyMarker, UploadIdMarker }));
+      for (const u of page.Uploads ?? []) {
+        if (u.Key !== Key || !u.UploadId) continue;
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: u.UploadId }));
+        this.log(`S3 blob store: aborted a multipart upload left open on ${Key} (started ${u.Initiated?.toISOString() ?? '?'})`);
+      }
+      if (!page.IsTruncated) return;
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
     }
   }
 

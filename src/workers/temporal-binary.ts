@@ -179,6 +179,8 @@ export interface DevServer {
   address: string;
   /** Stop it (SIGTERM, then SIGKILL after 10 s) and wait for it to exit. */
   stop(): Promise<void>;
+  /** SIGKILL it, as a crash would, and wait for it to exit (the chaos suite restarts it on its database file). */
+  kill(): Promise<void>;
 }
 
 /** The `temporal server start-dev` arguments for the options: DEV_SERVER_ARGS and the custom search attributes included. */
@@ -254,6 +256,11 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     await exited;
     clearTimeout(killer);
   };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null || spawnError) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
   const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
   for (;;) {
     if (spawnError) throw new Error(`cannot start the Temporal dev server (${o.cliPath}): ${spawnError.message}`);
@@ -267,5 +274,5 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { address: `${ip}:${port}`, stop };
+  return { address: `${ip}:${port}`, stop, kill };
 }

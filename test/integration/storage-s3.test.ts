@@ -1,4 +1,10 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { blobStoreContract } from '../helpers/blob-store-contract';
@@ -105,6 +111,41 @@ describe('S3BlobStore against a real S3-compatible server', () => {
     await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a', IfNoneMatch: '*' }));
     const second = store.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'b', IfNoneMatch: '*' }));
     await expect(second).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+  });
+
+  it('aborts the multipart upload a killed writer left open on the key it writes again (and only on that key)', async () => {
+    const { bucket } = s3Settings();
+    const key = 'work/t/2026-01-01/ingested-abc.part-0.jsonl';
+    const other = 'work/t/2026-01-01/ingested-abc.part-0.jsonl.other';
+    // A writer killed after its first part: the upload stays open, as S3 keeps it until someone aborts it.
+    for (const k of [key, other]) {
+      const created = await store.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: `${runPrefix}/${k}` }));
+      await store.client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: `${runPrefix}/${k}`,
+          UploadId: created.UploadId,
+          PartNumber: 1,
+          Body: randomBytes(5 * 1024 * 1024),
+        }),
+      );
+    }
+    const open = async (): Promise<string[]> =>
+      ((await store.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${runPrefix}/work/` }))).Uploads ?? [])
+        .map((u) => u.Key!.slice(runPrefix.length + 1))
+        .sort();
+    expect(await open()).toEqual([key, other]);
+    // The retried step writes the key again, big enough for a multipart upload of its own (two 8 MiB parts and a rest).
+    const body = randomBytes(17 * 1024 * 1024);
+    await store.putStream(
+      key,
+      (async function* () {
+        for (let i = 0; i < body.length; i += 1024 * 1024) yield body.subarray(i, i + 1024 * 1024);
+      })(),
+    );
+    expect((await store.get(key)).equals(body)).toBe(true);
+    expect(await open()).toEqual([other]);
+    expect(logs.some((l) => l.includes(`aborted a multipart upload left open on ${runPrefix}/${key}`))).toBe(true);
   });
 
   it.each(['../escape', '/abs', 'a//b', 'a/', ''])('rejects the malformed key %j', async (key) => {
