@@ -13,10 +13,18 @@
  * definition; a quarantined record keeps its original bytes base64 in the quarantine object, a restricted area
  * like raw/ (its reason is searched as text).
  *
- * A control plants values where the audit must find them (a history input, a registry row, a blob key, a Parquet
- * chunk, a log line) and asserts the audit reports exactly those, so the audit itself can fail.
+ * The stack runs with the AES-256-GCM payload codec on, as production does, under a keyring that has been rotated
+ * (k2 current, k1 kept for reading); the audit decodes histories through the codec, as an operator does with the
+ * codec server. Raw histories (as the server stores them) are searched too: a probe workflow's input carries
+ * planted values that the decoded history shows and the raw one must not, and every payload outside the search
+ * attributes is `binary/encrypted` under the current key id.
+ *
+ * A control plants values where the audit must find them (a history input written under the older key, a registry
+ * row, a blob key, a Parquet chunk, a log line) and asserts the audit reports exactly those, so the audit itself
+ * can fail.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import type { Logger as TemporalLogger } from '@temporalio/common';
 import pino from 'pino';
@@ -25,6 +33,9 @@ import { findPii } from '../../src/pii/engine';
 import { writeRecordsParquet } from '../../src/datasets/parquet';
 import { createGatewayClient } from '../../src/serving/http-client';
 import { writeSamplePartitions } from '../../src/samples/index';
+import { AesGcmPayloadCodec, ENCODING_ENCRYPTED, METADATA_ENCRYPTION_KEY_ID } from '../../src/security/codec';
+import { CodecKeyring } from '../../src/security/keys';
+import { trainsetDataConverter } from '../../src/security/temporal-options';
 import { rawPartitionPrefix } from '../../src/shared/ids';
 import { createRng, type Rng } from '../../src/shared/prng';
 import type { DatasetSpec, PiiEntity } from '../../src/shared/spec';
@@ -33,7 +44,16 @@ import type { RetrainResult } from '../../src/shared/types';
 import { retrainPipelineWorkflow } from '../../src/workflows';
 import { rollbackSignal, rollbackUpdate, statusQuery } from '../../src/workflows/messages';
 import { startE2eStack, type E2eStack } from '../helpers/e2e-stack';
-import { auditBlobs, auditRegistry, auditWorkflows, LeakAudit, toSearchableJson, type PlantedValue } from '../helpers/leak-audit';
+import { decodeHistoryPayloads } from '../helpers/history-payloads';
+import {
+  auditBlobs,
+  auditRawHistories,
+  auditRegistry,
+  auditWorkflows,
+  LeakAudit,
+  toSearchableJson,
+  type PlantedValue,
+} from '../helpers/leak-audit';
 import { ENTITIES, plantValue } from '../helpers/pii-corpus';
 import { copySpecs, type SpecCopy } from '../helpers/spec-copy';
 
@@ -44,6 +64,44 @@ const rng = createRng(seed);
 const planted: PlantedValue[] = [];
 /** Every log line of the run: activities and gateway (pino), Temporal runtime, workflows' and activities' `log`. */
 const logLines: string[] = [];
+
+const oldKey = randomBytes(32);
+const currentKey = randomBytes(32);
+/** The workers' and client's keyring after a rotation: k2 encrypts, k1 still decrypts what it wrote. */
+const rotatedKeys = new CodecKeyring(
+  new Map([
+    ['k1', oldKey],
+    ['k2', currentKey],
+  ]),
+  'k2',
+);
+/** The keyring before the rotation (k1 current): the control's history input is written under it. */
+const oldKeys = new CodecKeyring(new Map([['k1', oldKey]]), 'k1');
+/** The codec an operator decodes histories with (the codec server's): both keys, loaded on its own. */
+const operatorCodecs = [
+  new AesGcmPayloadCodec(
+    new CodecKeyring(
+      new Map([
+        ['k1', Buffer.from(oldKey)],
+        ['k2', Buffer.from(currentKey)],
+      ]),
+      'k2',
+    ),
+  ),
+];
+
+/** What Temporal Core's patch and local-activity markers hold, unencrypted by design. */
+const CORE_MARKER_KEYS = [
+  'id',
+  'deprecated',
+  'seq',
+  'attempt',
+  'activity_id',
+  'activity_type',
+  'complete_time',
+  'backoff',
+  'original_schedule_time',
+];
 
 let stack: E2eStack;
 let specs: SpecCopy;
@@ -131,7 +189,12 @@ beforeAll(async () => {
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
   specs = await copySpecs();
   await specs.write('tickets', leakAuditSpec);
-  stack = await startE2eStack({ specsDir: specs.dir, logger, piiTokenKey: Buffer.from('leak-audit-token-key-0123456789ab') });
+  stack = await startE2eStack({
+    specsDir: specs.dir,
+    logger,
+    piiTokenKey: Buffer.from('leak-audit-token-key-0123456789ab'),
+    dataConverter: trainsetDataConverter(rotatedKeys),
+  });
   await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 400 });
   for (const day of DAYS) {
     const key = `${rawPartitionPrefix('tickets', day)}part-0000.jsonl`;
@@ -193,7 +256,7 @@ async function waitForStage(handle: { query: (q: typeof statusQuery) => Promise<
 /** Search every place; returns the audit with its hits. */
 async function audit(): Promise<LeakAudit> {
   const a = new LeakAudit(planted);
-  const executions = await auditWorkflows(a, stack.env.client);
+  const executions = await auditWorkflows(a, stack.env.client, { payloadCodecs: operatorCodecs });
   for (const e of executions.filter((x) => x.type === 'retrainPipelineWorkflow')) {
     const answer = await stack.env.client.workflow.getHandle(e.workflowId, e.runId).query(statusQuery);
     a.searchText(`status query answer of ${e.workflowId}`, toSearchableJson(answer));
@@ -254,13 +317,50 @@ describe('PII leak audit', () => {
     expect(a.hits, `seed ${seed}; leaks:\n${a.report()}`).toEqual([]);
   }, 120_000);
 
+  it('stores only ciphertext in histories: planted values and plaintext encodings are absent from raw payloads', async () => {
+    // A probe whose input carries a planted value of every entity: its decoded history shows them, its raw one must not.
+    const probeValues = ENTITIES.map((e) => freshValue(e, 'ciphertext probe', true).value);
+    const probe = await stack.env.client.workflow.start('leakAuditProbeWorkflow', {
+      taskQueue: 'leak-audit-probe',
+      workflowId: 'leak-audit-probe',
+      args: [{ notes: probeValues }],
+    });
+    await probe.terminate('probe done');
+    const decoded = new LeakAudit(planted.filter((p) => p.origin === 'ciphertext probe'));
+    const probeHistory = await decodeHistoryPayloads(await probe.fetchHistory(), { payloadCodecs: operatorCodecs });
+    decoded.searchText('decoded probe history', toSearchableJson(probeHistory.tree));
+    expect(new Set(decoded.hits.map((h) => h.entity))).toEqual(new Set(ENTITIES));
+
+    const executions: WorkflowExecutionInfo[] = [];
+    for await (const info of stack.env.client.workflow.list()) executions.push(info);
+    expect(executions.length).toBeGreaterThanOrEqual(4);
+    const raw = new LeakAudit(planted);
+    const payloads = await auditRawHistories(raw, stack.env.client, executions);
+    expect(raw.hits, `seed ${seed}; plaintext in raw histories:\n${raw.report()}`).toEqual([]);
+    // Search attributes stay readable by design (they hold no PII). Temporal Core writes marker bookkeeping itself,
+    // bypassing the data converter: a patch's id, a local activity's seq, attempt, type and times (its result goes
+    // through the codec). Those were searched above, and may hold nothing else; every other payload is ciphertext.
+    const coreMarker = /^events\[\d+\]\.markerRecordedEventAttributes\.details\.(patch-data|data)\.payloads\[\d+\]$/;
+    const bookkeeping = payloads.filter((p) => coreMarker.test(p.path));
+    const bookkeepingKeys = new Set(bookkeeping.flatMap((p) => Object.keys(JSON.parse(p.data.toString('utf8')) as object)));
+    expect([...bookkeepingKeys].filter((k) => !CORE_MARKER_KEYS.includes(k))).toEqual([]);
+    const coded = payloads.filter((p) => !/searchAttributes/i.test(p.path) && !coreMarker.test(p.path));
+    expect(coded.length).toBeGreaterThan(50);
+    const plain = coded
+      .filter((p) => p.metadata.encoding !== ENCODING_ENCRYPTED || p.metadata[METADATA_ENCRYPTION_KEY_ID] !== 'k2')
+      .map((p) => `${p.execution} ${p.path} ${JSON.stringify(p.metadata)}`);
+    expect(plain, plain.slice(0, 20).join('\n')).toEqual([]);
+  }, 120_000);
+
   it('control: finds exactly the values planted where it must look', async () => {
     const [email, card, ssn, ip, secret] = (['EMAIL_ADDRESS', 'CREDIT_CARD', 'US_SSN', 'IP_ADDRESS', 'SECRET'] as const).map((e) =>
       freshValue(e, 'control', true),
     );
-    // A workflow input no worker picks up (a history payload), a registry row (normalized: digits only), a blob
-    // key, a dataset Parquet chunk (compressed pages), a log line.
-    const control = await stack.env.client.workflow.start('leakAuditControlWorkflow', {
+    // A workflow input no worker picks up (a history payload, encrypted under the older key: the operator's codec
+    // still reads it), a registry row (normalized: digits only), a blob key, a dataset Parquet chunk (compressed
+    // pages), a log line.
+    const oldKeyClient = new Client({ connection: stack.env.connection, dataConverter: trainsetDataConverter(oldKeys) });
+    const control = await oldKeyClient.workflow.start('leakAuditControlWorkflow', {
       taskQueue: 'leak-audit-control',
       workflowId: 'leak-audit-control',
       args: [{ note: email!.value }],

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import pg from 'pg';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createDirSpecSource, type SpecSource } from '../../src/datasets/spec-source';
 import { createRegistry, migrate, type Registry } from '../../src/registry';
 import { createGatewayClient } from '../../src/serving/http-client';
@@ -70,6 +71,8 @@ export async function startE2eStack(
     logger?: Logger & GatewayLogger;
     /** Key of the PII `tokenize` action, for specs that tokenize. */
     piiTokenKey?: Buffer;
+    /** Data converter of the stack's client and workers, e.g. the payload codec (default: the SDK's; the CLI env is unaffected). */
+    dataConverter?: DataConverter;
   } = {},
 ): Promise<E2eStack> {
   const logger = opts.logger ?? quietLogger;
@@ -81,6 +84,7 @@ export async function startE2eStack(
   try {
     const env = await TestWorkflowEnvironment.createLocal({
       server: devServerOptions(svc.temporalCliPath),
+      client: { dataConverter: opts.dataConverter },
     });
     cleanups.push(() => env.teardown());
     const db = await freshDatabase();
@@ -97,7 +101,7 @@ export async function startE2eStack(
     const gatewayUrl = await gateway.start(0, '127.0.0.1');
     cleanups.push(() => gateway.stop());
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));
-    const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2 };
+    const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2, dataConverter: opts.dataConverter };
     const cpu = await createCpuWorker({
       ...common,
       deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger, piiTokenKey: opts.piiTokenKey },

@@ -2,7 +2,7 @@
  * A workflow history with every payload decoded: workflow and activity inputs and results, failure details,
  * signal and Update arguments, Update results, marker details (local activities), memos, headers and search
  * attributes. Payload codecs (e.g. an encryption codec) are applied first, in reverse order as a data converter
- * does, then the default payload converter.
+ * does, then the default payload converter. rawHistoryPayloads lists the payloads as the server stores them.
  */
 import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { historyToJSON, JSONToPayload, type History, type JSONPayload } from '@temporalio/common/lib/proto-utils';
@@ -71,4 +71,33 @@ export async function decodeHistoryPayloads(history: History, options: DecodeHis
   };
   const tree = await walk(JSON.parse(historyToJSON(history)), '');
   return { tree, payloads };
+}
+
+/** One payload of a history as the server stores it: no codec, no converter. */
+export interface RawHistoryPayload {
+  /** Where it sits, as in DecodedPayload. */
+  path: string;
+  /** Metadata values as UTF-8 text (e.g. `encoding`, `encryption-key-id`). */
+  metadata: Record<string, string>;
+  /** The payload's bytes. */
+  data: Buffer;
+}
+
+/** Every payload in `history` (as fetched by `handle.fetchHistory()`), undecoded. */
+export function rawHistoryPayloads(history: History): RawHistoryPayload[] {
+  const payloads: RawHistoryPayload[] = [];
+  const walk = (node: unknown, path: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}[${i}]`));
+    if (node === null || typeof node !== 'object') return;
+    const obj = node as Record<string, unknown>;
+    if (isJsonPayload(obj)) {
+      const p = JSONToPayload(obj);
+      const metadata = Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('utf8')]));
+      payloads.push({ path, metadata, data: Buffer.from(p.data ?? new Uint8Array()) });
+      return;
+    }
+    for (const [k, v] of Object.entries(obj)) walk(v, path === '' ? k : `${path}.${k}`);
+  };
+  walk(JSON.parse(historyToJSON(history)), '');
+  return payloads;
 }

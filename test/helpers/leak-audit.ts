@@ -2,16 +2,18 @@
  * The PII leak audit's search: planted values, the forms each may take once normalized (case, digits only,
  * compact, JSON- and URL-escaped, one line of a multi-line secret), and collectors that feed it every place data
  * rests or travels: workflow ids, search attributes, memos and decoded histories; every column of every registry
- * table; every blob key and blob (Parquet decoded, gzip inflated); log lines.
+ * table; every blob key and blob (Parquet decoded, gzip inflated); log lines. auditRawHistories searches histories
+ * as the server stores them (payloads undecoded), to show the payload codec keeps values out of them.
  */
 import { gunzipSync } from 'node:zlib';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import type pg from 'pg';
 import type { BlobStore } from '../../src/storage/blob-store';
-import { decodeHistoryPayloads } from './history-payloads';
+import { decodeHistoryPayloads, rawHistoryPayloads, type RawHistoryPayload } from './history-payloads';
 
 /** A value planted in the pipeline's input, and where it was planted (for the report). */
 export interface PlantedValue {
@@ -112,6 +114,28 @@ export async function auditWorkflows(
     audit.searchText(`history of ${id}`, toSearchableJson(decoded.tree));
   }
   return executions;
+}
+
+/**
+ * The histories of `executions` as the server stores them: each history's proto JSON and every payload's bytes
+ * (undecoded) are searched. Returns every payload, with its execution, for assertions on its metadata.
+ */
+export async function auditRawHistories(
+  audit: LeakAudit,
+  client: Client,
+  executions: readonly WorkflowExecutionInfo[],
+): Promise<Array<RawHistoryPayload & { execution: string }>> {
+  const out: Array<RawHistoryPayload & { execution: string }> = [];
+  for (const info of executions) {
+    const id = `${info.workflowId}/${info.runId}`;
+    const history = await client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
+    audit.searchText(`raw history of ${id}`, historyToJSON(history));
+    for (const p of rawHistoryPayloads(history)) {
+      audit.searchText(`raw payload ${p.path} of ${id}`, `${toSearchableJson(p.metadata)}\n${p.data.toString('utf8')}`);
+      out.push({ ...p, execution: id });
+    }
+  }
+  return out;
 }
 
 /** Every column of every table of the database's own schemas: text as text, bytea as bytes. Returns the tables. */
