@@ -139,8 +139,7 @@ export const creditCardDetector: PiiDetector = {
       const run = m[0];
       const base = m.index ?? 0;
       if (run.length < 13) continue;
-      const hit = cardInRun(run);
-      if (hit) spans.push({ start: base + hit.start, end: base + hit.end, entity: 'CREDIT_CARD' });
+      for (const hit of cardsInRun(run)) spans.push({ start: base + hit.start, end: base + hit.end, entity: 'CREDIT_CARD' });
     }
     return spans;
   },
@@ -148,29 +147,35 @@ export const creditCardDetector: PiiDetector = {
 
 /**
  * A run that as a whole has a card's length (13–19 digits) is judged as a whole: a Luhn-failing 19-digit
- * order number must not yield a "card" from its first 16 digits. Longer runs are searched for a card window.
+ * order number must not yield a "card" from its first 16 digits. Longer runs are searched for card windows.
  */
-function cardInRun(run: string): { start: number; end: number } | undefined {
+function cardsInRun(run: string): Array<{ start: number; end: number }> {
   const all = run.replace(/[ -]/g, '');
   if (all.length <= 19) {
     const groupsOk = run.split(/[ -]/).every((g) => g.length >= 3 && g.length <= 6) || !/[ -]/.test(run);
-    return groupsOk && isCreditCardNumber(all) ? { start: 0, end: run.length } : undefined;
+    return groupsOk && isCreditCardNumber(all) ? [{ start: 0, end: run.length }] : [];
   }
-  return bestCardWindow(run);
+  const groups: Array<{ start: number; end: number }> = [];
+  for (const g of run.matchAll(/\d+/g)) groups.push({ start: g.index ?? 0, end: (g.index ?? 0) + g[0].length });
+  return cardWindows(run, groups, 0, groups.length);
 }
 
 /**
- * The longest window of whole digit groups in a run that is a valid card number. A run can hold a
- * card next to other numbers ("4111 1111 1111 1111 2024"); a contiguous digit string is never split.
- * Printed cards group digits in 3–6s, so runs with short groups (dates, ticket ids) are not cards.
+ * The longest window of whole digit groups in `groups[from, to)` that is a valid card number, then the same on
+ * each side of it: a run can hold a card next to other numbers ("4111 1111 1111 1111 2024"), or several cards
+ * separated by single spaces. A contiguous digit string is never split. Printed cards group digits in 3–6s, so
+ * runs with short groups (dates, ticket ids) are not cards.
  */
-function bestCardWindow(run: string): { start: number; end: number } | undefined {
-  const groups: Array<{ start: number; end: number }> = [];
-  for (const g of run.matchAll(/\d+/g)) groups.push({ start: g.index ?? 0, end: (g.index ?? 0) + g[0].length });
-  let best: { start: number; end: number; digits: number } | undefined;
-  for (let i = 0; i < groups.length; i += 1) {
+function cardWindows(
+  run: string,
+  groups: ReadonlyArray<{ start: number; end: number }>,
+  from: number,
+  to: number,
+): Array<{ start: number; end: number }> {
+  let best: { first: number; last: number; digits: number } | undefined;
+  for (let i = from; i < to; i += 1) {
     let digits = 0;
-    for (let j = i; j < groups.length; j += 1) {
+    for (let j = i; j < to; j += 1) {
       const gj = groups[j] as { start: number; end: number };
       digits += gj.end - gj.start;
       if (digits > 19) break;
@@ -178,10 +183,12 @@ function bestCardWindow(run: string): { start: number; end: number } | undefined
       if (j > i && !groups.slice(i, j + 1).every((g) => g.end - g.start >= 3 && g.end - g.start <= 6)) continue;
       const start = (groups[i] as { start: number }).start;
       const number = run.slice(start, gj.end).replace(/[ -]/g, '');
-      if (isCreditCardNumber(number)) best = { start, end: gj.end, digits };
+      if (isCreditCardNumber(number)) best = { first: i, last: j, digits };
     }
   }
-  return best && { start: best.start, end: best.end };
+  if (!best) return [];
+  const window = { start: (groups[best.first] as { start: number }).start, end: (groups[best.last] as { end: number }).end };
+  return [...cardWindows(run, groups, from, best.first), window, ...cardWindows(run, groups, best.last + 1, to)];
 }
 
 /** Every built-in detector, one per entity type. */
