@@ -7,6 +7,7 @@ import { registerBackfillCommand } from './backfill-command';
 import { registerCodecServerCommand } from './codec-server-command';
 import { registerDatasetCommands } from './datasets-command';
 import { registerGateCommands } from './gate-command';
+import { registerGatewayTokenCommand } from './gateway-token-command';
 import { registerIngestCommand } from './ingest-command';
 import { registerJobSyncCommand } from './job-sync-command';
 import { registerLabelsCommands } from './labels-command';
@@ -52,5 +53,6 @@ export function buildProgram(): Command {
   registerWorkCommands(program);
   registerJobSyncCommand(program);
   registerCodecServerCommand(program);
+  registerGatewayTokenCommand(program);
   return program;
 }
