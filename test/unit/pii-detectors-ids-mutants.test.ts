@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PiiDetector } from '../../src/pii/detectors';
 import { ibanDetector, ibanShapes, ssnDetector } from '../../src/pii/detectors-ids';
+import { findPii } from '../../src/pii/engine';
 
 // Edge cases of the SSN and IBAN detectors (src/pii/detectors-ids.ts), written to kill the mutants the general
 // detector tests (pii-detectors.test.ts) left alive.
@@ -44,6 +45,13 @@ describe('ibanShapes and ibanDetector', () => {
   it('finds no shape in dash-grouped digits or in an IBAN cut short', () => {
     expect(ibanShapes('ref DE89-3704-0044-0532-0130-00')).toEqual([]);
     expect(ibanShapes('acct DE8937040044')).toEqual([]);
+    // 22 characters with the dashes, followed by a space: still not a shape.
+    expect(ibanShapes('ref DE89-3704-0044-0532-01 ok')).toEqual([]);
+  });
+
+  it('finds an IBAN whose only digits are its check digits (Latvia allows a letters-only BBAN)', () => {
+    const text = 'acct LV46BBBBBBBBBBBBBBBBB';
+    expect(findPii(text, ['IBAN_CODE']).map((s) => text.slice(s.start, s.end))).toEqual(['LV46BBBBBBBBBBBBBBBBB']);
   });
 
   it('reports the shape of a compact IBAN with a bad checksum', () => {

@@ -101,6 +101,9 @@ describe('phoneDetector', () => {
     ['a bracketed dotted quad with a port', '[218.90.139.84]:80'],
     ['five dotted groups', 'ip 1.218.90.139.84'],
     ['a dotted quad after "+1."', 'peer +1.218.90.139.84'],
+    ['a dotted quad after "+1." in a text with other numbers', 'peer +1.218.90.139.84 since 2024'],
+    ['a dotted quad after "(+1."', 'peer (+1.218.90.139.84)'],
+    ['a dotted quad after "[+1."', 'at [+1.218.90.139.84]'],
   ])('does not read %s as a phone number', (_name, text) => {
     expect(values(phoneDetector, text)).toEqual([]);
   });
@@ -144,9 +147,17 @@ describe('creditCardDetector', () => {
     expect(values(creditCardDetector, mixed)).toEqual(['4012 8888 8888 1881', '4111 1111 1111 1111 003']);
   });
 
+  it('reports the longest of two overlapping card windows, then the first of two equally long ones', () => {
+    // 4000 0000 1000 4000 001 (19 digits) and 4000 001 1234 56782 (16) are both valid Visa numbers.
+    expect(values(creditCardDetector, 'ref 4000 0000 1000 4000 001 1234 56782')).toEqual(['4000 0000 1000 4000 001']);
+    // 4000 1000 4000 0002 and 4000 0002 1234 5674 are both valid, 16 digits each.
+    expect(values(creditCardDetector, 'ref 4000 1000 4000 0002 1234 5674')).toEqual(['4000 1000 4000 0002']);
+  });
+
   it.each([
     ['a Luhn-valid number in groups of two', 'ref 4111-11-1111-1111-11'],
     ['a Luhn-valid number in groups of seven and nine', 'ref 4111111 111111111'],
+    ['a Luhn-valid window in groups of seven and nine inside a longer run', 'ref 4111111 111111111 2024'],
     ['a Luhn-valid window with groups of two inside a longer run', 'ref 4111 1111 1111 11 11 2024'],
     ['a 20-digit run in groups of four with no valid window', 'tracking 1234 5678 9012 3456 7890'],
   ])('does not flag %s', (_name, text) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { textFacts } from '../../src/pii/detectors';
 import { ipDetector } from '../../src/pii/detectors-net';
 import { findPii } from '../../src/pii/engine';
 
@@ -21,6 +22,15 @@ describe('ipDetector precheck', () => {
   it('lets through an IPv6 loopback with one digit and an IPv4 address with four', () => {
     expect(found('host ::1 up')).toEqual(['::1']);
     expect(found('host 1.2.3.4 up')).toEqual(['1.2.3.4']);
+  });
+
+  it.each([
+    ['no digit', 'std::vector and a::b'],
+    ['digits but neither a colon nor a dot', 'call 555 0132 now'],
+    ['a dot but fewer than four digits', 'version 1.2, build 7'],
+  ])('skips a text with %s, which cannot hold an address', (_name, text) => {
+    expect(ipDetector.precheck(textFacts(text))).toBe(false);
+    expect(values(text)).toEqual([]);
   });
 
   it('does not report scope operators in a text that has digits elsewhere', () => {
