@@ -7,10 +7,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import YAML from 'yaml';
@@ -66,6 +68,14 @@ export interface Stack {
   specsDir: string;
   logDir: string;
   workers: WorkerProc[];
+  /**
+   * Hold the workers' gateway refresh calls (they reach the gateway through a proxy): a routing change then commits
+   * in the registry while its activity still waits for the gateway to serve it, a window a kill can land in. Off
+   * lets every held call through.
+   */
+  holdRefresh(on: boolean): void;
+  /** Let through the held refresh calls that arrived before `beforeMs` (Date.now() time), keep holding later ones. */
+  releaseHeld(beforeMs: number): void;
   startWorker(kind: 'cpu' | 'gpu'): Promise<WorkerProc>;
   /** SIGKILL the worker and wait for it to be gone. */
   kill9(w: WorkerProc): Promise<void>;
@@ -74,9 +84,9 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** The shared dev server (persistent SQLite file), started once for the whole suite. */
-export async function startTemporal(svc: Record<string, string>, dir: string): Promise<DevServer> {
-  return startDevServer({ cliPath: svc.TEMPORAL_CLI_PATH!, dbFilename: path.join(dir, 'temporal.db') });
+/** The shared dev server (persistent SQLite file), started once for the whole suite; `port` to restart it in place. */
+export async function startTemporal(svc: Record<string, string>, dir: string, port?: number): Promise<DevServer> {
+  return startDevServer({ cliPath: svc.TEMPORAL_CLI_PATH!, dbFilename: path.join(dir, 'temporal.db'), port });
 }
 
 /** Options of {@link startStack}. */
@@ -124,6 +134,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await writeFile(path.join(specsDir, 'tickets.yaml'), YAML.stringify(spec));
   const gateway = createRegistryGateway({ registry, db: pool, blobs, defaultModel: 'tickets-classifier', refreshMs: 100, logger: quiet });
   const gatewayUrl = await gateway.start(0, '127.0.0.1');
+  const proxy = await startGatewayProxy(gatewayUrl);
   const connection = await Connection.connect({ address: o.temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
   const logDir = await mkdtemp(path.join(os.tmpdir(), `trainset-chaos-logs-${o.name}-`));
@@ -144,7 +155,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         S3_PREFIX: prefix,
         S3_FORCE_PATH_STYLE: 'true',
         TEMPORAL_ADDRESS: o.temporalAddress,
-        GATEWAY_URL: gatewayUrl,
+        GATEWAY_URL: proxy.url,
         SPECS_DIR: specsDir,
         PII_TOKEN_KEY: piiKey,
         TRAINSET_HOME: home,
@@ -182,6 +193,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         until('worker exit', () => w.child.exitCode !== null || w.child.signalCode !== null, 30).catch(() => w.child.kill('SIGKILL')),
       ),
     );
+    proxy.hold(false);
+    await proxy.close();
     await gateway.stop().catch(() => undefined);
     await connection.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -199,10 +212,59 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     specsDir,
     logDir,
     workers,
+    holdRefresh: (on) => proxy.hold(on),
+    releaseHeld: (beforeMs) => proxy.release(beforeMs),
     startWorker,
     kill9,
     logHas,
     stop,
+  };
+}
+
+/** A pass-through HTTP proxy in front of the gateway whose `/refresh` calls can be held (see Stack.holdRefresh). */
+async function startGatewayProxy(
+  target: string,
+): Promise<{ url: string; hold(on: boolean): void; release(beforeMs: number): void; close(): Promise<void> }> {
+  const to = new URL(target);
+  let held: Array<{ at: number; go: () => void }> | undefined;
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const out = http.request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(out);
+  };
+  const server = http.createServer((req, res) => {
+    if (held && req.url?.includes('/refresh')) held.push({ at: Date.now(), go: () => forward(req, res) });
+    else forward(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hold: (on) => {
+      if (on) held ??= [];
+      else {
+        const waiting = held ?? [];
+        held = undefined;
+        for (const h of waiting) h.go();
+      }
+    },
+    release: (beforeMs) => {
+      if (!held) return;
+      const go = held.filter((h) => h.at < beforeMs);
+      held = held.filter((h) => h.at >= beforeMs);
+      for (const h of go) h.go();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -357,6 +419,80 @@ export async function startPrivatePostgres(port: number): Promise<PrivatePostgre
       } catch {
         // already stopped
       }
+      execFileSync('rm', ['-rf', dir]);
+    },
+  };
+}
+
+/** A private S3 server (versitygw, its own folder and port) that a scenario may stop and start. */
+export interface PrivateS3 {
+  /** The services env with this server's endpoint in place of the shared one. */
+  svc: Record<string, string>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Start versitygw (the binary scripts/services.sh built, next to the Temporal CLI) on `port` with a fresh bucket. */
+export async function startPrivateS3(svc: Record<string, string>, port: number): Promise<PrivateS3> {
+  const beside = path.join(path.dirname(svc.TEMPORAL_CLI_PATH!), 'versitygw');
+  const bin = existsSync(beside) ? beside : 'versitygw';
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'trainset-chaos-s3-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const mine = { ...svc, S3_ENDPOINT: endpoint };
+  const client = new S3Client({
+    endpoint,
+    region: svc.S3_REGION!,
+    forcePathStyle: true,
+    credentials: { accessKeyId: svc.AWS_ACCESS_KEY_ID!, secretAccessKey: svc.AWS_SECRET_ACCESS_KEY! },
+  });
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const c = spawn(
+      bin,
+      [
+        '--access',
+        svc.AWS_ACCESS_KEY_ID!,
+        '--secret',
+        svc.AWS_SECRET_ACCESS_KEY!,
+        '--region',
+        svc.S3_REGION!,
+        '--port',
+        `127.0.0.1:${port}`,
+        '--quiet',
+        'posix',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    child = c;
+    await until(
+      `versitygw on ${endpoint}`,
+      async () => {
+        if (c.exitCode !== null) throw new Error(`versitygw exited ${c.exitCode}`);
+        return client.send(new ListBucketsCommand({})).then(
+          () => true,
+          () => false,
+        );
+      },
+      30,
+    );
+  };
+  const stop = async (): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGKILL');
+    await until('versitygw to exit', () => c.exitCode !== null || c.signalCode !== null, 30);
+  };
+  await start();
+  await client.send(new CreateBucketCommand({ Bucket: svc.S3_BUCKET! }));
+  return {
+    svc: mine,
+    stop,
+    start,
+    destroy: async () => {
+      await stop();
+      client.destroy();
       execFileSync('rm', ['-rf', dir]);
     },
   };

@@ -19,7 +19,13 @@ async function main(): Promise<number> {
   const chosen: Scenario[] = wanted.length ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
   const svc = loadServicesEnv();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'trainset-chaos-temporal-'));
-  const server = await startTemporal(svc, dir);
+  let server = await startTemporal(svc, dir);
+  const port = Number(server.address.split(':').pop());
+  /** kill -9 of the dev server, then the same server again on its port and database file (as a supervisor would). */
+  const restartTemporal = async (): Promise<void> => {
+    await server.kill();
+    server = await startTemporal(svc, dir, port);
+  };
   const rows: Array<[string, string, string, string]> = [];
   let failures = 0;
   try {
@@ -29,7 +35,12 @@ async function main(): Promise<number> {
       let outcome: string;
       let invariants: string;
       try {
-        const r = await sc.run({ svc, temporalAddress: server.address, log: (m) => console.log(`   ${sc.name}: ${m}`) });
+        const r = await sc.run({
+          svc,
+          temporalAddress: server.address,
+          restartTemporal,
+          log: (m) => console.log(`   ${sc.name}: ${m}`),
+        });
         outcome = r.outcome;
         invariants = r.failed.length ? `✗ ${r.failed.join('; ')}` : '✓';
         if (r.failed.length) failures++;
