@@ -16,6 +16,7 @@ export default {
     'src/pii/validators.ts',
     'src/pii/detectors*.ts',
     'src/quality/drift.ts',
+    'src/monitor/decisions.ts',
   ],
   // The sandbox copies the project; leave out the local data store and build outputs.
   ignorePatterns: ['.trainset', 'dist', 'coverage', '.scratch', 'deploy', 'test/histories', '*.log'],

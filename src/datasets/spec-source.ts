@@ -16,9 +16,14 @@ export interface SpecSource {
   load(dataset: string): Promise<LoadedSpec>;
 }
 
-/** Hash of a spec's canonical JSON (key order does not matter). */
+/**
+ * Hash of a spec's canonical JSON (key order does not matter). The `monitor` section is left out: it watches the
+ * served model and shapes no dataset or model, so changing it (or upgrading to a release that added it with its
+ * defaults) starts no new dataset version.
+ */
 export function specHashOf(spec: DatasetSpec): string {
-  return createHash('sha256').update(stableStringify(spec)).digest('hex');
+  const { monitor: _monitor, ...shaping } = spec;
+  return createHash('sha256').update(stableStringify(shaping)).digest('hex');
 }
 
 function stableStringify(v: unknown): string {

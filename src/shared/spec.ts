@@ -335,6 +335,71 @@ export const DatasetSpecSchema = z.object({
       .array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a gateway token name: 1-64 letters, digits, _ . -'))
       .default([...D.trustedFeedbackSources]),
   }),
+  /**
+   * The monitor of the served champion (monitorWorkflow): every window it judges the gateway's prediction log
+   * against these limits; a breach that lasts `consecutiveWindows` windows takes its kind's action.
+   */
+  monitor: z
+    .object({
+      /** Length of a window. */
+      windowSeconds: z.number().int().min(10).default(300),
+      /** Fewest requests in a window for errors, latency, prediction shift and drift to be judged. */
+      minRequests: z.number().int().min(1).default(50),
+      /** Fewest trusted feedback labels in a window for live accuracy to be judged. */
+      minFeedback: z.number().int().min(1).default(30),
+      /** Breached windows in a row before the kind's action (an alert fires on every breached window). */
+      consecutiveWindows: z.number().int().min(1).default(3),
+      /** A champion promoted this recently may be rolled back by the monitor; after it, a breach alerts or retrains. */
+      probationHours: z.number().min(0).default(72),
+      limits: z
+        .object({
+          /** Live accuracy on trusted feedback below this breaches. */
+          minAccuracy: z.number().min(0).max(1).default(0.5),
+          /** Live accuracy more than this below the champion's offline test accuracy breaches. */
+          maxAccuracyDrop: z.number().min(0).max(1).default(0.15),
+          /** Share of failed requests above this breaches. */
+          maxErrorRate: z.number().min(0).max(1).default(0.05),
+          /** p95 latency above this many milliseconds breaches. */
+          maxP95LatencyMs: z.number().positive().default(1000),
+          /** L∞ distance of predicted-label shares from the training set's label shares above this breaches. */
+          maxPredictionShift: z.number().positive().max(1).default(0.25),
+        })
+        .default({ minAccuracy: 0.5, maxAccuracyDrop: 0.15, maxErrorRate: 0.05, maxP95LatencyMs: 1000, maxPredictionShift: 0.25 }),
+      /** Action per kind of lasting breach; input drift uses quality.drift's limits and per-feature policy (skip, limits). */
+      actions: z
+        .object({
+          accuracy: z.enum(['alert', 'retrain', 'rollback']).default('rollback'),
+          errors: z.enum(['alert', 'retrain', 'rollback']).default('rollback'),
+          latency: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
+          prediction_shift: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
+          drift: z.enum(['alert', 'retrain', 'rollback']).default('retrain'),
+          no_traffic: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
+        })
+        .default({
+          accuracy: 'rollback',
+          errors: 'rollback',
+          latency: 'alert',
+          prediction_shift: 'alert',
+          drift: 'retrain',
+          no_traffic: 'alert',
+        }),
+    })
+    .default({
+      windowSeconds: 300,
+      minRequests: 50,
+      minFeedback: 30,
+      consecutiveWindows: 3,
+      probationHours: 72,
+      limits: { minAccuracy: 0.5, maxAccuracyDrop: 0.15, maxErrorRate: 0.05, maxP95LatencyMs: 1000, maxPredictionShift: 0.25 },
+      actions: {
+        accuracy: 'rollback',
+        errors: 'rollback',
+        latency: 'alert',
+        prediction_shift: 'alert',
+        drift: 'retrain',
+        no_traffic: 'alert',
+      },
+    }),
 });
 
 /** A validated dataset spec. */
@@ -343,6 +408,8 @@ export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
 export type PiiAction = z.infer<typeof PiiActionSchema>;
 /** A PII entity type. */
 export type PiiEntity = z.infer<typeof PiiEntitySchema>;
+/** The monitor's policy. */
+export type MonitorPolicy = DatasetSpec['monitor'];
 /** One canary step. */
 export type CanaryStep = DatasetSpec['canary']['steps'][number];
 

@@ -199,4 +199,14 @@ describe('createDirSpecSource', () => {
     const changed = parseDatasetSpec(variant((s) => (s.gates.minAccuracy = 0.61)));
     expect(specHashOf(changed)).not.toBe(original.specHash);
   });
+
+  it('leaves the monitor policy out of the spec hash: it shapes no dataset version', () => {
+    const tickets = parseDatasetSpec(raw);
+    const watched = parseDatasetSpec(variant((s) => (s.monitor = { windowSeconds: 60, actions: { drift: 'alert' } })));
+    expect(watched.monitor.windowSeconds).toBe(60);
+    expect(specHashOf(watched)).toBe(specHashOf(tickets));
+    // The hash a spec had before the section existed (a release without the monitor hashed the rest only).
+    const { monitor: _monitor, ...before } = tickets;
+    expect(specHashOf(before as typeof tickets)).toBe(specHashOf(tickets));
+  });
 });

@@ -8,3 +8,4 @@ export type * from './canary';
 export type * from './data';
 export type * from './labeling';
 export type * from './training';
+export type * from './monitor';
