@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provides the real services the tests and the demo need: the Temporal CLI binary (dev server),
-# a private PostgreSQL cluster and an S3 server (versitygw, posix backend). Idempotent.
+# a private PostgreSQL cluster and an S3 server (versitygw, posix backend), and promtool for the
+# alert rule tests (deploy/prometheus). Idempotent.
 #
 #   bash scripts/services.sh up|down|status|env
 #
@@ -17,6 +18,12 @@ TEMPORAL_CLI_VERSION="v1.5.1"
 TEMPORAL_CLI_MODULE="github.com/temporalio/cli"
 VERSITYGW_VERSION="v1.7.0"
 VERSITYGW_MODULE="github.com/versity/versitygw"
+PROMTOOL_VERSION="v0.316.0"
+PROMTOOL_MODULE="github.com/prometheus/prometheus"
+# The Go release that PROMTOOL_MODULE's go.mod asks for, and the approved newer toolchain the go command fetches
+# from the module proxy when the local Go is older (only for this build: nothing else needs it).
+PROMTOOL_MIN_GO="1.26.7"
+PROMTOOL_GOTOOLCHAIN="go1.27.3"
 
 PG_USER="trainset"
 PG_PASSWORD="trainset"
@@ -120,6 +127,49 @@ resolve_versitygw() {
     log "building versitygw $VERSITYGW_VERSION with go install (takes a few minutes)..."
   fi
   install_go_tool versitygw "$VERSITYGW_MODULE/cmd/versitygw" "$VERSITYGW_MODULE" "$VERSITYGW_VERSION"
+}
+
+# Resolution order: $PROMTOOL_PATH, `promtool` on PATH, $TRAINSET_TOOLS/promtool, then build (when $1 == build).
+resolve_promtool() {
+  local mode="${1:-build}" go goversion toolchain
+  if [[ -n "${PROMTOOL_PATH:-}" ]]; then
+    [[ -x "$PROMTOOL_PATH" ]] || die "PROMTOOL_PATH=$PROMTOOL_PATH is not an executable file. Fix or unset it."
+    echo "$PROMTOOL_PATH"
+    return 0
+  fi
+  if command -v promtool >/dev/null 2>&1; then
+    command -v promtool
+    return 0
+  fi
+  if [[ -x "$TRAINSET_TOOLS/promtool" ]]; then
+    echo "$TRAINSET_TOOLS/promtool"
+    return 0
+  fi
+  [[ "$mode" == "build" ]] || return 1
+  toolchain=""
+  if go="$(find_go)"; then
+    goversion="$("$go" env GOVERSION 2>/dev/null || true)"
+    goversion="${goversion#go}"
+    if [[ -n "$goversion" && "$(printf '%s\n%s\n' "$PROMTOOL_MIN_GO" "$goversion" | sort -V | head -n1)" != "$PROMTOOL_MIN_GO" ]]; then
+      log "promtool $PROMTOOL_VERSION needs Go >= $PROMTOOL_MIN_GO (this is $goversion): building it with GOTOOLCHAIN=$PROMTOOL_GOTOOLCHAIN"
+      toolchain="$PROMTOOL_GOTOOLCHAIN"
+    fi
+  fi
+  if ! gopath_binary_at_version promtool "$PROMTOOL_MODULE" "$PROMTOOL_VERSION" >/dev/null; then
+    log "building promtool $PROMTOOL_VERSION with go install (takes a few minutes)..."
+  fi
+  if [[ -n "$toolchain" ]]; then
+    GOTOOLCHAIN="$toolchain" install_go_tool promtool "$PROMTOOL_MODULE/cmd/promtool" "$PROMTOOL_MODULE" "$PROMTOOL_VERSION"
+  else
+    install_go_tool promtool "$PROMTOOL_MODULE/cmd/promtool" "$PROMTOOL_MODULE" "$PROMTOOL_VERSION"
+  fi
+}
+
+promtool_up() {
+  local bin
+  bin="$(resolve_promtool build)"
+  "$bin" --version >/dev/null 2>&1 || die "promtool at $bin does not run ('$bin --version' failed). Delete it and rerun, or set PROMTOOL_PATH to a working binary."
+  log "promtool: $bin ($("$bin" --version 2>/dev/null | head -n1))"
 }
 
 temporal_up() {
@@ -320,10 +370,12 @@ s3_down() {
 # ---------------------------------------------------------------- commands
 
 env_lines() {
-  local temporal
+  local temporal promtool
   temporal="$(resolve_temporal nobuild)" || die "the Temporal CLI is not available yet; run 'bash scripts/services.sh up' first."
+  promtool="$(resolve_promtool nobuild)" || die "promtool is not available yet; run 'bash scripts/services.sh up' first."
   cat <<EOF
 export TEMPORAL_CLI_PATH='$temporal'
+export PROMTOOL_PATH='$promtool'
 export DATABASE_URL='$(database_url)'
 export S3_ENDPOINT='http://127.0.0.1:$S3_PORT'
 export S3_BUCKET='$S3_BUCKET'
@@ -338,6 +390,7 @@ cmd_up() {
   local start=$SECONDS
   mkdir -p "$TRAINSET_HOME"
   temporal_up
+  promtool_up
   pg_up
   s3_up
   env_lines >"$ENV_FILE.tmp.$$"
@@ -351,11 +404,17 @@ cmd_down() {
 }
 
 cmd_status() {
-  local temporal bindir pid failed=0
+  local temporal promtool bindir pid failed=0
   if temporal="$(resolve_temporal nobuild)"; then
     echo "temporal: available at $temporal"
   else
     echo "temporal: MISSING (run: bash scripts/services.sh up)"
+    failed=1
+  fi
+  if promtool="$(resolve_promtool nobuild)"; then
+    echo "promtool: available at $promtool"
+  else
+    echo "promtool: MISSING (run: bash scripts/services.sh up)"
     failed=1
   fi
   if bindir="$(pg_bindir)" && pg_healthy "$bindir"; then
