@@ -7,6 +7,7 @@ import { createDeployModeActivities } from './deploy-mode';
 import { createDeploymentActivities } from './deployment';
 import { createIngestActivities } from './ingest';
 import { createLabelingActivities } from './labeling';
+import { createMonitorActivities } from './monitor';
 import { createPiiActivities } from './pii';
 import { createQualityActivities } from './quality';
 import { createRegistryActivities } from './registry';
@@ -35,6 +36,7 @@ export function createCpuActivities(deps: CpuActivityDeps) {
     ...createDeployModeActivities(deps),
     ...createDecisionActivities(),
     ...createReportActivities(deps),
+    ...createMonitorActivities(deps),
   };
 }
 

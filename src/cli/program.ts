@@ -11,6 +11,7 @@ import { registerGatewayTokenCommand } from './gateway-token-command';
 import { registerIngestCommand } from './ingest-command';
 import { registerJobSyncCommand } from './job-sync-command';
 import { registerLabelsCommands } from './labels-command';
+import { registerMonitorCommands } from './monitor-command';
 import { registerOperatorCommands } from './operator-commands';
 import { registerPiiCommands } from './pii-command';
 import { registerRunsCommands } from './runs-command';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerOperatorCommands(program);
   registerLabelsCommands(program);
+  registerMonitorCommands(program);
   registerDatasetCommands(program);
   registerGateCommands(program);
   registerRunsCommands(program);

@@ -4,6 +4,7 @@ import { createDatasetRepo } from './datasets';
 import { createDeploymentRepo } from './deployments';
 import { createLabelRepo } from './labels';
 import { createModelRepo } from './models';
+import { createMonitorRepo } from './monitor';
 import { createPiiFindingRepo } from './pii-findings';
 import { createRecordHashRepo } from './record-hashes';
 import { createPredictionRepo } from './predictions';
@@ -20,6 +21,7 @@ export * from './labels';
 export * from './migrate';
 export * from './model-rollback';
 export * from './models';
+export * from './monitor';
 export * from './pii-findings';
 export * from './record-hashes';
 export * from './predictions';
@@ -39,6 +41,7 @@ export function createRegistry(pool: pg.Pool) {
     recordHashes: createRecordHashRepo(pool),
     audit: createAuditRepo(pool),
     runs: createRunRepo(pool),
+    monitor: createMonitorRepo(pool),
   };
 }
 

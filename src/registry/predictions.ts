@@ -43,6 +43,18 @@ const EMPTY: ArmStats = {
 /** Feedback counts when no trusted list is given, or its source is on the list (rows before sources: never). */
 const TRUSTED = '($3::text[] IS NULL OR feedback_source = ANY($3::text[]))';
 
+/** A monitor window's figures from the inference log (see servedWindow). */
+export interface ServedWindow {
+  requests: number;
+  errors: number;
+  p95LatencyMs: number;
+  /** Requests per predicted label. */
+  predictedLabels: Record<string, number>;
+  /** Trusted feedback labels that arrived in the window, and how many matched the prediction. */
+  feedback: number;
+  correct: number;
+}
+
 /** The inference log: predictions, their later feedback, and per-generation canary metrics. */
 export function createPredictionRepo(db: Queryable) {
   /**
@@ -109,6 +121,54 @@ export function createPredictionRepo(db: Queryable) {
         [model, since, limit],
       );
       return rows.map((r) => r.profile);
+    },
+
+    /** Input profiles of a model's served requests in [start, end) (newest first, at most `limit`). */
+    async profilesBetween(model: string, start: Date, end: Date, limit: number): Promise<Array<Record<string, string | number>>> {
+      const { rows } = await db.query<{ profile: Record<string, string | number> }>(
+        `SELECT profile FROM predictions WHERE model = $1 AND created_at >= $2 AND created_at < $3 AND profile IS NOT NULL
+           AND error IS NULL ORDER BY created_at DESC LIMIT $4`,
+        [model, start, end, limit],
+      );
+      return rows.map((r) => r.profile);
+    },
+
+    /**
+     * One monitor window of a model version's champion traffic: requests, errors and p95 latency of the requests
+     * made in [start, end), predicted-label counts, and the trusted feedback that arrived in [start, end) (labels
+     * come minutes or days after their prediction, so they count when they arrive), with how many were right.
+     */
+    async servedWindow(model: string, version: string, start: Date, end: Date, trustedSources: readonly string[]): Promise<ServedWindow> {
+      const span = [model, version, start, end];
+      const traffic = await db.query<{ requests: string; errors: string; p95: number | null }>(
+        `SELECT count(*) AS requests, count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95
+         FROM predictions WHERE model = $1 AND model_version = $2 AND arm = 'champion' AND created_at >= $3 AND created_at < $4`,
+        span,
+      );
+      const labels = await db.query<{ label: string; n: string }>(
+        `SELECT predicted_label AS label, count(*) AS n FROM predictions
+         WHERE model = $1 AND model_version = $2 AND arm = 'champion' AND created_at >= $3 AND created_at < $4
+           AND predicted_label IS NOT NULL
+         GROUP BY predicted_label`,
+        span,
+      );
+      const feedback = await db.query<{ feedback: string; correct: string }>(
+        `SELECT count(*) AS feedback, count(*) FILTER (WHERE feedback_label = predicted_label) AS correct
+         FROM predictions WHERE model = $1 AND model_version = $2 AND arm = 'champion' AND feedback_at >= $3 AND feedback_at < $4
+           AND feedback_label IS NOT NULL AND feedback_source = ANY($5::text[])`,
+        [...span, [...trustedSources]],
+      );
+      const t = traffic.rows[0];
+      const f = feedback.rows[0];
+      return {
+        requests: num(t?.requests ?? '0'),
+        errors: num(t?.errors ?? '0'),
+        p95LatencyMs: t?.p95 ?? 0,
+        predictedLabels: Object.fromEntries(labels.rows.map((r) => [r.label, num(r.n)])),
+        feedback: num(f?.feedback ?? '0'),
+        correct: num(f?.correct ?? '0'),
+      };
     },
 
     submitFeedback,

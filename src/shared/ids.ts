@@ -50,3 +50,8 @@ export function rollbackWorkflowId(model: string, fromVersion: string): string {
 export function backfillWorkflowId(dataset: string, from: string, to: string): string {
   return `backfill-${dataset}-${from}-${to}`;
 }
+
+/** Workflow id of a served model's monitor (monitorWorkflow): one per model, so a second start finds the running one. */
+export function monitorWorkflowId(model: string): string {
+  return `monitor-${model}`;
+}

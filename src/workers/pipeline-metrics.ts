@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunReportRequest } from '../activities/report';
+import type { MonitorWindowResult } from '../activities/monitor';
 import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../shared/types';
 
 /** Every pipeline metric, by role. */
@@ -28,6 +29,17 @@ export interface PipelineMetrics {
   canarySteps: Counter<'model' | 'weight'>;
   canaryWeight: Gauge<'model'>;
   canaryVerdicts: Counter<'dataset' | 'verdict'>;
+  monitorWindows: Counter<'model'>;
+  monitorLiveAccuracy: Gauge<'model'>;
+  monitorFeedback: Gauge<'model'>;
+  monitorRequests: Gauge<'model'>;
+  monitorErrorRate: Gauge<'model'>;
+  monitorP95: Gauge<'model'>;
+  monitorPredictionShift: Gauge<'model'>;
+  monitorDrift: Gauge<'model' | 'feature'>;
+  monitorBreaches: Counter<'model' | 'kind'>;
+  monitorStreak: Gauge<'model' | 'kind'>;
+  monitorActions: Counter<'model' | 'action' | 'kind'>;
   canaryDecisions: Counter<'model' | 'decision'>;
   runs: Counter<'dataset' | 'outcome'>;
   activityFailures: Counter<'activity' | 'error_type'>;
@@ -121,6 +133,35 @@ export function createPipelineMetrics(): PipelineMetrics {
       ['schedule'],
     ),
     schedulePaused: gauge('trainset_schedule_paused', '1 when the schedule is paused.', ['schedule']),
+    monitorWindows: counter('trainset_monitor_windows_total', 'Windows of served traffic the monitor judged.', ['model']),
+    monitorLiveAccuracy: gauge(
+      'trainset_monitor_live_accuracy',
+      "Champion's accuracy on the trusted feedback of the last window that had any (M10).",
+      ['model'],
+    ),
+    monitorFeedback: gauge('trainset_monitor_feedback_samples', 'Trusted feedback labels in the last judged window.', ['model']),
+    monitorRequests: gauge('trainset_monitor_requests', 'Champion requests in the last judged window.', ['model']),
+    monitorErrorRate: gauge('trainset_monitor_error_rate', 'Share of failed champion requests in the last window that had any.', ['model']),
+    monitorP95: gauge('trainset_monitor_p95_latency_seconds', 'p95 latency of champion requests in the last window that had any.', [
+      'model',
+    ]),
+    monitorPredictionShift: gauge(
+      'trainset_monitor_prediction_shift',
+      "L∞ distance of the last window's predicted-label shares from the training set's label shares.",
+      ['model'],
+    ),
+    monitorDrift: gauge(
+      'trainset_monitor_drift_score_ratio',
+      "Input drift of the last window against the champion's training set: largest gated figure ÷ its limit, per feature (M6).",
+      ['model', 'feature'],
+    ),
+    monitorBreaches: counter('trainset_monitor_breaches_total', 'Judged windows that breached, by kind (drift: M15).', ['model', 'kind']),
+    monitorStreak: gauge('trainset_monitor_breach_streak', 'Breached windows in a row, by kind.', ['model', 'kind']),
+    monitorActions: counter('trainset_monitor_actions_total', 'Actions the monitor took: alert, retrain, rollback.', [
+      'model',
+      'action',
+      'kind',
+    ]),
   };
 }
 
@@ -187,6 +228,9 @@ export function recordActivityResult(m: PipelineMetrics, activityType: string, i
     case 'rejectCandidate':
       m.canaryDecisions.inc({ model, decision: 'rejected' });
       break;
+    case 'monitorWindow':
+      recordMonitorWindow(m, result as MonitorWindowResult);
+      break;
     case 'writeRunReport':
       recordRunEnd(m, (input as RunReportRequest).status);
       break;
@@ -235,4 +279,28 @@ function recordRunEnd(m: PipelineMetrics, status: RunReportRequest['status'] | u
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
+}
+
+/** The monitor's gauges from a judged window; rates only from windows that had requests (feedback) behind them. */
+function recordMonitorWindow(m: PipelineMetrics, r: MonitorWindowResult): void {
+  if (!r.served) return;
+  const f = r.figures;
+  const model = f.model;
+  m.monitorWindows.inc({ model });
+  m.monitorRequests.set({ model }, f.requests);
+  m.monitorFeedback.set({ model }, f.feedback);
+  if (f.feedback > 0) m.monitorLiveAccuracy.set({ model }, f.correct / f.feedback);
+  if (f.requests > 0) {
+    m.monitorErrorRate.set({ model }, f.errors / f.requests);
+    m.monitorP95.set({ model }, f.p95LatencyMs / 1000);
+  }
+  if (f.predictionShift !== undefined) m.monitorPredictionShift.set({ model }, f.predictionShift);
+  const ratios = new Map<string, number>();
+  for (const d of f.drift) ratios.set(d.feature, Math.max(ratios.get(d.feature) ?? 0, d.limit > 0 ? d.value / d.limit : 0));
+  for (const [feature, ratio] of ratios) m.monitorDrift.set({ model, feature }, ratio);
+  for (const b of r.decision.breaches) m.monitorBreaches.inc({ model, kind: b.kind });
+  for (const kind of ['accuracy', 'errors', 'latency', 'prediction_shift', 'drift', 'no_traffic'] as const) {
+    m.monitorStreak.set({ model, kind }, r.decision.state.consecutive[kind] ?? 0);
+  }
+  for (const a of r.decision.actions) m.monitorActions.inc({ model, action: a.action, kind: a.kind });
 }

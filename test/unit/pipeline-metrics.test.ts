@@ -155,6 +155,68 @@ describe('recordActivityResult', () => {
     expect(await value(m, 'trainset_runs_total', { outcome: 'rolled_back' })).toBe(1);
   });
 
+  it('exports a judged monitor window: live figures, drift ratios per feature, breaches, streaks and actions', async () => {
+    const m = createPipelineMetrics();
+    const figures = {
+      model: 'tickets-classifier',
+      championVersion: 'mv-1',
+      start: '2026-12-01T10:00:00.000Z',
+      end: '2026-12-01T10:05:00.000Z',
+      requests: 200,
+      errors: 4,
+      p95LatencyMs: 25,
+      feedback: 50,
+      correct: 20,
+      predictionShift: 0.3,
+      drift: [
+        { feature: 'channel', metric: 'linf', value: 0.3, limit: 0.2, breached: true },
+        { feature: 'channel', metric: 'jensen_shannon', value: 0.05, limit: 0.1, breached: false },
+        { feature: 'body', metric: 'psi', value: 0.05, limit: 0.25, breached: false },
+      ],
+    };
+    const decision = {
+      breaches: [
+        { kind: 'accuracy' as const, reason: 'a' },
+        { kind: 'drift' as const, reason: 'd' },
+      ],
+      notJudged: [],
+      actions: [{ action: 'rollback' as const, kind: 'accuracy' as const, reason: 'r' }],
+      state: { consecutive: { accuracy: 3, drift: 1 }, rolledBack: ['mv-1'], windows: 3 },
+    };
+    recordActivityResult(m, 'monitorWindow', { dataset: 'tickets' }, { served: true, figures, decision });
+    const model = { model: 'tickets-classifier' };
+    expect(await value(m, 'trainset_monitor_windows_total', model)).toBe(1);
+    expect(await value(m, 'trainset_monitor_live_accuracy', model)).toBeCloseTo(0.4);
+    expect(await value(m, 'trainset_monitor_feedback_samples', model)).toBe(50);
+    expect(await value(m, 'trainset_monitor_requests', model)).toBe(200);
+    expect(await value(m, 'trainset_monitor_error_rate', model)).toBeCloseTo(0.02);
+    expect(await value(m, 'trainset_monitor_p95_latency_seconds', model)).toBeCloseTo(0.025);
+    expect(await value(m, 'trainset_monitor_prediction_shift', model)).toBeCloseTo(0.3);
+    expect(await value(m, 'trainset_monitor_drift_score_ratio', { ...model, feature: 'channel' })).toBeCloseTo(1.5);
+    expect(await value(m, 'trainset_monitor_drift_score_ratio', { ...model, feature: 'body' })).toBeCloseTo(0.2);
+    expect(await value(m, 'trainset_monitor_breaches_total', { ...model, kind: 'drift' })).toBe(1);
+    expect(await value(m, 'trainset_monitor_breaches_total', { ...model, kind: 'errors' })).toBeUndefined();
+    expect(await value(m, 'trainset_monitor_breach_streak', { ...model, kind: 'accuracy' })).toBe(3);
+    expect(await value(m, 'trainset_monitor_breach_streak', { ...model, kind: 'errors' })).toBe(0);
+    expect(await value(m, 'trainset_monitor_actions_total', { ...model, action: 'rollback', kind: 'accuracy' })).toBe(1);
+    // A window without feedback or requests leaves the last rates; nothing served records nothing.
+    recordActivityResult(
+      m,
+      'monitorWindow',
+      { dataset: 'tickets' },
+      {
+        served: true,
+        figures: { ...figures, requests: 0, errors: 0, feedback: 0, correct: 0, drift: [], predictionShift: undefined },
+        decision: { ...decision, breaches: [], actions: [] },
+      },
+    );
+    expect(await value(m, 'trainset_monitor_live_accuracy', model)).toBeCloseTo(0.4);
+    expect(await value(m, 'trainset_monitor_error_rate', model)).toBeCloseTo(0.02);
+    expect(await value(m, 'trainset_monitor_requests', model)).toBe(0);
+    recordActivityResult(m, 'monitorWindow', { dataset: 'tickets' }, { served: false });
+    expect(await value(m, 'trainset_monitor_windows_total', model)).toBe(2);
+  });
+
   it('ignores activities it does not know', () => {
     expect(() => recordActivityResult(createPipelineMetrics(), 'somethingNew', {}, 42)).not.toThrow();
   });
