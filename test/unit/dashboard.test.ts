@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createGatewayMetrics } from '../../src/serving/gateway-metrics';
 import { createPipelineMetrics } from '../../src/workers/pipeline-metrics';
 import { SDK_METRIC_NAMES } from '../helpers/sdk-metric-names';
 
@@ -44,13 +45,17 @@ function metricNames(expr: string): string[] {
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, '')
     .replace(/\[[^\]]*\]/g, '');
-  return [...bare.matchAll(/\b(?:trainset|temporal)_[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
+  return [...bare.matchAll(/\b(?:trainset|temporal|gateway)_[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
 }
 
-/** Names a scrape shows for the registry's metrics (a histogram as _bucket, _sum, _count). */
+/** Names a scrape shows for the pipeline's and the gateway's metrics (a histogram as _bucket, _sum, _count). */
 async function registeredNames(): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const m of await createPipelineMetrics().registry.getMetricsAsJSON()) {
+  const metrics = [
+    ...(await createPipelineMetrics().registry.getMetricsAsJSON()),
+    ...(await createGatewayMetrics(() => []).registry.getMetricsAsJSON()),
+  ];
+  for (const m of metrics) {
     if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
     else names.add(m.name);
   }
@@ -65,7 +70,7 @@ describe('deploy/grafana/trainset-dashboard.json', () => {
     for (const { where, expr } of exprs) expect(metricNames(expr), `${where}: ${expr}`).not.toEqual([]);
   });
 
-  it('queries only metrics the pipeline registers or the Temporal SDK was seen to export', async () => {
+  it('queries only metrics the pipeline or the gateway registers, or the Temporal SDK was seen to export', async () => {
     const known = new Set([...(await registeredNames()), ...SDK_METRIC_NAMES]);
     const unknown = exprs.flatMap(({ where, expr }) =>
       metricNames(expr)
@@ -75,9 +80,12 @@ describe('deploy/grafana/trainset-dashboard.json', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('shows every pipeline metric somewhere', async () => {
+  it('shows every pipeline and gateway metric somewhere', async () => {
     const used = new Set(exprs.flatMap(({ expr }) => metricNames(expr)));
-    const registered = (await createPipelineMetrics().registry.getMetricsAsJSON()).map((m) => m.name);
+    const registered = [
+      ...(await createPipelineMetrics().registry.getMetricsAsJSON()),
+      ...(await createGatewayMetrics(() => []).registry.getMetricsAsJSON()),
+    ].map((m) => m.name);
     const unused = registered.filter((n) => !used.has(n) && !used.has(`${n}_bucket`));
     expect(unused).toEqual([]);
   });
