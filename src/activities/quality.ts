@@ -10,6 +10,21 @@ import { modelNameFor } from '../shared/ids';
 import type { QualityResult } from '../shared/types';
 import type { CpuActivityDeps } from './deps';
 
+/**
+ * The five drift figures largest relative to their limits, values as measured, and the largest gated one after them
+ * when it is not among the five (timestamps, recorded but not gated, can fill the top: the summary still shows the
+ * largest figure that gates).
+ */
+export function topDriftFigures(
+  figures: ReadonlyArray<{ feature: string; metric: string; value: number | null; limit: number; gated: boolean }>,
+): Array<{ feature: string; metric: string; value: number; limit: number; gated: boolean }> {
+  const sorted = figures.filter((f) => f.value !== null).sort((a, b) => (b.value as number) / b.limit - (a.value as number) / a.limit);
+  const top = sorted.slice(0, 5);
+  const gated = sorted.find((f) => f.gated);
+  if (gated && !top.includes(gated)) top.push(gated);
+  return top.map((f) => ({ feature: f.feature, metric: f.metric, value: f.value as number, limit: f.limit, gated: f.gated }));
+}
+
 /** Quality activities. */
 export function createQualityActivities({ blobs, specs, registry }: CpuActivityDeps) {
   return {
@@ -110,11 +125,7 @@ export function createQualityActivities({ blobs, specs, registry }: CpuActivityD
                 against: prev!.id,
                 figures: figures.length,
                 gated: figures.filter((f) => f.gated).length,
-                // The five largest relative to their limits, values as measured.
-                top: [...figures]
-                  .sort((a, b) => (b.value as number) / b.limit - (a.value as number) / a.limit)
-                  .slice(0, 5)
-                  .map((f) => ({ feature: f.feature, metric: f.metric, value: f.value as number, limit: f.limit, gated: f.gated })),
+                top: topDriftFigures(figures),
               },
             }
           : {}),

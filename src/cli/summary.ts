@@ -3,6 +3,22 @@ import type { PipelineStatus, RetrainResult } from '../shared/types';
 
 const pct = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 
+type DriftTop = NonNullable<NonNullable<PipelineStatus['quality']>['drift']>;
+
+/**
+ * The drift part of the quality line: the largest gated figure against its limit, and apart from it the largest
+ * figure recorded but not gated (a timestamp moves every day by nature: it is no breach, and must not read as one).
+ */
+export function driftSummary(d: DriftTop): string {
+  const fig = (f: DriftTop['top'][number]): string => `${f.feature} ${f.metric}=${f.value.toFixed(3)}`;
+  const gated = d.top.find((f) => f.gated);
+  const ungated = d.top.find((f) => !f.gated);
+  return (
+    `${d.figures} figures, ${d.gated} gated, largest gated ${gated ? `${fig(gated)} (limit ${gated.limit})` : 'n/a'}` +
+    (ungated ? `; largest not gated: ${fig(ungated)}` : '')
+  );
+}
+
 /** One short progress line for the current stage. */
 export function progressLine(s: PipelineStatus): string {
   switch (s.stage) {
@@ -55,12 +71,9 @@ export function summaryLines(r: RetrainResult, extra: { uiUrl?: string; workflow
   }
   if (s.quality) {
     const d = s.quality.drift;
-    const top = d?.top[0];
     out.push(
       `  quality            split ${s.quality.trainRows}/${s.quality.validationRows}/${s.quality.testRows}` +
-        (d
-          ? `; drift vs ${d.against}: ${d.figures} figures, largest ${top ? `${top.feature} ${top.metric}=${top.value.toFixed(3)} (limit ${top.limit})` : 'n/a'}`
-          : '; no previous version to compare'),
+        (d ? `; drift vs ${d.against}: ${driftSummary(d)}` : '; no previous version to compare'),
     );
     if (s.quality.cardKey) out.push(`  dataset card       ${s.quality.cardKey}`);
   }
