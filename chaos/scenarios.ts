@@ -63,6 +63,14 @@ function failureOf(err: unknown): string {
 
 const asRun = (r: RetrainResult): Run => ({ logicalDate: r.logicalDate, ingest: r.status.ingest });
 
+/** Sample partitions for `dates`, then a CPU and a GPU worker. */
+async function prepare(s: Stack, dates: string[], count = COUNT): Promise<{ cpu: WorkerProc; gpu: WorkerProc }> {
+  await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates, count });
+  const cpu = await s.startWorker('cpu');
+  const gpu = await s.startWorker('gpu');
+  return { cpu, gpu };
+}
+
 /**
  * The run's result; a dev server restarted meanwhile makes the long poll fail with UNAVAILABLE, so it is asked
  * again (for at most 10 minutes) until the run closes.
@@ -199,9 +207,7 @@ export const scenarios: Scenario[] = [
     description: 'kill -9 of the CPU worker right after the ingest stage puts its staged work file; a new CPU worker takes over',
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-ingest', {}, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-        const cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        const { cpu } = await prepare(s, [DAY1]);
         const handle = await startRun(s, 'ingest', DAY1);
         await reach(
           handle,
@@ -218,9 +224,7 @@ export const scenarios: Scenario[] = [
     description: 'kill -9 of the CPU worker right after the dataset version row commits, and again after the model version row commits',
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-registry-commits', {}, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-        let cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        let { cpu } = await prepare(s, [DAY1]);
         const handle = await startRun(s, 'registry', DAY1);
         await reach(handle, 'a dataset_versions row', async () => (await count(s, 'dataset_versions')) > 0);
         cpu = await killAndReplace(ctx, s, cpu, 'after the dataset version commit');
@@ -235,9 +239,7 @@ export const scenarios: Scenario[] = [
     description: `kill -9 of the CPU worker while a work file's multipart upload is open (${BIG_COUNT} records: parts past 8 MiB)`,
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-multipart', {}, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: BIG_COUNT });
-        const cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        const { cpu } = await prepare(s, [DAY1], BIG_COUNT);
         const handle = await startRun(s, 'multipart', DAY1);
         let openKey = '';
         await reach(handle, 'an open multipart upload', async () => {
@@ -263,9 +265,7 @@ export const scenarios: Scenario[] = [
           },
         },
         async (s) => {
-          await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-          const cpu = await s.startWorker('cpu');
-          await s.startWorker('gpu');
+          const { cpu } = await prepare(s, [DAY1]);
           const handle = await startRun(s, 'labels', DAY1);
           await reach(handle, 'the run waiting for labels', async () => {
             const st = await handle.query(statusQuery);
@@ -289,9 +289,7 @@ export const scenarios: Scenario[] = [
     description: 'day 2: kill -9 of the CPU worker in each canary step (20 %, then 50 %) and right after the promotion commits',
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-canary-steps', { editSpec: slowerCanary }, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1, DAY2], count: COUNT });
-        let cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        let { cpu } = await prepare(s, [DAY1, DAY2]);
         const r1 = await resultOf(await startRun(s, 'canary', DAY1));
         ctx.log(`day 1: ${r1.outcome}`);
         const promotions = `audit_log WHERE action = 'deployment.promote'`;
@@ -312,9 +310,7 @@ export const scenarios: Scenario[] = [
       'a rollback signal during training stops the run; kill -9 of the CPU worker right after the compensation untags the version',
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-compensation', { editSpec: pacedTrainer }, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-        const cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        const { cpu } = await prepare(s, [DAY1]);
         const handle = await startRun(s, 'compensation', DAY1);
         await reach(handle, 'a checkpoint of the training job', async () => (await s.blobs.list('checkpoints/')).length > 0);
         await handle.signal(rollbackSignal, { reason: 'chaos: stop during training', actor: 'chaos' });
@@ -336,9 +332,7 @@ export const scenarios: Scenario[] = [
       'day 2: a rollback signal in the first canary step; kill -9 of the CPU worker right after traffic goes back to the champion',
     run: (ctx) =>
       withStack(ctx, 'cpu-kill-canary-rollback', { editSpec: slowerCanary }, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1, DAY2], count: COUNT });
-        const cpu = await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        const { cpu } = await prepare(s, [DAY1, DAY2]);
         const r1 = await resultOf(await startRun(s, 'rollback', DAY1));
         ctx.log(`day 1: ${r1.outcome}`);
         const handle = await startRun(s, 'rollback', DAY2);
@@ -361,9 +355,7 @@ export const scenarios: Scenario[] = [
     description: 'kill -9 of the GPU worker after a checkpoint is stored (paced builtin trainer); a new GPU worker resumes',
     run: (ctx) =>
       withStack(ctx, 'gpu-kill-training', { editSpec: pacedTrainer }, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-        await s.startWorker('cpu');
-        const gpu = await s.startWorker('gpu');
+        const { gpu } = await prepare(s, [DAY1]);
         const handle = await startRun(s, 'gpu', DAY1);
         await reach(handle, 'a checkpoint in the blob store', async () => (await s.blobs.list('checkpoints/')).length > 0);
         const second = await killAndReplace(ctx, s, gpu, 'after a checkpoint');
@@ -378,9 +370,7 @@ export const scenarios: Scenario[] = [
       'the dev server killed (-9) and restarted on its database file during ingest, during training (day 1), and in the canary (day 2)',
     run: (ctx) =>
       withStack(ctx, 'temporal-restarts', { editSpec: (spec) => (pacedTrainer(spec), slowerCanary(spec)) }, async (s) => {
-        await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1, DAY2], count: COUNT });
-        await s.startWorker('cpu');
-        await s.startWorker('gpu');
+        await prepare(s, [DAY1, DAY2]);
         const h1 = await startRun(s, 'temporal', DAY1);
         await reach(h1, 'the ingest stage', async () => (await h1.query(statusQuery)).stage === 'ingest');
         await ctx.restartTemporal();
@@ -405,9 +395,7 @@ export const scenarios: Scenario[] = [
       const cluster = await startPrivatePostgres(55499);
       try {
         return await withStack(ctx, 'pg-stop-30s', { databaseUrl: cluster.url }, async (s) => {
-          await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-          const cpu = await s.startWorker('cpu');
-          await s.startWorker('gpu');
+          const { cpu } = await prepare(s, [DAY1]);
           const handle = await startRun(s, 'pg', DAY1);
           await reach(handle, 'the ingest stage to log "ingested partition"', () => s.logHas(cpu, 'ingested partition'));
           cluster.stop();
@@ -431,9 +419,7 @@ export const scenarios: Scenario[] = [
       const server = await startPrivateS3(ctx.svc, 7099);
       try {
         return await withStack(ctx, 's3-stop-30s', { svc: server.svc }, async (s) => {
-          await writeSamplePartitions(s.blobs, { dataset: 'tickets', dates: [DAY1], count: COUNT });
-          const cpu = await s.startWorker('cpu');
-          await s.startWorker('gpu');
+          const { cpu } = await prepare(s, [DAY1]);
           const handle = await startRun(s, 's3', DAY1);
           await reach(handle, 'the ingest stage to log "ingested partition"', () => s.logHas(cpu, 'ingested partition'));
           await server.stop();

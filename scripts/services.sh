@@ -90,21 +90,29 @@ install_go_tool() {
 }
 
 # Resolution order: $TEMPORAL_CLI_PATH, `temporal` on PATH, $TRAINSET_TOOLS/temporal, then build (when $1 == build).
+# An installed tool: the path in environment variable $2 when set (it must be executable), else $1 on PATH, else
+# $TRAINSET_TOOLS/$1; fails when there is none.
+installed_tool() {
+  local name="$1" var="${2:-}"
+  if [[ -n "$var" && -n "${!var:-}" ]]; then
+    [[ -x "${!var}" ]] || die "$var=${!var} is not an executable file. Fix or unset it."
+    echo "${!var}"
+    return 0
+  fi
+  if command -v "$name" >/dev/null 2>&1; then
+    command -v "$name"
+    return 0
+  fi
+  if [[ -x "$TRAINSET_TOOLS/$name" ]]; then
+    echo "$TRAINSET_TOOLS/$name"
+    return 0
+  fi
+  return 1
+}
+
 resolve_temporal() {
   local mode="${1:-build}"
-  if [[ -n "${TEMPORAL_CLI_PATH:-}" ]]; then
-    [[ -x "$TEMPORAL_CLI_PATH" ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file. Fix or unset it."
-    echo "$TEMPORAL_CLI_PATH"
-    return 0
-  fi
-  if command -v temporal >/dev/null 2>&1; then
-    command -v temporal
-    return 0
-  fi
-  if [[ -x "$TRAINSET_TOOLS/temporal" ]]; then
-    echo "$TRAINSET_TOOLS/temporal"
-    return 0
-  fi
+  installed_tool temporal TEMPORAL_CLI_PATH && return 0
   [[ "$mode" == "build" ]] || return 1
   if ! gopath_binary_at_version temporal "$TEMPORAL_CLI_MODULE" "$TEMPORAL_CLI_VERSION" >/dev/null; then
     log "building Temporal CLI $TEMPORAL_CLI_VERSION with go install (takes a few minutes)..."
@@ -114,14 +122,7 @@ resolve_temporal() {
 
 resolve_versitygw() {
   local mode="${1:-build}"
-  if command -v versitygw >/dev/null 2>&1; then
-    command -v versitygw
-    return 0
-  fi
-  if [[ -x "$TRAINSET_TOOLS/versitygw" ]]; then
-    echo "$TRAINSET_TOOLS/versitygw"
-    return 0
-  fi
+  installed_tool versitygw && return 0
   [[ "$mode" == "build" ]] || return 1
   if ! gopath_binary_at_version versitygw "$VERSITYGW_MODULE" "$VERSITYGW_VERSION" >/dev/null; then
     log "building versitygw $VERSITYGW_VERSION with go install (takes a few minutes)..."
@@ -132,19 +133,7 @@ resolve_versitygw() {
 # Resolution order: $PROMTOOL_PATH, `promtool` on PATH, $TRAINSET_TOOLS/promtool, then build (when $1 == build).
 resolve_promtool() {
   local mode="${1:-build}" go goversion toolchain
-  if [[ -n "${PROMTOOL_PATH:-}" ]]; then
-    [[ -x "$PROMTOOL_PATH" ]] || die "PROMTOOL_PATH=$PROMTOOL_PATH is not an executable file. Fix or unset it."
-    echo "$PROMTOOL_PATH"
-    return 0
-  fi
-  if command -v promtool >/dev/null 2>&1; then
-    command -v promtool
-    return 0
-  fi
-  if [[ -x "$TRAINSET_TOOLS/promtool" ]]; then
-    echo "$TRAINSET_TOOLS/promtool"
-    return 0
-  fi
+  installed_tool promtool PROMTOOL_PATH && return 0
   [[ "$mode" == "build" ]] || return 1
   toolchain=""
   if go="$(find_go)"; then

@@ -10,6 +10,7 @@ import { StatsBuilder } from '../quality/stats';
 import { ErrorType } from '../shared/errors';
 import { isLogicalDate, modelNameFor } from '../shared/ids';
 import type { MonitorDecision, MonitorState, MonitorWindowFigures } from '../shared/types';
+import type { MonitorWindowRow } from '../registry';
 import type { CpuActivityDeps } from './deps';
 
 /** Most input profiles one window compares with the training set. */
@@ -26,6 +27,11 @@ export interface MonitorWindowInput {
 
 /** What one window found: nothing served (no deployment yet), or its figures and the judgement. */
 export type MonitorWindowResult = { served: false } | { served: true; figures: MonitorWindowFigures; decision: MonitorDecision };
+
+/** A window's answer as the registry recorded it (what was not judged is not kept). */
+function asRecorded({ figures, breaches, actions, state }: MonitorWindowRow): MonitorWindowResult {
+  return { served: true, figures, decision: { breaches, actions, notJudged: [], state } };
+}
 
 /** Shares of each class (in the spec's class order) in label counts. */
 function shares(counts: Readonly<Record<string, number>>, classes: readonly string[]): number[] {
@@ -63,10 +69,7 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
       const { spec } = await specs.load(input.dataset);
       const model = modelNameFor(spec);
       const recorded = await registry.monitor.window(model, input.start);
-      if (recorded) {
-        const { figures, breaches, actions, state } = recorded;
-        return { served: true, figures, decision: { breaches, actions, notJudged: [], state } };
-      }
+      if (recorded) return asRecorded(recorded);
       const deployment = await registry.deployments.getDeployment(model);
       if (!deployment) return { served: false };
       const version = await registry.models.getVersion(deployment.championVersion);
@@ -124,12 +127,7 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
       });
       if (!written) {
         // Another attempt recorded this window meanwhile: answer as it did.
-        const first = (await registry.monitor.window(model, input.start))!;
-        return {
-          served: true,
-          figures: first.figures,
-          decision: { breaches: first.breaches, actions: first.actions, notJudged: [], state: first.state },
-        };
+        return asRecorded((await registry.monitor.window(model, input.start))!);
       }
       return { served: true, figures, decision };
     },

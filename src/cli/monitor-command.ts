@@ -3,6 +3,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createDirSpecSource } from '../datasets/spec-source';
 import { modelNameFor, monitorWorkflowId } from '../shared/ids';
+import { MONITOR_BREACH_KINDS } from '../shared/monitor-kinds';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import type { MonitorBreachKind } from '../shared/types';
 import { pauseSignal, resumeSignal } from '../workflows/messages';
@@ -10,8 +11,6 @@ import { acknowledgeSignal, monitorStatusQuery, monitorWorkflow, type MonitorSta
 import { positiveIntArg } from './args';
 import { resolveConfig } from './context';
 import { withClient } from './operator-commands';
-
-const KINDS: readonly MonitorBreachKind[] = ['accuracy', 'errors', 'latency', 'prediction_shift', 'drift', 'no_traffic'];
 
 /** The monitor's workflow id for a dataset: its spec names the model. */
 async function monitorIdOf(dataset: string): Promise<string> {
@@ -103,10 +102,11 @@ export function registerMonitorCommands(program: Command): void {
     .command('ack')
     .description("Acknowledge a breach kind's alert: no further alerts of that kind until a window finds it healthy (audited)")
     .argument('<dataset>')
-    .argument('<kind>', KINDS.join(' | '))
+    .argument('<kind>', MONITOR_BREACH_KINDS.join(' | '))
     .option('--reason <text>', 'why (kept in the audit log)')
     .action(async (dataset, kind, opts) => {
-      if (!KINDS.includes(kind as MonitorBreachKind)) throw new Error(`trainset monitor ack: kind must be one of ${KINDS.join(', ')}`);
+      if (!MONITOR_BREACH_KINDS.includes(kind as MonitorBreachKind))
+        throw new Error(`trainset monitor ack: kind must be one of ${MONITOR_BREACH_KINDS.join(', ')}`);
       const workflowId = await monitorIdOf(dataset);
       await withClient(async (client) => {
         await client.workflow

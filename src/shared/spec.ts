@@ -67,6 +67,9 @@ export const PiiEntitySchema = z.enum(['EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_
 /** A metric the validation gate can check. */
 export const GateMetricSchema = z.enum(['accuracy', 'macroF1', 'rocAuc', 'ece', 'precision', 'recall', 'f1']);
 
+/** What the monitor does about a lasting breach. */
+const MonitorActionSchema = z.enum(['alert', 'retrain', 'rollback']);
+
 const gateScope = {
   metric: GateMetricSchema,
   /** Class of a per-class metric (precision, recall, f1, rocAuc); absent: every class (rocAuc: the macro mean). */
@@ -364,42 +367,21 @@ export const DatasetSpecSchema = z.object({
           /** L∞ distance of predicted-label shares from the training set's label shares above this breaches. */
           maxPredictionShift: z.number().positive().max(1).default(0.25),
         })
-        .default({ minAccuracy: 0.5, maxAccuracyDrop: 0.15, maxErrorRate: 0.05, maxP95LatencyMs: 1000, maxPredictionShift: 0.25 }),
+        .prefault({}),
       /** Action per kind of lasting breach; input drift uses quality.drift's limits and per-feature policy (skip, limits). */
       actions: z
         .object({
-          accuracy: z.enum(['alert', 'retrain', 'rollback']).default('rollback'),
-          errors: z.enum(['alert', 'retrain', 'rollback']).default('rollback'),
-          latency: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
-          prediction_shift: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
-          drift: z.enum(['alert', 'retrain', 'rollback']).default('retrain'),
-          no_traffic: z.enum(['alert', 'retrain', 'rollback']).default('alert'),
+          accuracy: MonitorActionSchema.default('rollback'),
+          errors: MonitorActionSchema.default('rollback'),
+          latency: MonitorActionSchema.default('alert'),
+          prediction_shift: MonitorActionSchema.default('alert'),
+          drift: MonitorActionSchema.default('retrain'),
+          no_traffic: MonitorActionSchema.default('alert'),
         })
-        .default({
-          accuracy: 'rollback',
-          errors: 'rollback',
-          latency: 'alert',
-          prediction_shift: 'alert',
-          drift: 'retrain',
-          no_traffic: 'alert',
-        }),
+        .prefault({}),
     })
-    .default({
-      windowSeconds: 300,
-      minRequests: 50,
-      minFeedback: 30,
-      consecutiveWindows: 3,
-      probationHours: 72,
-      limits: { minAccuracy: 0.5, maxAccuracyDrop: 0.15, maxErrorRate: 0.05, maxP95LatencyMs: 1000, maxPredictionShift: 0.25 },
-      actions: {
-        accuracy: 'rollback',
-        errors: 'rollback',
-        latency: 'alert',
-        prediction_shift: 'alert',
-        drift: 'retrain',
-        no_traffic: 'alert',
-      },
-    }),
+    // prefault: an absent section is parsed as {}, so each default above is written once.
+    .prefault({}),
 });
 
 /** A validated dataset spec. */

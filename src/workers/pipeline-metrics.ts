@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunReportRequest } from '../activities/report';
 import type { MonitorWindowResult } from '../activities/monitor';
+import { MONITOR_BREACH_KINDS } from '../shared/monitor-kinds';
 import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../shared/types';
 
 /** Every pipeline metric, by role. */
@@ -299,7 +300,7 @@ function recordMonitorWindow(m: PipelineMetrics, r: MonitorWindowResult): void {
   for (const d of f.drift) ratios.set(d.feature, Math.max(ratios.get(d.feature) ?? 0, d.limit > 0 ? d.value / d.limit : 0));
   for (const [feature, ratio] of ratios) m.monitorDrift.set({ model, feature }, ratio);
   for (const b of r.decision.breaches) m.monitorBreaches.inc({ model, kind: b.kind });
-  for (const kind of ['accuracy', 'errors', 'latency', 'prediction_shift', 'drift', 'no_traffic'] as const) {
+  for (const kind of MONITOR_BREACH_KINDS) {
     m.monitorStreak.set({ model, kind }, r.decision.state.consecutive[kind] ?? 0);
   }
   for (const a of r.decision.actions) m.monitorActions.inc({ model, action: a.action, kind: a.kind });

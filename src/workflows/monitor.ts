@@ -22,6 +22,7 @@ import { MAX_ACTOR_CHARS, MAX_REASON_CHARS, pauseSignal, resumeSignal, type Resp
 import { io } from './activity-proxies';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { retrainWorkflowId, rollbackWorkflowId } from '../shared/ids';
+import { MONITOR_BREACH_KINDS } from '../shared/monitor-kinds';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
 import type { MonitorAction, MonitorBreachKind, MonitorState, MonitorWindowFigures } from '../shared/types';
 import { retrainPipelineWorkflow } from './retrain-pipeline';
@@ -64,7 +65,6 @@ export const acknowledgeSignal = defineSignal<[AcknowledgeInput]>('acknowledge')
 /** The monitor's state: counters, last window, actions taken. */
 export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
 
-const KINDS: readonly MonitorBreachKind[] = ['accuracy', 'errors', 'latency', 'prediction_shift', 'drift', 'no_traffic'];
 const cut = (s: string | undefined, n: number, fallback: string): string => (s?.trim() ? s.trim().slice(0, n) : fallback);
 
 /** Watch a dataset's served model, window after window. Never returns: it continues as new. */
@@ -106,7 +106,7 @@ export async function monitorWorkflow(input: MonitorWorkflowInput): Promise<void
     );
   });
   setHandler(acknowledgeSignal, (s: AcknowledgeInput) => {
-    if (!KINDS.includes(s?.kind) || status.acknowledged.includes(s.kind)) return;
+    if (!MONITOR_BREACH_KINDS.includes(s?.kind) || status.acknowledged.includes(s.kind)) return;
     status.acknowledged.push(s.kind);
     signals.push(() =>
       audit(
@@ -133,6 +133,7 @@ export async function monitorWorkflow(input: MonitorWorkflowInput): Promise<void
         if (!status.paused) status.nextWindowStart = new Date().toISOString();
         continue;
       }
+      // Date.now() in a workflow is the sandbox's clock: the time of the current workflow task, deterministic.
       const wait = windowEndMs() - Date.now();
       if (wait <= 0) break;
       await condition(() => status.paused || signals.length > 0, wait);

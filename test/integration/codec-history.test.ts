@@ -161,34 +161,15 @@ describe('payload encryption on the dev server', () => {
       expect(fromB64(payload.metadata[METADATA_ENCRYPTION_KEY_ID])).toBe('k1');
     }
 
-    const decoded = await temporalCliOk(env.address, [
-      'workflow',
-      'show',
-      '--workflow-id',
-      workflowId,
-      '-o',
-      'json',
-      '--codec-endpoint',
-      codecUrl,
-      '--codec-auth',
-      `Bearer ${TOKEN}`,
-    ]);
+    const show = ['workflow', 'show', '--workflow-id', workflowId, '-o', 'json', '--codec-endpoint', codecUrl];
+    const decoded = await temporalCliOk(env.address, [...show, '--codec-auth', `Bearer ${TOKEN}`]);
     const shown = rawPayloads(decoded);
     expect(shown).toHaveLength(payloads.length);
     for (const { payload } of shown) expect(fromB64(payload.metadata.encoding)).toBe('json/plain');
     expect(shown.map(({ payload }) => JSON.parse(fromB64(payload.data)) as unknown)).toEqual([{ secret }, { secret }]);
 
     // Without the token the codec server answers 401 and the plaintext stays hidden.
-    const refused = await temporalCli(env.address, [
-      'workflow',
-      'show',
-      '--workflow-id',
-      workflowId,
-      '-o',
-      'json',
-      '--codec-endpoint',
-      codecUrl,
-    ]);
+    const refused = await temporalCli(env.address, show);
     expect(refused.stdout + refused.stderr).not.toContain(secret);
     expect(refused.stdout + refused.stderr).not.toContain(Buffer.from(`{"secret":"${secret}"}`).toString('base64'));
   }, 120_000);
