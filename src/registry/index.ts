@@ -3,6 +3,7 @@ import { createAuditRepo } from './audit';
 import { createDatasetRepo } from './datasets';
 import { createDeploymentRepo } from './deployments';
 import { createLabelRepo } from './labels';
+import { createLabelStatsRepo } from './label-stats';
 import { createModelRepo } from './models';
 import { createMonitorRepo } from './monitor';
 import { createPiiFindingRepo } from './pii-findings';
@@ -18,6 +19,7 @@ export * from './deployment-operations';
 export * from './deployments';
 export * from './errors';
 export * from './labels';
+export * from './label-stats';
 export * from './migrate';
 export * from './model-rollback';
 export * from './models';
@@ -33,6 +35,7 @@ export function createRegistry(pool: pg.Pool) {
   return {
     datasets: createDatasetRepo(pool),
     labels: createLabelRepo(pool),
+    labelStats: createLabelStatsRepo(pool),
     models: createModelRepo(pool),
     deployments: createDeploymentRepo(pool),
     promotions: createPromotionRepo(pool),
