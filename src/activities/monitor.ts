@@ -3,8 +3,9 @@
  * prediction log, judged against the spec's monitor policy, and recorded in the registry once per window.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { readManifest, versionStats } from '../datasets/manifest';
+import { manifestPartitions, readManifest, versionStats } from '../datasets/manifest';
 import { judgeWindow } from '../monitor/decisions';
+import { trainServeSkew } from '../monitor/skew';
 import { compareStats, linf } from '../quality/drift';
 import { StatsBuilder } from '../quality/stats';
 import { ErrorType } from '../shared/errors';
@@ -39,6 +40,18 @@ function shares(counts: Readonly<Record<string, number>>, classes: readonly stri
   return classes.map((c) => (total === 0 ? 0 : (counts[c] ?? 0) / total));
 }
 
+/**
+ * Data freshness (SLI M4) at `at`: seconds since the end of the newest partition day a version holds (partitions
+ * named by logical date only; undefined when it holds none).
+ */
+export function dataFreshnessSeconds(partitions: readonly string[], at: Date): number | undefined {
+  const days = partitions.filter(isLogicalDate).sort();
+  const newest = days[days.length - 1];
+  if (newest === undefined) return undefined;
+  const endOfDay = Date.parse(`${newest}T00:00:00Z`) + 86_400_000;
+  return Math.max(0, (at.getTime() - endOfDay) / 1000);
+}
+
 /** Monitor activities. */
 export function createMonitorActivities({ blobs, specs, registry }: CpuActivityDeps) {
   return {
@@ -62,7 +75,8 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
      * Judge one window of the champion's served traffic: requests, errors and p95 of the requests made in it, the
      * trusted feedback that arrived in it (live accuracy, against the version's validation accuracy), predicted-label
      * shares against the training set's label shares (L∞), and input drift of the window's request profiles against
-     * the champion's training dataset version (quality.drift's limits and per-feature policy; gated figures only).
+     * the champion's training dataset version (quality.drift's limits and per-feature policy; gated figures only),
+     * train/serve skew of the fields the model reads, and the age of the newest day it was trained on (M4).
      * Recorded once per model and window: a retry answers with what the first attempt recorded.
      */
     async monitorWindow(input: MonitorWindowInput): Promise<MonitorWindowResult> {
@@ -93,7 +107,10 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
       const profiles = await registry.predictions.profilesBetween(model, start, end, MONITOR_PROFILE_SAMPLE);
       const live = new StatsBuilder(spec);
       for (const p of profiles) live.addProfile(p);
-      const drift = profiles.length === 0 ? [] : compareStats(trained, live.finish(), spec.quality.drift).figures;
+      const liveStats = live.finish();
+      const drift = profiles.length === 0 ? [] : compareStats(trained, liveStats, spec.quality.drift).figures;
+      const skew = trainServeSkew(trained, liveStats, spec.schema);
+      const freshness = dataFreshnessSeconds(manifestPartitions(manifest), end);
       const validation = (version.metrics as { validation?: { accuracy?: unknown } }).validation?.accuracy;
 
       const figures: MonitorWindowFigures = {
@@ -111,6 +128,8 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
         drift: drift
           .filter((f) => f.gated && f.value !== null)
           .map((f) => ({ feature: f.feature, metric: f.metric, value: f.value!, limit: f.limit, breached: f.breached })),
+        skew,
+        ...(freshness === undefined ? {} : { dataFreshnessSeconds: freshness }),
       };
       const promotion = (await registry.models.aliasHistory(model))
         .filter((h) => h.alias === 'champion' && h.toVersion === version.id)

@@ -19,8 +19,8 @@ export interface JudgedChampion {
 }
 
 /**
- * Judge one window. Each kind is judged only with enough samples (requests for errors, latency, prediction shift
- * and drift; trusted feedback for accuracy); a window short of them leaves that kind's streak as it was. A kind
+ * Judge one window. Each kind is judged only with enough samples (requests for errors, latency, prediction shift,
+ * drift and skew; trusted feedback for accuracy); a window short of them leaves that kind's streak as it was. A kind
  * breached `consecutiveWindows` windows in a row takes its action once, at the window the streak reaches that
  * length (a later streak, after a healthy window, may take it again). A rollback is taken only for a champion
  * promoted within `probationHours` of the window's end and never twice for one version; otherwise it is an alert,
@@ -44,7 +44,7 @@ export function judgeWindow(
   judge('no_traffic', w.requests === 0 ? `no requests between ${w.start} and ${w.end}` : undefined);
   if (w.requests < policy.minRequests) {
     const why = `${w.requests} requests, fewer than ${policy.minRequests}`;
-    for (const kind of ['errors', 'latency', 'prediction_shift', 'drift'] as const) notJudged.push({ kind, reason: why });
+    for (const kind of ['errors', 'latency', 'prediction_shift', 'drift', 'skew'] as const) notJudged.push({ kind, reason: why });
   } else {
     const errorRate = w.errors / w.requests;
     judge('errors', errorRate > L.maxErrorRate ? `error rate ${fmt(errorRate)} above ${fmt(L.maxErrorRate)}` : undefined);
@@ -65,6 +65,13 @@ export function judgeWindow(
       'drift',
       drifted.length > 0
         ? `input drift: ${drifted.map((d) => `${d.feature} ${d.metric}=${fmt(d.value)} (limit ${fmt(d.limit)})`).join(', ')}`
+        : undefined,
+    );
+    const skewed = (w.skew ?? []).filter((k) => k.value > L.maxSkew);
+    judge(
+      'skew',
+      skewed.length > 0
+        ? `train/serve skew: ${skewed.map((k) => `${k.feature} ${skewFigure(k)}`).join(', ')} (limit ${fmt(L.maxSkew)})`
         : undefined,
     );
   }
@@ -103,6 +110,13 @@ export function judgeWindow(
     }
   }
   return { breaches, notJudged, actions, state: { consecutive, rolledBack, windows: state.windows + 1 } };
+}
+
+/** One field's skew in words: the figure that is the larger. */
+function skewFigure(k: NonNullable<MonitorWindowFigures['skew']>[number]): string {
+  if (k.unseenCategoryRate !== undefined && k.unseenCategoryRate > k.completenessGap)
+    return `unseen categories ${fmt(k.unseenCategoryRate)}`;
+  return `completeness gap ${fmt(k.completenessGap)}`;
 }
 
 /** Why the monitor may not roll this champion back, or undefined when it may. */

@@ -7,5 +7,6 @@ export const MONITOR_BREACH_KINDS: readonly MonitorBreachKind[] = [
   'latency',
   'prediction_shift',
   'drift',
+  'skew',
   'no_traffic',
 ];

@@ -366,6 +366,11 @@ export const DatasetSpecSchema = z.object({
           maxP95LatencyMs: z.number().positive().default(1000),
           /** L∞ distance of predicted-label shares from the training set's label shares above this breaches. */
           maxPredictionShift: z.number().positive().max(1).default(0.25),
+          /**
+           * Train/serve skew of a field the model reads above this breaches: the gap between its completeness in
+           * training and in served requests, or the share of served categories never seen in training.
+           */
+          maxSkew: z.number().positive().max(1).default(0.2),
         })
         .prefault({}),
       /** Action per kind of lasting breach; input drift uses quality.drift's limits and per-feature policy (skip, limits). */
@@ -376,6 +381,7 @@ export const DatasetSpecSchema = z.object({
           latency: MonitorActionSchema.default('alert'),
           prediction_shift: MonitorActionSchema.default('alert'),
           drift: MonitorActionSchema.default('retrain'),
+          skew: MonitorActionSchema.default('alert'),
           no_traffic: MonitorActionSchema.default('alert'),
         })
         .prefault({}),

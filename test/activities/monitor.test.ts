@@ -24,7 +24,13 @@ describe('monitorWindow', () => {
   let n = 0;
 
   /** Log `count` champion predictions made at minute `min`, each labelled by `label(i)`, right when `right(i)`. */
-  async function predictions(count: number, min: number, label: (i: number) => string, right: (i: number) => boolean | undefined) {
+  async function predictions(
+    count: number,
+    min: number,
+    label: (i: number) => string,
+    right: (i: number) => boolean | undefined,
+    profile: Record<string, string | number> = { channel: 'email', 'subject.length': 30, 'body.length': 200 },
+  ) {
     for (let i = 0; i < count; i++) {
       const r = right(i);
       await db.pool.query(
@@ -39,7 +45,7 @@ describe('monitorWindow', () => {
           r === undefined ? null : iso(min + 0.5),
           r === undefined ? null : 'pipeline',
           iso(min),
-          JSON.stringify({ channel: 'email', subject: 30, body: 200 }),
+          JSON.stringify(profile),
         ],
       );
     }
@@ -128,6 +134,29 @@ describe('monitorWindow', () => {
     expect(r.decision.state.rolledBack).toEqual(['mv-1']);
   });
 
+  it('measures train/serve skew of the fields the model reads, and the freshness of its training data (M4)', async () => {
+    // Requests without a body and with an upper-case channel code: the client builds inputs unlike the training rows.
+    await predictions(
+      50,
+      21,
+      (i) => ['billing', 'shipping', 'account', 'technical'][i % 4]!,
+      () => undefined,
+      { channel: 'EMAIL', 'subject.length': 30 },
+    );
+    const r = await judge(20);
+    if (!r.served) throw new Error('expected a served window');
+    const byField = Object.fromEntries((r.figures.skew ?? []).map((k) => [k.feature, k]));
+    expect(Object.keys(byField)).toEqual(['subject', 'body', 'channel']);
+    expect(byField.subject!.value).toBe(0);
+    expect(byField.body!.completenessGap).toBe(1);
+    expect(byField.channel!.unseenCategoryRate).toBe(1);
+    expect(r.decision.breaches.find((b) => b.kind === 'skew')?.reason).toBe(
+      'train/serve skew: body completeness gap 1.000, channel unseen categories 1.000 (limit 0.200)',
+    );
+    // Trained on 2024-03-01, whose day ended at 2024-03-02T00:00Z; the window ends at minute 25 of 2026-12-01 10:00Z.
+    expect(r.figures.dataFreshnessSeconds).toBe((T0 + 25 * 60_000 - Date.parse('2024-03-02T00:00:00Z')) / 1000);
+  });
+
   it('answers a retried window with what was recorded the first time, even when the log has changed since', async () => {
     const first = await judge(10);
     await predictions(
@@ -138,7 +167,8 @@ describe('monitorWindow', () => {
     );
     const again = await judge(10, { consecutive: {}, rolledBack: [], windows: 99 });
     expect(again).toEqual(first);
-    expect((await registry.monitor.windows(MODEL)).length).toBe(2);
+    // Windows at minutes 0, 10 and 20 (the tests above), none twice, newest first.
+    expect((await registry.monitor.windows(MODEL)).map((w) => w.figures.start)).toEqual([iso(20), iso(10), iso(0)]);
   });
 
   it('finds nothing served for a model without a deployment', async () => {

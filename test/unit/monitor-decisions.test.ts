@@ -54,8 +54,10 @@ describe('judgeWindow', () => {
       latency: 'alert',
       prediction_shift: 'alert',
       drift: 'retrain',
+      skew: 'alert',
       no_traffic: 'alert',
     });
+    expect(policy.limits.maxSkew).toBe(0.2);
   });
 
   it('breaches live accuracy below the floor, and below the offline accuracy by more than the allowed drop', () => {
@@ -117,7 +119,7 @@ describe('judgeWindow', () => {
   it('judges nothing but traffic below minRequests, and calls zero requests no traffic', () => {
     const few = judgeWindow(window({ requests: 49, errors: 49, feedback: 0, correct: 0 }), policy, initialMonitorState(), champion);
     expect(few.breaches).toEqual([]);
-    expect(few.notJudged.map((n) => n.kind)).toEqual(['errors', 'latency', 'prediction_shift', 'drift', 'accuracy']);
+    expect(few.notJudged.map((n) => n.kind)).toEqual(['errors', 'latency', 'prediction_shift', 'drift', 'skew', 'accuracy']);
     expect(few.notJudged[0]!.reason).toBe('49 requests, fewer than 50');
     const none = judgeWindow(window({ requests: 0, errors: 0, feedback: 0, correct: 0 }), policy, initialMonitorState(), champion);
     expect(none.breaches).toEqual([
@@ -204,5 +206,33 @@ describe('judgeWindow', () => {
     const copy = structuredClone(state);
     judgeWindow(window({ errors: 100 }), policy, state, champion);
     expect(state).toEqual(copy);
+  });
+  it('breaches skew above maxSkew, naming the larger figure per field, and alerts by default', () => {
+    const skew = [
+      { feature: 'subject', completenessGap: 0.5, value: 0.5 },
+      { feature: 'channel', completenessGap: 0.01, unseenCategoryRate: 0.3, value: 0.3 },
+      { feature: 'body', completenessGap: 0.2, value: 0.2 },
+    ];
+    const d = judgeWindow(window({ skew }), { ...policy, consecutiveWindows: 1 }, initialMonitorState(), champion);
+    expect(d.breaches).toEqual([
+      {
+        kind: 'skew',
+        reason: 'train/serve skew: subject completeness gap 0.500, channel unseen categories 0.300 (limit 0.200)',
+      },
+    ]);
+    expect(d.actions).toEqual([{ action: 'alert', kind: 'skew', reason: `${d.breaches[0]!.reason}, 1 window(s) in a row` }]);
+    // At the limit is healthy, and a healthy window ends the streak.
+    const atLimit = judgeWindow(window({ skew: [skew[2]!] }), policy, { ...initialMonitorState(), consecutive: { skew: 2 } }, champion);
+    expect(atLimit.breaches).toEqual([]);
+    expect(atLimit.state.consecutive).toEqual({});
+    // No skew figures (no profiles) is healthy too; too few requests leaves it unjudged.
+    expect(judgeWindow(window({ skew: undefined }), policy, initialMonitorState(), champion).breaches).toEqual([]);
+    const few = judgeWindow(
+      window({ requests: 10, errors: 0, skew }),
+      policy,
+      { ...initialMonitorState(), consecutive: { skew: 1 } },
+      champion,
+    );
+    expect(few.state.consecutive).toEqual({ skew: 1 });
   });
 });

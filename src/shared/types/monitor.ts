@@ -21,10 +21,28 @@ export interface MonitorWindowFigures {
   predictionShift?: number;
   /** Input drift figures against the champion's training dataset version, gated ones only (per-field policy). */
   drift: Array<{ feature: string; metric: string; value: number; limit: number; breached: boolean }>;
+  /** Train/serve skew of each field the model reads (src/monitor/skew.ts); empty without served profiles. */
+  skew?: MonitorSkewFigure[];
+  /**
+   * Data freshness (SLI M4): seconds from the end of the newest partition day in the champion's training dataset
+   * version to the window's end.
+   */
+  dataFreshnessSeconds?: number;
+}
+
+/** Train/serve skew of one field: how differently served requests carry it than the training rows did. */
+export interface MonitorSkewFigure {
+  feature: string;
+  /** |training completeness − served completeness| (share of rows / requests with the field present). */
+  completenessGap: number;
+  /** Categorical fields: share of served values never seen in training (absent when it cannot be told). */
+  unseenCategoryRate?: number;
+  /** The larger of the two: what `monitor.limits.maxSkew` bounds. */
+  value: number;
 }
 
 /** A kind of live breach the monitor watches. */
-export type MonitorBreachKind = 'accuracy' | 'errors' | 'latency' | 'prediction_shift' | 'drift' | 'no_traffic';
+export type MonitorBreachKind = 'accuracy' | 'errors' | 'latency' | 'prediction_shift' | 'drift' | 'skew' | 'no_traffic';
 
 /** What the monitor does about a kind of breach that persists. */
 export type MonitorAction = 'alert' | 'retrain' | 'rollback';
