@@ -1,5 +1,6 @@
 /** Labeling stage: label tasks keyed by record hash; source, programmatic and human labels in the registry. */
 import { ApplicationFailure } from '@temporalio/activity';
+import { createLabelAudit } from '../labeling/label-audit';
 import { labelingFunction } from '../labeling/labelers';
 import { ErrorType } from '../shared/errors';
 import type { LabelCoverage, LabelSubmission, SubmitLabelsResult } from '../shared/types';
@@ -39,13 +40,21 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
       const fn = labelingFunction(spec.labels.labelingFunction);
       const pending = new Set(await registry.labels.pendingTasks(input.dataset, input.partition, 1_000_000));
       const labels: Array<{ recordHash: string; label: string; source: 'programmatic'; labeledBy: string }> = [];
+      // Label accuracy (M1): the function is audited on the records that carry a source label (none of them pending).
+      const audit = createLabelAudit({
+        labeler: spec.labels.labelingFunction,
+        label: fn,
+        labelField: spec.schema.labelField,
+        classes: spec.labels.classes,
+      });
       for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
+        audit.observe(record);
         if (!pending.has(hash)) continue;
         const label = fn(record);
         if (label !== undefined) labels.push({ recordHash: hash, label, source: 'programmatic', labeledBy: spec.labels.labelingFunction });
       }
       await inBatches(labels, (b) => registry.labels.recordLabels(input.dataset, b));
-      return registry.labels.taskCounts(input.dataset, input.partition);
+      return { ...(await registry.labels.taskCounts(input.dataset, input.partition)), audit: audit.result() };
     },
 
     /** Record human labels for open tasks of the partition; unknown hashes or classes are rejected (counted). */

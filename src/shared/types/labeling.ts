@@ -7,6 +7,21 @@
 export interface LabelCoverage {
   total: number;
   labeled: number;
+  /**
+   * The labeling function checked against the labels the records carry (the audit sample the data has, M1): how many
+   * it labeled and how many of those agreed. Only runProgrammaticLabeler returns it.
+   */
+  audit?: LabelAudit;
+}
+
+/** Agreement of a programmatic labeler with reference labels on an audit sample. */
+export interface LabelAudit {
+  /** The labeler that was audited (the spec's labeling function). */
+  labeler: string;
+  /** Records with a reference label on which the labeler gave a label (abstentions are not sampled). */
+  sampled: number;
+  /** Of those, how many matched the reference label. */
+  agreed: number;
 }
 
 /** One human label, keyed by record hash. */
