@@ -4,6 +4,7 @@
  * stored beside the dataset version. Never records or raw values: only counts, figures and ids.
  */
 import type { DriftReport } from '../quality/drift';
+import type { LabelLatencyStats } from '../registry/label-stats';
 import type { EpochRecord, ExperimentRecord, PipelineStatus } from '../shared/types';
 import {
   CSS,
@@ -32,6 +33,8 @@ export interface RunReportInput {
   cardKey?: string;
   /** The experiment record of the run's model version (its loss curve); absent or null when it has none. */
   experiment?: Pick<ExperimentRecord, 'epochs' | 'resumedFromEpoch'> | null;
+  /** Created → labeled per label source of the run's label tasks (M13). */
+  labelLatency?: LabelLatencyStats[];
 }
 
 /**
@@ -98,6 +101,26 @@ function lossPoints(experiment: RunReportInput['experiment']): Array<EpochRecord
     .sort((a, b) => a.epoch - b.epoch);
 }
 
+/** A duration in seconds, in the unit that reads best (s, min, h). */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** The labeling function's audit (M1) as a sentence, when the run had one. */
+function auditNote(s: PipelineStatus): string | undefined {
+  const a = s.labeling?.audit;
+  if (!a) return undefined;
+  const share = a.sampled > 0 ? `${pct(a.agreed / a.sampled)} agreed` : 'no estimate';
+  return `Labeling function ${a.labeler} on the ${int(a.sampled)} source-labelled records it labeled: ${int(a.agreed)} agreed (${share}).`;
+}
+
+/** Label latency per source: labels, p50, p95. */
+function latencyRows(r: RunReportInput): string[][] {
+  return (r.labelLatency ?? []).map((l) => [l.source, int(l.count), duration(l.p50Seconds), duration(l.p95Seconds)]);
+}
+
 /** The run report as Markdown. */
 export function renderRunReportMarkdown(r: RunReportInput): string {
   const s = r.status;
@@ -113,6 +136,16 @@ export function renderRunReportMarkdown(r: RunReportInput): string {
   for (const row of accountingRows(s)) out.push(`| ${row.label.replace(/\|/g, '\\|')} | ${int(row.count)} |`);
   const version = versionNote(s);
   if (version) out.push('', version);
+  const audit = auditNote(s);
+  const latency = latencyRows(r);
+  if (audit || latency.length > 0) {
+    out.push('', '## Labels');
+    if (audit) out.push('', audit);
+    if (latency.length > 0) {
+      out.push('', '| label source | labels | latency p50 | latency p95 |', '| --- | ---: | ---: | ---: |');
+      for (const row of latency) out.push(`| ${row.join(' | ')} |`);
+    }
+  }
   const pii = piiRows(s);
   if (pii.length > 0) {
     out.push('', '## PII findings by type', '', '| type | findings |', '| --- | ---: |');
@@ -201,6 +234,18 @@ export function renderRunReportHtml(r: RunReportInput): string {
     );
   }
   if (version) parts.push(`<p>${e(version)}</p>`);
+  const audit = auditNote(s);
+  const latency = latencyRows(r);
+  if (audit || latency.length > 0) parts.push('<h2>Labels</h2>');
+  if (audit) parts.push(`<p>${e(audit)}</p>`);
+  if (latency.length > 0) {
+    parts.push(
+      htmlTable(
+        ['label source', 'labels', 'latency p50 (created → labeled)', 'latency p95'],
+        latency.map((row) => row.map((c) => e(c))),
+      ),
+    );
+  }
   const pii = piiRows(s);
   if (pii.length > 0) {
     const total = pii.reduce((a, p) => a + p.count, 0);
