@@ -7,6 +7,9 @@ import type { LabelCoverage, LabelSubmission, SubmitLabelsResult } from '../shar
 import type { CpuActivityDeps } from './deps';
 import type { PartitionInput } from './ingest';
 import { readJsonl, type HashedRecord } from '../datasets/work-files';
+import { lineageOf } from '../ingest/feedback-lineage';
+import type { NewLabel, NewLabelTask } from '../registry/labels';
+import { modelNameFor } from '../shared/ids';
 
 const BATCH = 1000;
 
@@ -17,20 +20,32 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
   }
 
   return {
-    /** One task per record; labels the records already carry are recorded as source labels. */
+    /**
+     * One task per record; labels the records already carry are recorded as source labels. A production record's
+     * task keeps its prediction id and the serving champion's margin (pending tasks are listed lowest margin first),
+     * and the trusted feedback its prediction has (canary.trustedFeedbackSources) becomes a `feedback` label, for
+     * this partition's records and for earlier ones whose feedback arrived after their run.
+     */
     async createLabelTasks(input: PartitionInput & { dedupedKey: string }): Promise<LabelCoverage> {
       const { spec } = await specs.load(input.dataset);
       const classes = new Set(spec.labels.classes);
-      const hashes: string[] = [];
-      const sourceLabels: Array<{ recordHash: string; label: string; source: 'source'; labeledBy: string }> = [];
+      const tasks: NewLabelTask[] = [];
+      const sourceLabels: NewLabel[] = [];
       for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
-        hashes.push(hash);
+        const lineage = lineageOf(record);
+        tasks.push(lineage ? { recordHash: hash, predictionId: lineage.predictionId, priority: lineage.margin } : { recordHash: hash });
         const label = record[spec.schema.labelField];
         if (typeof label === 'string' && classes.has(label))
           sourceLabels.push({ recordHash: hash, label, source: 'source', labeledBy: 'source' });
       }
-      await inBatches(hashes, (b) => registry.labels.createTasks(input.dataset, input.partition, b));
+      await inBatches(tasks, (b) => registry.labels.createTasks(input.dataset, input.partition, b));
       await inBatches(sourceLabels, (b) => registry.labels.recordLabels(input.dataset, b));
+      const feedback = await registry.labels.pendingFeedbackLabels(input.dataset, modelNameFor(spec), spec.canary.trustedFeedbackSources);
+      // A label outside the spec's classes (a client's typo) labels nothing.
+      await inBatches(
+        feedback.filter((l) => classes.has(l.label)),
+        (b) => registry.labels.recordLabels(input.dataset, b),
+      );
       return registry.labels.taskCounts(input.dataset, input.partition);
     },
 

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { foldIndexes, scanRecord } from '../pii/engine';
+import { piiSkipFields } from '../ingest/feedback-lineage';
 import { ErrorType } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
@@ -76,7 +77,7 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       const quarantine = new PartedJsonlWriter(blobs, quarantineKey, resume?.quarantineParts);
       let checkpoint = resume;
       let seen = resume?.inputRecords ?? 0;
-      const skipFields = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
+      const skipFields = piiSkipFields(spec);
       // Findings name declared paths only: a record's own keys are content and may themselves be PII.
       const declaredFields = spec.schema.fields;
       // Both outputs stream to the blob store in parts; a failure discards the open parts.

@@ -1,4 +1,5 @@
 import { UNKNOWN_FIELD } from '../pii/field-paths';
+import { LINEAGE_FIELD, parseLineage } from './feedback-lineage';
 import type { DatasetSpec, FieldSpec } from '../shared/spec';
 import { decodeUtf8Strict } from './line-framing';
 
@@ -122,9 +123,22 @@ function fieldEntries(fields: Record<string, FieldSpec>): Array<[string, FieldSp
 
 function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckResult {
   const { fields, labelField } = spec.schema;
-  const r = checkObjectFields(input, fields, spec, '', labelField);
+  // A production record's lineage (the gateway's reserved field) is checked on its own and kept whatever the
+  // unknown-field policy; a declared field of the same name is an ordinary field.
+  const lineage = hasOwn(input, LINEAGE_FIELD) && !hasOwn(fields, LINEAGE_FIELD) ? input[LINEAGE_FIELD] : undefined;
+  let rest = input;
+  if (lineage !== undefined) {
+    const { [LINEAGE_FIELD]: _lineage, ...others } = input;
+    rest = others;
+  }
+  const r = checkObjectFields(rest, fields, spec, '', labelField);
   if (r instanceof Rejected) return fail(r.reason);
   const record = r as Record<string, unknown>;
+  if (lineage !== undefined) {
+    const parsed = parseLineage(lineage);
+    if (parsed === undefined) return fail(`wrong_type:${LINEAGE_FIELD}`);
+    record[LINEAGE_FIELD] = parsed;
+  }
   if (hasOwn(record, labelField) && !spec.labels.classes.includes(record[labelField] as string)) {
     return fail(`invalid_enum:${labelField}`);
   }

@@ -1,8 +1,23 @@
 import type { Queryable } from './db';
 import { iso, num } from './db';
 
-/** Where a label came from; a label never gets replaced by one from a weaker source. */
-export type LabelSource = 'source' | 'programmatic' | 'human';
+/** Where a label came from; a label never gets replaced by one from a weaker source (see LABEL_SOURCE_RANK). */
+export type LabelSource = 'source' | 'programmatic' | 'feedback' | 'human';
+
+/**
+ * Strength of each label source: a human's label beats trusted production feedback (the ground truth a client sent
+ * for a served prediction), which beats a label the source data carried, which beats a programmatic guess.
+ */
+export const LABEL_SOURCE_RANK: Readonly<Record<LabelSource, number>> = { human: 4, feedback: 3, source: 2, programmatic: 1 };
+
+/** A label task to open: a record hash, with its prediction and priority when the record came from production. */
+export interface NewLabelTask {
+  recordHash: string;
+  /** The prediction that served the record (production records only): later feedback joins by it. */
+  predictionId?: string;
+  /** Lower is labeled first: the champion's margin (top-1 minus top-2 probability) when it served the record. */
+  priority?: number | null;
+}
 
 /** A label to record for one record (identified by its normalized content hash). */
 export interface NewLabel {
@@ -17,26 +32,75 @@ export interface StoredLabel extends NewLabel {
   labeledAt: string;
 }
 
-// Human labels beat labels carried by the source data, which beat programmatic guesses; equal
-// strength overwrites, so a corrected human label replaces the earlier one.
-const SOURCE_RANK_SQL = `CASE %s WHEN 'human' THEN 3 WHEN 'source' THEN 2 ELSE 1 END`;
+// Equal strength overwrites, so a corrected human label replaces the earlier one.
+const SOURCE_RANK_SQL = `CASE %s ${Object.entries(LABEL_SOURCE_RANK)
+  .map(([source, r]) => `WHEN '${source}' THEN ${r}`)
+  .join(' ')} ELSE 0 END`;
 const rank = (column: string): string => SOURCE_RANK_SQL.replace('%s', column);
 
 /** Label tasks (one per unlabeled record) and labels, keyed by record hash. */
 export function createLabelRepo(db: Queryable) {
+  /** pendingTasks with each task's priority (null: not a production record, or served without a margin). */
+  async function pendingTasksWithPriority(
+    dataset: string,
+    partition: string,
+    limit: number,
+  ): Promise<Array<{ recordHash: string; priority: number | null }>> {
+    const { rows } = await db.query<{ record_hash: string; priority: number | null }>(
+      `SELECT t.record_hash, t.priority FROM label_tasks t
+       WHERE t.dataset = $1 AND t.partition = $2
+         AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.dataset = t.dataset AND l.record_hash = t.record_hash)
+       ORDER BY t.priority ASC NULLS LAST, t.created_at, t.record_hash LIMIT $3`,
+      [dataset, partition, limit],
+    );
+    return rows.map((r) => ({ recordHash: r.record_hash, priority: r.priority === null ? null : Number(r.priority) }));
+  }
+
   return {
-    /** Open a task per record hash not yet tasked (already-labeled records start done); returns how many were new. */
-    async createTasks(dataset: string, partition: string, recordHashes: string[]): Promise<number> {
-      if (recordHashes.length === 0) return 0;
+    /**
+     * Open a task per record hash not yet tasked (already-labeled records start done); returns how many were new.
+     * A production record's task keeps its prediction id and priority (the serving champion's margin).
+     */
+    async createTasks(dataset: string, partition: string, tasks: ReadonlyArray<string | NewLabelTask>): Promise<number> {
+      // One row per hash: a hash listed twice would be offered twice to the same INSERT.
+      const unique = [...new Map(tasks.map((t) => (typeof t === 'string' ? { recordHash: t } : t)).map((t) => [t.recordHash, t])).values()];
+      if (unique.length === 0) return 0;
       const res = await db.query(
-        `INSERT INTO label_tasks (dataset, record_hash, partition, status)
-         SELECT $1, h.hash, $2, CASE WHEN l.record_hash IS NULL THEN 'pending' ELSE 'done' END
-         FROM (SELECT DISTINCT unnest($3::text[]) AS hash) h
+        `INSERT INTO label_tasks (dataset, record_hash, partition, status, prediction_id, priority)
+         SELECT $1, h.hash, $2, CASE WHEN l.record_hash IS NULL THEN 'pending' ELSE 'done' END, h.prediction_id, h.priority
+         FROM unnest($3::text[], $4::text[], $5::real[]) AS h (hash, prediction_id, priority)
          LEFT JOIN labels l ON l.dataset = $1 AND l.record_hash = h.hash
          ON CONFLICT (dataset, record_hash) DO NOTHING`,
-        [dataset, partition, recordHashes],
+        [
+          dataset,
+          partition,
+          unique.map((t) => t.recordHash),
+          unique.map((t) => t.predictionId ?? null),
+          unique.map((t) => (t.priority !== undefined && t.priority !== null && Number.isFinite(t.priority) ? t.priority : null)),
+        ],
       );
       return res.rowCount ?? 0;
+    },
+
+    /**
+     * Trusted feedback labels of production records of this dataset whose label is weaker than feedback (or missing):
+     * the join of label_tasks.prediction_id with the predictions of `model` that carry a label from a trusted source.
+     * Feedback that arrived after its record's run is found here by the next run (see docs/feedback-loop.md).
+     */
+    async pendingFeedbackLabels(dataset: string, model: string, trustedSources: readonly string[], limit = 100_000): Promise<NewLabel[]> {
+      const { rows } = await db.query<{ record_hash: string; label: string; source: string }>(
+        `SELECT t.record_hash, p.feedback_label AS label, p.feedback_source AS source
+         FROM label_tasks t
+         JOIN predictions p ON p.id = t.prediction_id AND p.model = $2
+         LEFT JOIN labels l ON l.dataset = t.dataset AND l.record_hash = t.record_hash
+         WHERE t.dataset = $1 AND t.prediction_id IS NOT NULL AND p.feedback_label IS NOT NULL
+           AND p.feedback_source = ANY($3::text[])
+           AND (l.record_hash IS NULL OR (${rank('l.source')} < ${LABEL_SOURCE_RANK.feedback}
+                OR (l.source = 'feedback' AND l.label <> p.feedback_label)))
+         ORDER BY t.record_hash LIMIT $4`,
+        [dataset, model, [...trustedSources], limit],
+      );
+      return rows.map((r) => ({ recordHash: r.record_hash, label: r.label, source: 'feedback' as const, labeledBy: r.source }));
     },
 
     /** Upsert labels (a weaker source never replaces a stronger one) and close their tasks; returns rows written. */
@@ -105,17 +169,15 @@ export function createLabelRepo(db: Queryable) {
       };
     },
 
-    /** Record hashes of a partition still waiting for a label, oldest first. */
+    /**
+     * Record hashes of a partition still waiting for a label, most informative first: lowest priority (the serving
+     * champion's margin) first, tasks without one after them, oldest first among equals.
+     */
     async pendingTasks(dataset: string, partition: string, limit: number): Promise<string[]> {
-      const { rows } = await db.query<{ record_hash: string }>(
-        `SELECT t.record_hash FROM label_tasks t
-         WHERE t.dataset = $1 AND t.partition = $2
-           AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.dataset = t.dataset AND l.record_hash = t.record_hash)
-         ORDER BY t.created_at, t.record_hash LIMIT $3`,
-        [dataset, partition, limit],
-      );
-      return rows.map((r) => r.record_hash);
+      return (await pendingTasksWithPriority(dataset, partition, limit)).map((t) => t.recordHash);
     },
+
+    pendingTasksWithPriority,
   };
 }
 

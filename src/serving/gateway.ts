@@ -15,6 +15,8 @@ import {
   type GatewayToken,
 } from './auth';
 import { createGatewayMetrics } from './gateway-metrics';
+import { createFeedbackCapture, type FeedbackCapture, type FeedbackCaptureOptions } from './feedback-capture';
+import { marginOf } from '../ingest/feedback-lineage';
 import { createPredictionBuffer } from './prediction-buffer';
 import type {
   ModelLoader,
@@ -65,6 +67,11 @@ export interface GatewayDeps {
   rateLimits?: Partial<GatewayRateLimits>;
   /** Feedback is accepted up to this long after its prediction; default 7 days. */
   feedbackMaxAgeMs?: number;
+  /**
+   * Writes each served input (PII-cleaned, with lineage) as a raw record of its model's dataset, in batches off the
+   * request path (src/serving/feedback-capture.ts, docs/feedback-loop.md). Absent: nothing is captured.
+   */
+  feedbackCapture?: Omit<FeedbackCaptureOptions, 'registry' | 'logger'>;
 }
 
 /** Requests per minute each client (token, or address in open mode) may send to each route. */
@@ -123,6 +130,8 @@ export interface Gateway {
   models(): ModelServing[];
   /** Writes buffered prediction rows now. */
   flush(): Promise<void>;
+  /** Writes the captured production records buffered so far (no-op without feedback capture). */
+  flushCapture(): Promise<void>;
 }
 
 interface PredictBody {
@@ -206,6 +215,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       logger.error({ count }, 'prediction log unavailable; dropped buffered rows');
     },
   });
+  const capture: FeedbackCapture | undefined =
+    deps.feedbackCapture && createFeedbackCapture({ ...deps.feedbackCapture, registry: metrics.registry, logger });
   let poller: NodeJS.Timeout | undefined;
   let polling = false;
   // Ready once the first full read of what to serve has been tried for every model in it.
@@ -404,6 +415,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     poller = undefined;
     buffer.close();
     await buffer.flush().catch((err: unknown) => logger.error({ err: errorName(err) }, 'final prediction log flush failed'));
+    // Written or counted as dropped, never silently lost.
+    await capture?.close();
     // In-flight requests have finished (the server is closed): free every model session.
     await Promise.all([...slots.values()].map((slot) => slot.reloader.close()));
   });
@@ -414,7 +427,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       ? reply.code(404).send({ error: 'no such model: it has no deployment here' })
       : reply.code(503).send({ error: 'gateway not ready: routing not read yet' });
 
-  async function predict(model: string, body: PredictBody, reply: FastifyReply): Promise<PredictResponse | FastifyReply> {
+  async function predict(model: string, body: PredictBody, source: string, reply: FastifyReply): Promise<PredictResponse | FastifyReply> {
     const slot = slots.get(model);
     // Unknown names get no metric series: a label per name a client makes up would grow without bound.
     if (slot === undefined) return noSuchModel(reply);
@@ -459,6 +472,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
     row.predictedLabel = result.label;
     buffer.add(row);
     remember(row.id, model, arm, result.label);
+    // Queued only: the PII scan and the blob write happen at the capture's flush, off the request path.
+    capture?.add(
+      {
+        predictionId: row.id,
+        model: state.model,
+        modelVersion,
+        margin: arm === 'champion' ? marginOf(result.probabilities) : null,
+        input: body.input,
+        createdAt: row.createdAt,
+      },
+      body.requestKey,
+      source,
+    );
     metrics.requests.inc({ model, arm, outcome: 'ok' });
     metrics.latency.observe({ model, arm }, row.latencyMs / 1000);
     return {
@@ -580,7 +606,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     api.post<{ Params: ModelParams; Body: PredictBody }>(
       '/v1/models/:model/predict',
       { schema: { params: modelParams, body: predictBody }, config: toPredict },
-      (req, reply) => predict(req.params.model, req.body, reply),
+      (req, reply) => predict(req.params.model, req.body, sourceOf(req), reply),
     );
     api.post<{ Params: ModelParams; Body: FeedbackBody }>(
       '/v1/models/:model/feedback',
@@ -600,7 +626,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const noDefault = (reply: FastifyReply): FastifyReply =>
       reply.code(404).send({ error: 'no default model configured: use /v1/models/<model>/…' });
     api.post<{ Body: PredictBody }>('/v1/predict', { schema: { body: predictBody }, config: toPredict }, (req, reply) =>
-      defaultModel === undefined ? noDefault(reply) : predict(defaultModel, req.body, reply),
+      defaultModel === undefined ? noDefault(reply) : predict(defaultModel, req.body, sourceOf(req), reply),
     );
     api.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: { body: feedbackBody }, config: toFeedback }, (req, reply) =>
       defaultModel === undefined ? noDefault(reply) : feedback(defaultModel, req.body, sourceOf(req), reply),
@@ -646,6 +672,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     served: (model) => slots.get(model)?.reloader.served(),
     models,
     flush: () => buffer.flush(),
+    flushCapture: async () => {
+      await capture?.flush();
+    },
   };
 }
 

@@ -4,7 +4,10 @@ import type { Queryable, Registry } from '../registry';
 import { listDeployedRouting } from '../registry/deployed-models';
 import { parseGatewayTokens, type GatewayToken } from '../serving/auth';
 import { createGateway, type Gateway, type GatewayDeps, type GatewayLogger } from '../serving/gateway';
+import type { CaptureTarget, FeedbackCaptureOptions } from '../serving/feedback-capture';
 import type { ModelLoader, RoutingSource } from '../serving/ports';
+import type { SpecSource } from '../datasets/spec-source';
+import { modelNameFor } from '../shared/ids';
 import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
 
@@ -39,6 +42,15 @@ export function createRegistryGateway(deps: {
   refreshMs?: number;
   /** Tokens, rate limits and the feedback age limit (gatewaySecurity); absent: open mode, loopback only. */
   security?: GatewaySecurity;
+  /** The dataset specs: with them, feedback capture is on unless `feedbackCapture` is false. */
+  specs?: SpecSource;
+  /**
+   * Feedback capture (docs/feedback-loop.md): each served input, PII-cleaned, becomes a raw record of its model's
+   * dataset. Default on when `specs` is given; `false` turns it off; an object tunes it (flush interval, batch size).
+   */
+  feedbackCapture?: boolean | Pick<FeedbackCaptureOptions, 'flushMs' | 'maxBatch' | 'maxPending' | 'instanceId'>;
+  /** HMAC key of the PII `tokenize` action (the workers' PII_TOKEN_KEY), for specs that tokenize. */
+  piiTokenKey?: Buffer;
 }): Gateway {
   const routing = registryRoutingSource(deps.registry, deps.db);
   const models: ModelLoader = {
@@ -48,9 +60,18 @@ export function createRegistryGateway(deps: {
       return loadModelFromBlobs(deps.blobs, v.artifactKey);
     },
   };
+  const capture = deps.specs !== undefined && deps.feedbackCapture !== false;
   return createGateway({
     routing,
     models,
+    ...(capture && {
+      feedbackCapture: {
+        ...(typeof deps.feedbackCapture === 'object' && deps.feedbackCapture),
+        blobs: deps.blobs,
+        resolve: captureTargets(deps.registry, deps.specs!),
+        piiTokenKey: deps.piiTokenKey,
+      },
+    }),
     log: {
       insertPredictions: async (rows) => {
         await deps.registry.predictions.insertPredictions(rows);
@@ -62,6 +83,43 @@ export function createRegistryGateway(deps: {
     refreshMs: deps.refreshMs,
     ...deps.security,
   });
+}
+
+/**
+ * The dataset a served model version's inputs go to: the dataset of the version it was trained on, when that
+ * dataset's spec names this model and reads JSONL (the capture's format). Answers are cached per version; a failed
+ * lookup is not (the capture retries it).
+ */
+export function captureTargets(
+  registry: Registry,
+  specs: SpecSource,
+): (model: string, modelVersion: string) => Promise<CaptureTarget | undefined> {
+  const cache = new Map<string, Promise<CaptureTarget | undefined>>();
+  const lookup = async (model: string, modelVersion: string): Promise<CaptureTarget | undefined> => {
+    const mv = await registry.models.getVersion(modelVersion);
+    if (mv === undefined) return undefined;
+    const dv = await registry.datasets.getVersion(mv.datasetVersion);
+    if (dv === undefined) return undefined;
+    let spec;
+    try {
+      ({ spec } = await specs.load(dv.dataset));
+    } catch {
+      // No (valid) spec for the dataset: not captured; a fixed spec is read by a restarted gateway.
+      return undefined;
+    }
+    if (modelNameFor(spec) !== model || (spec.ingest.format !== 'auto' && spec.ingest.format !== 'jsonl')) return undefined;
+    return { dataset: dv.dataset, spec };
+  };
+  return (model, modelVersion) => {
+    const key = `${model}\0${modelVersion}`;
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      hit = lookup(model, modelVersion);
+      cache.set(key, hit);
+      hit.catch(() => cache.delete(key));
+    }
+    return hit;
+  };
 }
 
 /** The gateway's security settings: hashed tokens, rate limits, feedback age limit. */
