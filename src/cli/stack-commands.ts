@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { openBackends } from '../workers/backends';
 import { createRegistryGateway, gatewaySecurity } from '../workers/gateway-wiring';
 import { createLogger } from '../workers/logger';
+import { startMonitorStarter } from '../workers/monitor-starter';
 import { startScheduleMonitor } from '../workers/schedule-monitor';
 import { startTelemetry } from '../workers/telemetry';
 import { startStack } from '../workers/stack';
@@ -246,13 +247,12 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
   const dataConverter = trainsetDataConverter(config.codecKeys);
   const backends = await openBackends(config, { log: (m) => logger.info(m) });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  // The CPU worker also watches the schedules (missed and skipped runs) and running backfills.
-  const monitor = queues.includes('cpu')
-    ? startScheduleMonitor({
-        client: new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
-        metrics: telemetry.metrics,
-        logger,
-      })
+  // The CPU worker also watches the schedules (missed and skipped runs) and running backfills, and starts the
+  // monitor of each deployed model whose spec asks for it (monitor.autoStart).
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  const monitor = queues.includes('cpu') ? startScheduleMonitor({ client, metrics: telemetry.metrics, logger }) : undefined;
+  const monitors = queues.includes('cpu')
+    ? startMonitorStarter({ client, specsDir: config.specsDir, specs: backends.specs, registry: backends.registry, logger })
     : undefined;
   try {
     const workers = await createPipelineWorkers({
@@ -279,6 +279,7 @@ async function runWorkers(queues: Array<'cpu' | 'gpu' | 'backfill'>): Promise<vo
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await monitor?.stop();
+    await monitors?.stop();
     await connection.close();
     await backends.close();
     await telemetry.close();

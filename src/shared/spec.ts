@@ -344,6 +344,11 @@ export const DatasetSpecSchema = z.object({
    */
   monitor: z
     .object({
+      /**
+       * Start this dataset's monitor on its own once its model is deployed (the CPU worker looks every minute);
+       * false leaves starting and stopping it to `trainset monitor start` and the operator.
+       */
+      autoStart: z.boolean().default(true),
       /** Length of a window. */
       windowSeconds: z.number().int().min(10).default(300),
       /** Fewest requests in a window for errors, latency, prediction shift and drift to be judged. */

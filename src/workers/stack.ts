@@ -11,6 +11,7 @@ import { openBackends, type Backends } from './backends';
 import type { Config } from './config';
 import { createRegistryGateway, gatewaySecurity } from './gateway-wiring';
 import { resolveTemporalCli, startDevServer } from './temporal-binary';
+import { startMonitorStarter } from './monitor-starter';
 import { startScheduleMonitor } from './schedule-monitor';
 import type { WorkerTelemetry } from './telemetry';
 import { createPipelineWorkers } from './workers';
@@ -139,6 +140,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const monitor = startScheduleMonitor({ client, metrics: opts.telemetry.metrics, logger });
       cleanups.push(() => monitor.stop());
     }
+    const monitors = startMonitorStarter({ client, specsDir: config.specsDir, specs: backends.specs, registry: backends.registry, logger });
+    cleanups.push(() => monitors.stop());
     return { client, backends, temporalAddress, uiUrl, gatewayUrl, gateway, running, stop: cleanup };
   } catch (err) {
     await cleanup();
