@@ -1,7 +1,7 @@
 /** Quality stage: split checks, completeness, drift against the previous version and production; the dataset card. */
 import { ApplicationFailure } from '@temporalio/activity';
 import { renderCardHtml, renderCardMarkdown } from '../datasets/dataset-card';
-import { manifestPartitions, readManifest, readVersionRows, versionStats } from '../datasets/manifest';
+import { manifestLineage, manifestPartitions, readManifest, readVersionRows, versionStats } from '../datasets/manifest';
 import { compareStats, driftFailureMessage, type DriftReport } from '../quality/drift';
 import { checkLeakage, splitByTime } from '../quality/split';
 import { StatsBuilder } from '../quality/stats';
@@ -89,6 +89,7 @@ export function createQualityActivities({ blobs, specs, registry }: CpuActivityD
         stats,
         drift: drift || production ? { previous: drift, production } : undefined,
         split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+        production: manifestLineage(manifest)?.production,
       };
       const cardKey = `datasets/${input.dataset}/cards/${input.versionId}`;
       await blobs.put(`${cardKey}.md`, renderCardMarkdown(card));

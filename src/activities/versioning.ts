@@ -15,7 +15,18 @@ import {
   type Row,
 } from '../datasets/version-store';
 import type { PartitionSource } from '../registry/datasets';
-import { HASH_FIELD, manifestKey, manifestPartitions, readManifest, readPartitionRows, type AnyManifest } from '../datasets/manifest';
+import {
+  HASH_FIELD,
+  manifestKey,
+  manifestLineage,
+  manifestLineageOf,
+  manifestPartitions,
+  productionLineage,
+  readManifest,
+  readPartitionRows,
+  type AnyManifest,
+  type ProductionLineage,
+} from '../datasets/manifest';
 import { readJsonl, type HashedRecord } from '../datasets/work-files';
 
 /** Versioning activities. */
@@ -110,7 +121,15 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         onRow: (row) => stats.add(row),
       });
       const versionId = versionIdV3(body);
-      const manifest: ManifestV3 = { ...body, versionId, stats: stats.finish() };
+      // Production records per partition (src/datasets/manifest.ts): this day's from its rows, the window's from the
+      // versions they are taken from.
+      const byPartition: Record<string, ProductionLineage> = { [input.partition]: productionLineage(current.rows) };
+      for (const { partition } of sources.filter((s) => s.partition < input.partition)) {
+        const carried = manifestLineage(sourceOf(partition)!)?.byPartition[partition];
+        if (carried !== undefined) byPartition[partition] = carried;
+      }
+      const lineage = manifestLineageOf(byPartition);
+      const manifest: ManifestV3 = { ...body, versionId, stats: stats.finish(), ...(lineage.production.records > 0 && { lineage }) };
       const mKey = manifestKey(input.dataset, versionId);
       const objectsWritten = written.objects + ((await blobs.putIfAbsent(mKey, JSON.stringify(manifest))) ? 1 : 0);
       // Readers get the manifest stored under the key, which an earlier build of the same rows may have written
@@ -131,18 +150,29 @@ export function createVersioningActivities({ blobs, specs, registry, logger }: C
         manifestKey: mKey,
         rows: manifest.rows,
         specHash,
-        stats: { labelDistribution: manifest.labelDistribution, unlabeledExcluded: current.unlabeled },
+        stats: {
+          labelDistribution: manifest.labelDistribution,
+          unlabeledExcluded: current.unlabeled,
+          ...(lineage.production.records > 0 && { production: lineage.production }),
+        },
         objects,
         partitions: manifestPartitions(manifest),
       });
-      await registry.datasets.addLineage(
-        manifest.partitions.map((p) => ({
+      await registry.datasets.addLineage([
+        ...manifest.partitions.map((p) => ({
           fromKind: 'raw_partition',
           fromId: `${input.dataset}/${p.partition}`,
           toKind: 'dataset_version',
           toId: versionId,
         })),
-      );
+        // The model versions that served the version's production records.
+        ...Object.keys(lineage.production.servedBy).map((served) => ({
+          fromKind: 'model_version',
+          fromId: served.slice(served.lastIndexOf('@') + 1),
+          toKind: 'dataset_version',
+          toId: versionId,
+        })),
+      ]);
       // `latest` moves only forward in logical date (the same day rebuilt moves it): a day processed after a later
       // one (a re-run, a backfill behind the schedule) must not point it at the older window.
       const actor = `workflow:${input.workflowId}`;

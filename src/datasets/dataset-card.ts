@@ -22,6 +22,7 @@ import {
   type BarRow,
   type LegendEntry,
 } from '../reports/html';
+import type { ProductionLineage } from './manifest';
 
 /** What a dataset card shows. */
 export type DatasetCard = {
@@ -35,7 +36,16 @@ export type DatasetCard = {
   split?: { train: number; validation: number; test: number };
   /** Shown when given (the card never reads the clock). */
   createdAt?: string;
+  /** Rows that came from production (the gateway's feedback capture) and the model versions that served them. */
+  production?: ProductionLineage;
 };
+
+/** The production rows by serving model version, most rows first (then by name): the card's lineage table. */
+function productionRows(p: ProductionLineage, rows: number): Array<[string, number, string]> {
+  return Object.entries(p.servedBy)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([served, n]) => [served, n, share(n, rows)]);
+}
 
 const DRIFT_TITLES = { previous: 'the previous version', production: 'the production sample' } as const;
 /** Categories drawn per feature; the table and the other bucket carry the rest. */
@@ -137,6 +147,14 @@ export function renderCardMarkdown(card: DatasetCard): string {
       f.breached ? '**BREACH**' : driftStatus(f),
     ]);
     lines.push(...mdTable(['Feature', 'Metric', 'Value', 'Limit', 'Status'], ['---', '---', '---:', '---:', '---'], rows), '');
+  }
+
+  if (card.production && card.production.records > 0) {
+    const p = card.production;
+    lines.push('## Production records', '');
+    lines.push(`${int(p.records)} of ${int(card.rows)} rows came from production (served by the gateway), served by:`, '');
+    const rows = productionRows(p, card.rows).map(([served, n, sh]) => [code(served), int(n), sh]);
+    lines.push(...mdTable(['Model version', 'Rows', 'Share'], ['---', '---:', '---:'], rows), '');
   }
 
   lines.push('## Features', '');
@@ -249,6 +267,17 @@ export function renderCardHtml(card: DatasetCard): string {
     }),
     `<p>${e(`${int(labeled)} labeled, ${int(stats.label.unlabeled)} unlabeled`)}</p></section>`,
   );
+
+  if (card.production && card.production.records > 0) {
+    const p = card.production;
+    const rows = productionRows(p, card.rows).map(([served, n, sh]) => [`<code>${e(served)}</code>`, e(int(n)), e(sh)]);
+    parts.push(
+      '<section><h2>Production records</h2>',
+      `<p>${e(`${int(p.records)} of ${int(card.rows)} rows came from production (served by the gateway), served by:`)}</p>`,
+      htmlTable(['Model version', 'Rows', 'Share'], rows),
+      '</section>',
+    );
+  }
 
   for (const key of ['previous', 'production'] as const) {
     const report = card.drift?.[key];

@@ -6,6 +6,7 @@ import { decodeParquetRows, readVersionV3, type ManifestV3 } from './version-sto
 import { splitByTime, type TimeSplit } from '../quality/split';
 import type { BlobStore } from '../storage/blob-store';
 import type { DatasetSpec } from '../shared/spec';
+import { lineageOf } from '../ingest/feedback-lineage';
 
 /** Field added to each stored row: the record's normalized content hash (labels and dedupe key by it). */
 export const HASH_FIELD = HASH_COLUMN;
@@ -31,6 +32,52 @@ export interface Manifest {
   partitions: ManifestPartition[];
   rows: number;
   labelDistribution: Record<string, number>;
+}
+
+/** Production records of a version (or of one of its partitions): how many, and which model versions served them. */
+export interface ProductionLineage {
+  /** Rows that came from the gateway's feedback capture. */
+  records: number;
+  /** `<model>@<model version>` → rows it served. */
+  servedBy: Record<string, number>;
+}
+
+/** What a manifest records of its rows' origin: production records in all and per partition. */
+export interface ManifestLineage {
+  production: ProductionLineage;
+  byPartition: Record<string, ProductionLineage>;
+}
+
+/** The production lineage of rows: those carrying a feedback lineage (src/ingest/feedback-lineage.ts), by serving model version. */
+export function productionLineage(rows: Iterable<Readonly<Record<string, unknown>>>): ProductionLineage {
+  const out: ProductionLineage = { records: 0, servedBy: {} };
+  for (const row of rows) {
+    const l = lineageOf(row);
+    if (l === undefined) continue;
+    out.records += 1;
+    const k = `${l.model}@${l.modelVersion}`;
+    out.servedBy[k] = (out.servedBy[k] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** A manifest's lineage from each partition's (partitions without production rows are left out). */
+export function manifestLineageOf(byPartition: Record<string, ProductionLineage>): ManifestLineage {
+  const production: ProductionLineage = { records: 0, servedBy: {} };
+  const kept: Record<string, ProductionLineage> = {};
+  for (const [partition, p] of Object.entries(byPartition).sort(([a], [b]) => a.localeCompare(b))) {
+    if (p.records === 0) continue;
+    kept[partition] = p;
+    production.records += p.records;
+    for (const [k, n] of Object.entries(p.servedBy)) production.servedBy[k] = (production.servedBy[k] ?? 0) + n;
+  }
+  return { production, byPartition: kept };
+}
+
+/** The lineage a manifest records (versions written before lineage was recorded have none). */
+export function manifestLineage(m: AnyManifest): ManifestLineage | undefined {
+  const l = (m as { lineage?: ManifestLineage }).lineage;
+  return l !== undefined && typeof l === 'object' && l.production !== undefined ? l : undefined;
 }
 
 /** Key of a content-addressed Parquet object (v2 manifests). */
