@@ -18,6 +18,8 @@ const PREVIEW_CHARS = 100;
 export interface PendingLabel {
   recordHash: string;
   text: string;
+  /** A production record's serving champion margin (lower: less sure, labeled first); null for other records. */
+  margin?: number | null;
 }
 
 /** The start of a record's text: the spec's text fields that hold a value, in the spec's order, joined by " | ". */
@@ -53,16 +55,25 @@ export function registerLabelsCommands(program: Command): void {
   const labels = program.command('labels').description('Human labeling: list open tasks, submit labels');
   labels
     .command('pending')
-    .description('List unlabeled records of a partition: record hash and the start of its PII-redacted text fields')
+    .description(
+      "List unlabeled records of a partition, the champion's least certain production records first (lowest margin): record hash and the start of its PII-redacted text fields",
+    )
     .argument('<dataset>')
     .argument('<date>', 'partition, YYYY-MM-DD', dateArg)
     .option('--limit <n>', 'at most this many', positiveIntArg, 50)
-    .option('--json', 'print JSON: [{"recordHash","text"}]')
+    .option('--json', 'print JSON: [{"recordHash","text","margin"}]')
     .action(async (dataset, date, opts) => {
       await withBackends(async (b) => {
-        const hashes = await b.registry.labels.pendingTasks(dataset, date, opts.limit);
+        const tasks = await b.registry.labels.pendingTasksWithPriority(dataset, date, opts.limit);
         const { spec } = await b.specs.load(dataset);
-        const pending = await pendingLabels(b.blobs, spec, date, hashes);
+        const pending = (
+          await pendingLabels(
+            b.blobs,
+            spec,
+            date,
+            tasks.map((t) => t.recordHash),
+          )
+        ).map((p, i) => ({ ...p, margin: tasks[i]?.priority ?? null }));
         if (opts.json) return void console.log(JSON.stringify(pending, null, 2));
         for (const p of pending) console.log(`${p.recordHash}\t${p.text}`);
         console.error(
