@@ -39,6 +39,8 @@ export interface MonitorWorkflowInput {
   paused?: boolean;
   /** Kinds whose alerts a responder acknowledged (silenced until the kind is healthy again). */
   acknowledged?: MonitorBreachKind[];
+  /** The actions taken so far (the status's last 20), so `monitor status` still shows them after continue-as-new. */
+  actions?: MonitorStatus['actions'];
 }
 
 /** What the monitor's `status` query answers. */
@@ -78,7 +80,7 @@ export async function monitorWorkflow(input: MonitorWorkflowInput): Promise<void
     paused: input.paused ?? false,
     acknowledged: [...(input.acknowledged ?? [])],
     state: input.state ?? { consecutive: {}, rolledBack: [], windows: 0 },
-    actions: [],
+    actions: [...(input.actions ?? [])],
     nextWindowStart: input.nextWindowStart ?? new Date().toISOString(),
   };
   const audit = (action: string, details: Record<string, unknown>, actor = 'monitor'): Promise<void> =>
@@ -161,6 +163,7 @@ export async function monitorWorkflow(input: MonitorWorkflowInput): Promise<void
     nextWindowStart: status.nextWindowStart,
     paused: status.paused,
     acknowledged: status.acknowledged,
+    actions: status.actions,
   });
 
   /** Take one action; returns what happened, for the status. */

@@ -14,6 +14,7 @@ import { devServerOptions } from '../../src/workers/temporal-binary';
 import { quietBundlerLogger } from '../../src/workers/workers';
 import { pauseSignal, resumeSignal } from '../../src/workflows/messages';
 import { acknowledgeSignal, monitorStatusQuery, type monitorWorkflow } from '../../src/workflows/monitor';
+import { recordHistory } from '../helpers/record-history';
 import { serviceEnv } from '../helpers/services';
 
 let env: TestWorkflowEnvironment;
@@ -160,13 +161,14 @@ describe('monitorWorkflow', () => {
     // What it recorded replays with the current code.
     const history = await handle.fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: bundle }, history, handle.workflowId);
+    await recordHistory('monitor-actions.json', handle);
   }, 120_000);
 
   it('judges nothing while paused, starts windows again at the resume, and silences an acknowledged alert', async () => {
     const latency = { kind: 'latency' as const, reason: 'p95 latency 2000.0 ms above 1000 ms' };
     let paused = false;
     let windowsWhilePaused = 0;
-    await withMonitor(
+    const { handle } = await withMonitor(
       (i) => {
         if (paused) windowsWhilePaused++;
         return i >= 1 ? { breaches: [latency], actions: [{ action: 'alert', kind: 'latency', reason: `window ${i}` }] } : healthy;
@@ -200,12 +202,13 @@ describe('monitorWorkflow', () => {
       },
     );
     expect(windowsWhilePaused).toBeLessThanOrEqual(1);
+    await recordHistory('monitor-pause-acknowledge.json', handle);
   }, 120_000);
 
-  it('continues as new every windowsPerRun windows, carrying its counters and next window', async () => {
+  it('continues as new every windowsPerRun windows, carrying its counters, next window and actions taken', async () => {
     const errors = { kind: 'errors' as const, reason: 'error rate 0.100 above 0.050' };
     await withMonitor(
-      () => ({ breaches: [errors], actions: [] }),
+      (i) => ({ breaches: [errors], actions: i === 0 ? [{ action: 'alert', kind: 'errors', reason: errors.reason }] : [] }),
       async (h, s) => {
         await until('five windows', () => s.windows.length >= 5);
         const status = await h.query(monitorStatusQuery);
@@ -216,6 +219,12 @@ describe('monitorWorkflow', () => {
         for await (const e of env.client.workflow.list({ query: `WorkflowId = '${h.workflowId}'` })) runs.push(e.runId);
         expect(runs.length).toBeGreaterThanOrEqual(3);
         for (let i = 1; i < s.windows.length; i++) expect(s.windows[i]!.start).toBe(s.windows[i - 1]!.end);
+        // The first run's alert is still in the status of a later run.
+        expect(status.actions).toEqual([
+          { at: s.windows[0]!.end, action: 'alert', kind: 'errors', reason: errors.reason, outcome: 'alerted' },
+        ]);
+        // The first run, closed by continue-as-new, for the replay tests.
+        await recordHistory('monitor-continued-as-new.json', env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
       },
       { windowsPerRun: 2 },
     );
