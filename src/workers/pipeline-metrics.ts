@@ -4,10 +4,19 @@
  * recordActivityResult after an activity succeeds and recordActivityFailure when it throws.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RunReportRequest } from '../activities/report';
+import type { RunReportRequest, RunReportResult } from '../activities/report';
 import type { MonitorWindowResult } from '../activities/monitor';
 import { MONITOR_BREACH_KINDS } from '../shared/monitor-kinds';
-import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../shared/types';
+import type {
+  DatasetVersionRef,
+  DedupeResult,
+  IngestResult,
+  LabelCoverage,
+  PiiResult,
+  QualityResult,
+  SubmitLabelsResult,
+  TrainResult,
+} from '../shared/types';
 
 /** Every pipeline metric, by role. */
 export interface PipelineMetrics {
@@ -41,6 +50,11 @@ export interface PipelineMetrics {
   monitorBreaches: Counter<'model' | 'kind'>;
   monitorStreak: Gauge<'model' | 'kind'>;
   monitorActions: Counter<'model' | 'action' | 'kind'>;
+  monitorDataFreshness: Gauge<'model'>;
+  labelTasksPending: Gauge<'dataset' | 'partition'>;
+  labelAccuracy: Gauge<'dataset' | 'labeler'>;
+  labelAudited: Counter<'dataset' | 'labeler' | 'outcome'>;
+  labelLatency: Histogram<'dataset' | 'source'>;
   canaryDecisions: Counter<'model' | 'decision'>;
   runs: Counter<'dataset' | 'outcome'>;
   activityFailures: Counter<'activity' | 'error_type'>;
@@ -163,6 +177,34 @@ export function createPipelineMetrics(): PipelineMetrics {
       'action',
       'kind',
     ]),
+    monitorDataFreshness: gauge(
+      'trainset_monitor_data_freshness_seconds',
+      "Age of the champion's training data at the last judged window: its version's newest partition day end to the window end (M4).",
+      ['model'],
+    ),
+    labelTasksPending: gauge(
+      'trainset_label_tasks_pending',
+      'Label tasks of a partition still without a label, as the last labeling activity of the partition left them (min across workers).',
+      ['dataset', 'partition'],
+    ),
+    labelAccuracy: gauge(
+      'trainset_label_accuracy',
+      'Share of the audit sample (records with a source label) on which the labeling function agreed, in the latest audit (M1).',
+      ['dataset', 'labeler'],
+    ),
+    labelAudited: counter(
+      'trainset_label_audit_records_total',
+      'Records audited against their source label, by outcome (agreed, disagreed).',
+      ['dataset', 'labeler', 'outcome'],
+    ),
+    labelLatency: new Histogram({
+      name: 'trainset_label_latency_seconds',
+      help: "Label latency, task created → labeled, by label source, of each run's own label tasks, observed when its report is written (M13).",
+      labelNames: ['dataset', 'source'] as const,
+      // Powers of two only (every fourth): the report's bins are power-of-two, so each bin lands in one bucket.
+      buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576],
+      registers,
+    }),
   };
 }
 
@@ -232,8 +274,16 @@ export function recordActivityResult(m: PipelineMetrics, activityType: string, i
     case 'monitorWindow':
       recordMonitorWindow(m, result as MonitorWindowResult);
       break;
+    case 'createLabelTasks':
+    case 'runProgrammaticLabeler':
+      recordLabelCoverage(m, dataset, input, result as LabelCoverage);
+      break;
+    case 'recordLabels':
+      recordLabelCoverage(m, dataset, input, (result as SubmitLabelsResult).coverage);
+      break;
     case 'writeRunReport':
       recordRunEnd(m, (input as RunReportRequest).status);
+      recordLabelLatency(m, (input as RunReportRequest).status?.dataset ?? dataset, result as RunReportResult | undefined);
       break;
   }
 }
@@ -278,6 +328,36 @@ function recordRunEnd(m: PipelineMetrics, status: RunReportRequest['status'] | u
   m.runs.inc({ dataset, outcome: status.outcome ?? (status.error ? 'failed' : 'unfinished') });
 }
 
+/**
+ * A partition's label backlog, and the labeling function's audit (M1) when the result has one. The backlog only shrinks
+ * once a partition's tasks exist, so a zero is kept (never removed): `min by (dataset, partition)` across workers is
+ * then the freshest figure, whichever worker ran the partition's last labeling activity.
+ */
+function recordLabelCoverage(m: PipelineMetrics, dataset: string, input: unknown, c: LabelCoverage | undefined): void {
+  if (!c) return;
+  const partition = str((input as { partition?: unknown } | undefined)?.partition);
+  m.labelTasksPending.set({ dataset, partition }, Math.max(0, c.total - c.labeled));
+  const a = c.audit;
+  if (!a || a.sampled === 0) return;
+  const labeler = a.labeler;
+  m.labelAccuracy.set({ dataset, labeler }, a.agreed / a.sampled);
+  m.labelAudited.inc({ dataset, labeler, outcome: 'agreed' }, a.agreed);
+  m.labelAudited.inc({ dataset, labeler, outcome: 'disagreed' }, a.sampled - a.agreed);
+}
+
+/**
+ * The run's label latencies (M13) into the histogram. The report gives power-of-two bins with their count and sum;
+ * observing each bin's mean once per label keeps the count, the sum and every bucket exact.
+ */
+function recordLabelLatency(m: PipelineMetrics, dataset: string, r: RunReportResult | undefined): void {
+  for (const s of r?.labelLatency ?? []) {
+    for (const bin of s.bins) {
+      const mean = bin.count > 0 ? bin.sumSeconds / bin.count : 0;
+      for (let i = 0; i < bin.count; i += 1) m.labelLatency.observe({ dataset, source: s.source }, mean);
+    }
+  }
+}
+
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
@@ -296,6 +376,7 @@ function recordMonitorWindow(m: PipelineMetrics, r: MonitorWindowResult): void {
     m.monitorP95.set({ model }, f.p95LatencyMs / 1000);
   }
   if (f.predictionShift !== undefined) m.monitorPredictionShift.set({ model }, f.predictionShift);
+  if (f.dataFreshnessSeconds !== undefined) m.monitorDataFreshness.set({ model }, f.dataFreshnessSeconds);
   const ratios = new Map<string, number>();
   for (const d of f.drift) ratios.set(d.feature, Math.max(ratios.get(d.feature) ?? 0, d.limit > 0 ? d.value / d.limit : 0));
   for (const [feature, ratio] of ratios) m.monitorDrift.set({ model, feature }, ratio);

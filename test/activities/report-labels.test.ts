@@ -1,6 +1,6 @@
 /** writeRunReport measures the label latency (M13) of the run's own label tasks and returns it for the metrics. */
 import { describe, expect, it } from 'vitest';
-import { createReportActivities, type RunReportRequest } from '../../src/activities/report';
+import { createReportActivities, type RunReportRequest, type RunReportResult } from '../../src/activities/report';
 import type { LabelLatencyQuery, LabelLatencyStats } from '../../src/registry';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { cpuDeps, WorkerActivityEnvironment } from './activity-fixtures';
@@ -49,7 +49,7 @@ describe('writeRunReport', () => {
     const blobs = new MemoryBlobStore();
     const { registry, queries } = fakeRegistry();
     const { writeRunReport } = createReportActivities(cpuDeps(blobs, { registry }));
-    const r = await new WorkerActivityEnvironment().run(writeRunReport, request(true));
+    const r = (await new WorkerActivityEnvironment().run(writeRunReport, request(true))) as RunReportResult;
     expect(queries).toEqual([{ dataset: 'tickets', partition: '2026-11-01', createdSince: '2026-11-02T01:00:00.000Z' }]);
     expect(r.labelLatency).toEqual([human]);
     const summary = (await blobs.get(r.summaryKey)).toString('utf8');
@@ -59,7 +59,7 @@ describe('writeRunReport', () => {
   it('does not query label latency for a run that never reached labeling', async () => {
     const { registry, queries } = fakeRegistry();
     const { writeRunReport } = createReportActivities(cpuDeps(new MemoryBlobStore(), { registry }));
-    const r = await new WorkerActivityEnvironment().run(writeRunReport, request(false));
+    const r = (await new WorkerActivityEnvironment().run(writeRunReport, request(false))) as RunReportResult;
     expect(queries).toEqual([]);
     expect(r.labelLatency).toBeUndefined();
   });

@@ -1,7 +1,11 @@
-/** The Grafana dashboard queries only metrics that exist: the pipeline's registered ones and SDK names proven by scraping. */
+/**
+ * The Grafana dashboard queries only metrics that exist: the pipeline's registered ones, SDK names proven by scraping,
+ * and the recording rules deploy/prometheus/alerts.yml defines.
+ */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { createGatewayMetrics } from '../../src/serving/gateway-metrics';
 import { createPipelineMetrics } from '../../src/workers/pipeline-metrics';
 import { SDK_METRIC_NAMES } from '../helpers/sdk-metric-names';
@@ -22,6 +26,15 @@ interface Dashboard {
 
 const dashboard = JSON.parse(readFileSync(path.resolve(__dirname, '../../deploy/grafana/trainset-dashboard.json'), 'utf8')) as Dashboard;
 
+/** Names the Prometheus rules record (`trainset:…`), which a panel may query once the rules are loaded. */
+const recordedNames = new Set(
+  (
+    parse(readFileSync(path.resolve(__dirname, '../../deploy/prometheus/alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ record?: string }> }>;
+    }
+  ).groups.flatMap((g) => g.rules.flatMap((r) => (r.record === undefined ? [] : [r.record]))),
+);
+
 /** Every PromQL expression of the dashboard: panel targets (rows included) and query variables. */
 function expressions(d: Dashboard): Array<{ where: string; expr: string }> {
   const out: Array<{ where: string; expr: string }> = [];
@@ -39,13 +52,13 @@ function expressions(d: Dashboard): Array<{ where: string; expr: string }> {
   return out;
 }
 
-/** Metric names in a PromQL expression: label matchers, strings and ranges removed, then the prefixed identifiers. */
+/** Metric names in a PromQL expression: label matchers, strings and ranges removed, then the prefixed identifiers (recorded ones too). */
 function metricNames(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, '')
     .replace(/\[[^\]]*\]/g, '');
-  return [...bare.matchAll(/\b(?:trainset|temporal|gateway)_[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
+  return [...bare.matchAll(/\b(?:trainset|temporal|gateway)[_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]);
 }
 
 /** Names a scrape shows for the pipeline's and the gateway's metrics (a histogram as _bucket, _sum, _count). */
@@ -70,8 +83,8 @@ describe('deploy/grafana/trainset-dashboard.json', () => {
     for (const { where, expr } of exprs) expect(metricNames(expr), `${where}: ${expr}`).not.toEqual([]);
   });
 
-  it('queries only metrics the pipeline or the gateway registers, or the Temporal SDK was seen to export', async () => {
-    const known = new Set([...(await registeredNames()), ...SDK_METRIC_NAMES]);
+  it('queries only metrics the pipeline or the gateway registers, the Temporal SDK was seen to export, or the rules record', async () => {
+    const known = new Set([...(await registeredNames()), ...SDK_METRIC_NAMES, ...recordedNames]);
     const unknown = exprs.flatMap(({ where, expr }) =>
       metricNames(expr)
         .filter((n) => !known.has(n))
@@ -94,5 +107,24 @@ describe('deploy/grafana/trainset-dashboard.json', () => {
     expect(
       metricNames('sum by (le) (rate(trainset_training_seconds_bucket{dataset=~"temporal_x"}[1d])) / trainset_records_in_total'),
     ).toEqual(['trainset_training_seconds_bucket', 'trainset_records_in_total']);
+    expect(metricNames('trainset:monitor_drift_breaches:increase1d > 0')).toEqual(['trainset:monitor_drift_breaches:increase1d']);
+  });
+
+  it('shows each SLI of the article the code exports (M1, M4, M13, M15), the label backlog and the canary arms', () => {
+    const used = new Set(exprs.flatMap(({ expr }) => metricNames(expr)));
+    const slis = [
+      'trainset_label_accuracy',
+      'trainset_monitor_data_freshness_seconds',
+      'trainset_label_latency_seconds_bucket',
+      'trainset:monitor_drift_breaches:increase1d',
+      'trainset:monitor_drift_actions:increase1d',
+      'trainset_label_tasks_pending',
+      'gateway_feedback_by_arm_total',
+      'gateway_candidate_weight_percent',
+    ];
+    expect(slis.filter((n) => !used.has(n))).toEqual([]);
+    // A recorded name is known only while alerts.yml records it.
+    expect(recordedNames.has('trainset:monitor_drift_breaches:increase1d')).toBe(true);
+    expect(recordedNames.has('trainset:monitor_drift_breaches:increase_1d')).toBe(false);
   });
 });
