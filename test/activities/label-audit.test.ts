@@ -18,7 +18,10 @@ function fakeLabels() {
     labels,
     registry: {
       labels: {
-        createTasks: async (_d: string, _p: string, hashes: string[]) => hashes.forEach((h) => tasks.add(h)),
+        // Record hashes, or tasks carrying one (with a prediction id and a margin for production records).
+        createTasks: async (_d: string, _p: string, rows: Array<string | { recordHash: string }>) =>
+          rows.forEach((r) => tasks.add(typeof r === 'string' ? r : r.recordHash)),
+        pendingFeedbackLabels: async () => [],
         recordLabels: async (_d: string, rows: Array<{ recordHash: string; label: string; source: string }>) =>
           rows.forEach((r) => labels.set(r.recordHash, r)),
         taskCounts: async () => ({ total: tasks.size, labeled: [...tasks].filter((h) => labels.has(h)).length }),
