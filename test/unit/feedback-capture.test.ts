@@ -1,0 +1,306 @@
+/**
+ * Feedback capture (src/serving/feedback-capture.ts): served inputs become raw production records of their dataset,
+ * written in batches after the dataset's contract and PII policy, with lineage the contract keeps; nothing raw is
+ * stored, nothing is lost without being counted, and a retried flush rewrites the same key.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { checkRecord } from '../../src/ingest/contract';
+import { LINEAGE_FIELD, lineageOf, marginOf } from '../../src/ingest/feedback-lineage';
+import {
+  createFeedbackCapture,
+  isPipelineReplay,
+  type CapturedPrediction,
+  type FeedbackCaptureOptions,
+} from '../../src/serving/feedback-capture';
+import { createGateway, type Gateway } from '../../src/serving/gateway';
+import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
+import { MemoryBlobStore } from '../helpers/memory-blob-store';
+import { FakeLoader, FakeRouting, MemoryLog, routingState } from './serving-fakes';
+
+const SPEC = parseDatasetSpec(parse(readFileSync(path.resolve(__dirname, '../../specs/tickets.yaml'), 'utf8')));
+const VERSION = 'mv-0123456789abcdef01234567';
+const EMAIL = 'jane.planted@example.org';
+const CARD = '4111 1111 1111 1111';
+
+function served(i: number, input: Record<string, unknown> = {}, at = new Date('2026-11-02T10:00:00Z')): CapturedPrediction {
+  return {
+    predictionId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    model: 'tickets-classifier',
+    modelVersion: VERSION,
+    margin: 0.5,
+    input: { subject: `printer ${i}`, body: `my printer is broken, write to ${EMAIL}`, channel: 'email', ...input },
+    createdAt: at,
+  };
+}
+
+/** A blob store whose next `failures` puts fail; it remembers every put (key and body) in order. */
+class FlakyBlobs extends MemoryBlobStore {
+  failures = 0;
+  readonly puts: Array<{ key: string; body: string }> = [];
+  override async put(key: string, body: Buffer | string): Promise<void> {
+    this.puts.push({ key, body: body.toString() });
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new Error('blob store down');
+    }
+    await super.put(key, body);
+  }
+}
+
+const open: Array<{ close(): Promise<void> } | Gateway> = [];
+afterEach(async () => {
+  for (const c of open.splice(0)) await ('stop' in c ? c.stop() : c.close());
+});
+
+function capture(blobs: MemoryBlobStore, over: Partial<FeedbackCaptureOptions> = {}, spec: DatasetSpec = SPEC) {
+  const registry = new Registry();
+  const c = createFeedbackCapture({
+    blobs,
+    resolve: async () => ({ dataset: 'tickets', spec }),
+    instanceId: 'gw1',
+    flushMs: 60_000,
+    registry,
+    ...over,
+  });
+  open.push(c);
+  const counted = async (outcome: string): Promise<number> => {
+    const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'gateway_feedback_capture_records_total');
+    return (m?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0);
+  };
+  return { c, registry, counted };
+}
+
+const lines = (blobs: MemoryBlobStore, key: string): Array<Record<string, unknown>> =>
+  blobs
+    .text(key)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('feedback capture', () => {
+  it('writes one JSONL file per flush under the day partition, PII redacted, and records the contract accepts with their lineage', async () => {
+    const blobs = new MemoryBlobStore();
+    const { c, counted } = capture(blobs);
+    for (let i = 0; i < 3; i++) c.add(served(i, { customer_email: EMAIL, queue: 'billing', stray: CARD }), `k${i}`, 'anonymous');
+    expect(blobs.keys()).toEqual([]);
+    await c.flush();
+    expect(blobs.keys()).toEqual(['raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl']);
+    const key = blobs.keys()[0]!;
+    const text = blobs.text(key);
+    expect(text).not.toContain(EMAIL);
+    expect(text).not.toContain('4111');
+    const records = lines(blobs, key);
+    expect(records).toHaveLength(3);
+    const first = records[0]!;
+    // The gateway's id and time; the client's label and undeclared fields are not kept.
+    expect(first.id).toBe(served(0).predictionId);
+    expect(first.created_at).toBe('2026-11-02T10:00:00.000Z');
+    expect(first.queue).toBeUndefined();
+    expect(first.stray).toBeUndefined();
+    expect(first[LINEAGE_FIELD]).toEqual({
+      source: 'feedback',
+      predictionId: served(0).predictionId,
+      model: 'tickets-classifier',
+      modelVersion: VERSION,
+      margin: 0.5,
+    });
+    // The ingest's contract accepts the line and keeps the lineage (the tickets spec drops unknown fields).
+    for (const line of text.split('\n').filter((l) => l !== '')) {
+      const r = checkRecord(line, SPEC);
+      expect(r.ok).toBe(true);
+      if (r.ok) expect(lineageOf(r.record)?.modelVersion).toBe(VERSION);
+    }
+    expect(await counted('written')).toBe(3);
+  });
+
+  it('does not write a record the contract would quarantine or the PII policy would drop, and counts each', async () => {
+    const blobs = new MemoryBlobStore();
+    const dropEmails: DatasetSpec = { ...SPEC, pii: { ...SPEC.pii, fields: { customer_email: 'drop_record' } } };
+    const { c, counted } = capture(blobs, {}, dropEmails);
+    c.add(served(1, { channel: 'carrier-pigeon' }), undefined, 'anonymous');
+    c.add(served(2, { customer_email: EMAIL }), undefined, 'anonymous');
+    c.add(served(3), undefined, 'anonymous');
+    await c.flush();
+    expect(await counted('contract_rejected')).toBe(1);
+    expect(await counted('pii_dropped')).toBe(1);
+    expect(await counted('written')).toBe(1);
+    const all = blobs
+      .keys()
+      .map((k) => blobs.text(k))
+      .join('');
+    expect(all).not.toContain(EMAIL);
+    expect(all).not.toContain('carrier-pigeon');
+  });
+
+  it('rewrites the same key with the same bytes when a flush is retried after a failed write', async () => {
+    const blobs = new FlakyBlobs();
+    blobs.failures = 1;
+    const { c, counted } = capture(blobs);
+    c.add(served(1), undefined, 'anonymous');
+    await expect(c.flush()).rejects.toThrow('blob store down');
+    expect(c.pending()).toBe(1);
+    c.add(served(2), undefined, 'anonymous');
+    await c.flush();
+    expect(blobs.puts.map((p) => p.key)).toEqual([
+      'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
+      'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
+      'raw/tickets/2026-11-02/feedback-gw1-00000002.jsonl',
+    ]);
+    expect(blobs.puts[1]!.body).toBe(blobs.puts[0]!.body);
+    expect(await counted('written')).toBe(2);
+    expect(c.pending()).toBe(0);
+  });
+
+  it('flushes by size in files of at most maxBatch records, one file per day', async () => {
+    const blobs = new MemoryBlobStore();
+    const { c } = capture(blobs, { maxBatch: 4 });
+    for (let i = 0; i < 3; i++) c.add(served(i, {}, new Date('2026-11-02T23:59:00Z')), undefined, 'anonymous');
+    c.add(served(3, {}, new Date('2026-11-03T00:01:00Z')), undefined, 'anonymous');
+    await c.flush();
+    expect(blobs.keys()).toEqual([
+      'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
+      'raw/tickets/2026-11-03/feedback-gw1-00000002.jsonl',
+    ]);
+    for (let i = 0; i < 9; i++) c.add(served(10 + i), undefined, 'anonymous');
+    await c.flush();
+    expect(blobs.keys().filter((k) => k.startsWith('raw/tickets/2026-11-02/'))).toHaveLength(4);
+    expect(lines(blobs, 'raw/tickets/2026-11-02/feedback-gw1-00000005.jsonl')).toHaveLength(1);
+  });
+
+  it('counts what it drops when the blob store stays down beyond maxPending, and on close', async () => {
+    const blobs = new FlakyBlobs();
+    blobs.failures = 1_000;
+    const { c, counted } = capture(blobs, { maxPending: 5 });
+    for (let i = 0; i < 8; i++) c.add(served(i), undefined, 'anonymous');
+    expect(await counted('dropped')).toBe(3);
+    await c.close();
+    expect(await counted('dropped')).toBe(8);
+    expect(blobs.keys()).toEqual([]);
+  });
+
+  it("never captures the pipeline's own replayed canary traffic", async () => {
+    expect(isPipelineReplay('retrain-tickets-2026-11-02-canary/s1/a1/17', 'anonymous')).toBe(true);
+    expect(isPipelineReplay('anything', 'pipeline')).toBe(true);
+    expect(isPipelineReplay('order-8812', 'anonymous')).toBe(false);
+    expect(isPipelineReplay(undefined, 'support-app')).toBe(false);
+    const blobs = new MemoryBlobStore();
+    const { c } = capture(blobs);
+    c.add(served(1), 'retrain-tickets-2026-11-02-canary/s0/a1/3', 'anonymous');
+    expect(c.pending()).toBe(0);
+  });
+
+  it('takes the margin as top-1 minus top-2 probability', () => {
+    expect(marginOf([0.1, 0.6, 0.3])).toBeCloseTo(0.3);
+    expect(marginOf([0.5, 0.5])).toBe(0);
+    expect(marginOf([1])).toBe(1);
+    expect(marginOf([])).toBeNull();
+  });
+});
+
+describe('the record contract and lineage', () => {
+  const line = (over: Record<string, unknown>): string =>
+    JSON.stringify({
+      id: 't1',
+      created_at: '2026-11-02T10:00:00Z',
+      channel: 'web',
+      subject: 's',
+      body: 'b',
+      _lineage: {
+        source: 'feedback',
+        predictionId: served(1).predictionId,
+        model: 'tickets-classifier',
+        modelVersion: VERSION,
+        margin: 0.2,
+      },
+      ...over,
+    });
+
+  it('keeps a well-formed lineage whatever the unknown-field policy', () => {
+    for (const unknownFields of ['drop', 'reject', 'keep'] as const) {
+      const spec = { ...SPEC, schema: { ...SPEC.schema, unknownFields } };
+      const r = checkRecord(line({}), spec);
+      expect(r.ok).toBe(true);
+      if (r.ok) expect(lineageOf(r.record)).toMatchObject({ model: 'tickets-classifier', margin: 0.2 });
+    }
+  });
+
+  it('quarantines a lineage that is not exactly ids (so nothing unscanned can hide in it)', () => {
+    const bad = [
+      { source: 'upstream', predictionId: served(1).predictionId, model: 'tickets-classifier', modelVersion: VERSION, margin: 0.2 },
+      { source: 'feedback', predictionId: EMAIL, model: 'tickets-classifier', modelVersion: VERSION, margin: 0.2 },
+      { source: 'feedback', predictionId: served(1).predictionId, model: 'tickets-classifier', modelVersion: CARD, margin: 0.2 },
+      {
+        source: 'feedback',
+        predictionId: served(1).predictionId,
+        model: 'tickets-classifier',
+        modelVersion: VERSION,
+        margin: 0.2,
+        note: EMAIL,
+      },
+      'feedback',
+    ];
+    for (const lineage of bad) expect(checkRecord(line({ _lineage: lineage }), SPEC)).toEqual({ ok: false, reason: 'wrong_type:_lineage' });
+  });
+});
+
+describe('the gateway with feedback capture', () => {
+  it('queues served inputs on the request path and writes them only at a flush, with the champion margin and lineage', async () => {
+    const routing = new FakeRouting();
+    routing.state = routingState({ model: 'tickets-classifier', championVersion: VERSION });
+    const blobs = new FlakyBlobs();
+    const gw = createGateway({
+      routing,
+      log: new MemoryLog(),
+      models: new FakeLoader(),
+      defaultModel: 'tickets-classifier',
+      flushMs: 10_000,
+      feedbackCapture: { blobs, resolve: async () => ({ dataset: 'tickets', spec: SPEC }), instanceId: 'gw9', flushMs: 60_000 },
+    });
+    open.push(gw);
+    await gw.refresh();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await gw.app.inject({
+        method: 'POST',
+        url: '/v1/predict',
+        payload: { input: { subject: 'refund', body: `card ${CARD} charged twice`, channel: 'web' } },
+      });
+      expect(res.statusCode).toBe(200);
+      ids.push((res.json() as { predictionId: string }).predictionId);
+    }
+    expect(blobs.puts).toHaveLength(0);
+    await gw.flushCapture();
+    expect(blobs.puts).toHaveLength(1);
+    const key = blobs.keys()[0]!;
+    expect(key).toMatch(/^raw\/tickets\/\d{4}-\d{2}-\d{2}\/feedback-gw9-00000001\.jsonl$/);
+    expect(blobs.text(key)).not.toContain('4111');
+    const records = lines(blobs, key);
+    expect(records.map((r) => r.id)).toEqual(ids);
+    // The fake predictor answers [0.25, 0.75]: margin 0.5.
+    expect(records.map((r) => lineageOf(r)?.margin)).toEqual([0.5, 0.5, 0.5, 0.5, 0.5]);
+    const metrics = await gw.app.inject({ url: '/metrics' });
+    expect(metrics.body).toContain('gateway_feedback_capture_records_total{model="tickets-classifier",outcome="written"} 5');
+  });
+
+  it('writes what is still queued when the gateway stops', async () => {
+    const routing = new FakeRouting();
+    routing.state = routingState({ model: 'tickets-classifier', championVersion: VERSION });
+    const blobs = new MemoryBlobStore();
+    const gw = createGateway({
+      routing,
+      log: new MemoryLog(),
+      models: new FakeLoader(),
+      defaultModel: 'tickets-classifier',
+      feedbackCapture: { blobs, resolve: async () => ({ dataset: 'tickets', spec: SPEC }), instanceId: 'gw8', flushMs: 60_000 },
+    });
+    await gw.refresh();
+    await gw.app.inject({ method: 'POST', url: '/v1/predict', payload: { input: { subject: 'a', body: 'b', channel: 'web' } } });
+    expect(blobs.keys()).toEqual([]);
+    await gw.stop();
+    expect(blobs.keys()).toHaveLength(1);
+  });
+});
