@@ -17,6 +17,7 @@ export default {
     'src/pii/detectors*.ts',
     'src/quality/drift.ts',
     'src/monitor/decisions.ts',
+    'src/monitor/skew.ts',
   ],
   // The sandbox copies the project; leave out the local data store and build outputs.
   ignorePatterns: ['.trainset', 'dist', 'coverage', '.scratch', 'deploy', 'test/histories', '*.log'],

@@ -18,6 +18,7 @@ export default defineConfig({
       'test/unit/pii-validators.test.ts',
       'test/unit/data-drift.test.ts',
       'test/unit/monitor-decisions.test.ts',
+      'test/unit/monitor-skew.test.ts',
       'test/unit/*-mutants.test.ts',
     ],
     testTimeout: 30_000,

@@ -1,8 +1,11 @@
 /**
  * The monitor on the real stack (PostgreSQL, S3, dev server, real workers): a promoted champion whose live accuracy
  * falls (traffic through the gateway with feedback that says it is wrong) is rolled back by monitorWorkflow, once:
- * the previous champion serves again, and the monitor's metrics and registry rows say what happened.
+ * the previous champion serves again, and the monitor's metrics and registry rows say what happened. Then drifted
+ * traffic starts one retraining run for the whole burst while the CPU worker is restarted and the monitor continues
+ * as new every three windows.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatewayClient } from '../../src/serving/http-client';
 import { generateTicketLines } from '../../src/samples/tickets/generate';
@@ -11,29 +14,23 @@ import { monitorWorkflowId, rollbackWorkflowId } from '../../src/shared/ids';
 import { CPU_TASK_QUEUE } from '../../src/shared/task-queues';
 import type { RetrainResult } from '../../src/shared/types';
 import { retrainPipelineWorkflow } from '../../src/workflows';
-import { monitorStatusQuery, monitorWorkflow } from '../../src/workflows/monitor';
+import { monitorStatusQuery, monitorWorkflow, type MonitorStatus } from '../../src/workflows/monitor';
 import { startE2eStack, type E2eStack } from '../helpers/e2e-stack';
 import { copySpecs, type SpecCopy } from '../helpers/spec-copy';
 
 const MODEL = 'tickets-classifier';
 const DAYS = ['2026-11-20', '2026-11-21'];
+/** 10-second windows, two breached windows in a row act, small samples: the tests send a few hundred requests a window. */
+const MONITOR = { windowSeconds: 10, minRequests: 20, minFeedback: 20, consecutiveWindows: 2, probationHours: 72 };
 
 let stack: E2eStack;
 let specs: SpecCopy;
 
 beforeAll(async () => {
   specs = await copySpecs();
-  // 10-second windows, two breached windows in a row act, small samples: the test sends a few hundred requests.
   await specs.write('tickets', (s) => ({
     ...s,
-    monitor: {
-      windowSeconds: 10,
-      minRequests: 20,
-      minFeedback: 20,
-      consecutiveWindows: 2,
-      probationHours: 72,
-      actions: { drift: 'alert' },
-    },
+    monitor: { ...MONITOR, actions: { drift: 'alert' } },
   }));
   stack = await startE2eStack({ specsDir: specs.dir });
   await writeSamplePartitions(stack.blobs, { dataset: 'tickets', dates: DAYS, count: 600 });
@@ -131,6 +128,104 @@ describe('monitorWorkflow end to end', () => {
     const after = await monitor.query(monitorStatusQuery);
     expect(after.actions.filter((a) => a.action === 'rollback')).toHaveLength(1);
     expect((await stack.registry.deployments.getDeployment(MODEL))?.championVersion).toBe(day1.modelVersionId);
+    await monitor.terminate('test over');
+  }, 600_000);
+  it('starts one retraining run for a burst of drifted windows, and survives a worker restart and continue-as-new', async () => {
+    // Drift now retrains; accuracy only alerts (this traffic sends no feedback).
+    await specs.write('tickets', (s) => ({
+      ...s,
+      monitor: { ...MONITOR, actions: { drift: 'retrain', accuracy: 'alert', errors: 'alert' } },
+    }));
+    const since = new Date().toISOString();
+    const monitor = await stack.env.client.workflow.start(monitorWorkflow, {
+      taskQueue: CPU_TASK_QUEUE,
+      workflowId: monitorWorkflowId(MODEL),
+      // Three windows per run: the monitor continues as new twice within the test.
+      args: [{ dataset: 'tickets', windowsPerRun: 3 }],
+    });
+
+    // Inputs whose bodies are eight times as long as any the champion was trained on: body length drifts (KS near 1).
+    const gateway = createGatewayClient(stack.gatewayUrl);
+    const inputs = generateTicketLines({ date: '2026-11-23', count: 400, seed: 7, badLineFraction: 0, duplicateFraction: 0 }).map((g) => {
+      const r = JSON.parse(g.line) as Record<string, unknown>;
+      return { ...r, body: String(r.body).repeat(8) };
+    });
+    let sent = 0;
+    let stop = false;
+    const loop = async (): Promise<void> => {
+      while (!stop) {
+        const n = sent++;
+        await gateway.predict(MODEL, `drift-${n}`, inputs[n % inputs.length]!);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    // Two senders, at most 80 requests a second: under the gateway's 100 a second per route, over drift's 200 rows a window.
+    const traffic = Promise.all([loop(), loop()]);
+    const retrains = (s: MonitorStatus) => s.actions.filter((a) => a.action === 'retrain');
+    try {
+      await until('the monitor to start a retraining run', async () => retrains(await monitor.query(monitorStatusQuery)).length > 0, 120);
+      // Restart the CPU worker mid-burst (it runs the monitor's workflow tasks and activities), down for 3 s.
+      const atRestart = (await monitor.query(monitorStatusQuery)).state.windows;
+      await stack.restartCpuWorker(3000);
+      await until(
+        'three more windows after the restart',
+        async () => (await monitor.query(monitorStatusQuery)).state.windows >= atRestart + 3,
+        120,
+      );
+    } finally {
+      stop = true;
+      await traffic;
+    }
+
+    const status = await monitor.query(monitorStatusQuery);
+    // One retraining run for the burst, however many drifted windows followed (the streak acts once).
+    const started = retrains(status);
+    expect(started).toHaveLength(1);
+    expect(started[0]!.kind).toBe('drift');
+    const retrainId = /^started: (retrain-tickets-\d{4}-\d{2}-\d{2})$/.exec(started[0]!.outcome)?.[1];
+    expect(retrainId).toBeDefined();
+    const runsOf = async (id: string): Promise<string[]> => {
+      const runs: string[] = [];
+      for await (const w of stack.env.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(w.runId);
+      return runs;
+    };
+    expect(await runsOf(retrainId!)).toHaveLength(1);
+    expect((await stack.env.client.workflow.getHandle(retrainId!).describe()).type).toBe('retrainPipelineWorkflow');
+    const audits = await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE action = 'monitor.retrain'`);
+    expect(Number(audits.rows[0]!.n)).toBe(1);
+    expect(status.state.consecutive.drift ?? 0).toBeGreaterThanOrEqual(MONITOR.consecutiveWindows + 2);
+
+    // It continued as new (3 windows per run) with its counters: more runs than one, windows counted across them.
+    expect((await runsOf(monitorWorkflowId(MODEL))).length).toBeGreaterThanOrEqual(3);
+    expect(status.state.windows).toBeGreaterThanOrEqual(MONITOR.consecutiveWindows + 3);
+    // The registry's windows of this monitor follow each other without gap or repeat, across the restart.
+    const windows = (await stack.registry.monitor.windows(MODEL))
+      .map((w) => w.figures)
+      .filter((f) => f.start >= since)
+      .reverse();
+    expect(windows.length).toBe(status.state.windows);
+    for (let i = 1; i < windows.length; i++) expect(windows[i]!.start).toBe(windows[i - 1]!.end);
+    const drifted = windows.filter((f) => f.drift.some((d) => d.feature === 'body' && d.breached));
+    expect(drifted.length).toBeGreaterThanOrEqual(MONITOR.consecutiveWindows + 2);
+    console.log(
+      `monitor e2e (drift): ${sent} requests; ${drifted.length} drifted windows (body ` +
+        `${drifted
+          .map((f) =>
+            f.drift
+              .filter((d) => d.feature === 'body')
+              .map((d) => `${d.metric}=${d.value.toFixed(2)}`)
+              .join(' '),
+          )
+          .join(', ')}), one retraining run ${retrainId}; ` +
+        `${status.state.windows} windows over ${(await runsOf(monitorWorkflowId(MODEL))).length} runs, CPU worker restarted once`,
+    );
+    // The retraining run may have finished already (nothing new to train on); stop it if not.
+    await stack.env.client.workflow
+      .getHandle(retrainId!)
+      .terminate('test over')
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
     await monitor.terminate('test over');
   }, 600_000);
 });

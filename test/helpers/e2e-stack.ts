@@ -39,6 +39,8 @@ export interface E2eStack {
   databaseName: string;
   /** Environment for the `trainset` CLI pointed at this stack (production mode: its database, S3 prefix, dev server). */
   cliEnv: NodeJS.ProcessEnv;
+  /** Shut the CPU worker down (in-flight tasks get its 2 s grace), wait `downMs`, and start a new one in its place. */
+  restartCpuWorker(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,10 +104,8 @@ export async function startE2eStack(
     cleanups.push(() => gateway.stop());
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'trainset-e2e-'));
     const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceSeconds: 2, dataConverter: opts.dataConverter };
-    const cpu = await createCpuWorker({
-      ...common,
-      deps: { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger, piiTokenKey: opts.piiTokenKey },
-    });
+    const cpuDeps = { blobs, registry, specs, gateway: createGatewayClient(gatewayUrl), logger, piiTokenKey: opts.piiTokenKey };
+    const cpu = await createCpuWorker({ ...common, deps: cpuDeps });
     const workers = [cpu];
     // A test that runs GPU workers as processes of their own (to kill one) starts none here.
     if (opts.gpuWorker !== false) {
@@ -114,11 +114,20 @@ export async function startE2eStack(
       const deps = { blobs, specs, trainers, gpus: createGpuLeases([]), workDir, trainersRoot, logger };
       workers.push(await createGpuWorker({ ...common, deps }));
     }
-    const running = Promise.all(workers.map((w) => w.run()));
+    const runs = workers.map((w) => w.run());
     cleanups.push(async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
+      await Promise.all(runs);
     });
+    const restartCpuWorker = async (downMs = 0): Promise<void> => {
+      const old = workers[0]!;
+      if (old.getState() === 'RUNNING') old.shutdown();
+      await runs[0];
+      await new Promise((r) => setTimeout(r, downMs));
+      const fresh = await createCpuWorker({ ...common, deps: cpuDeps });
+      workers[0] = fresh;
+      runs[0] = fresh.run();
+    };
     const cliEnv: NodeJS.ProcessEnv = {
       ...process.env,
       TRAINSET_MODE: 'production',
@@ -132,7 +141,7 @@ export async function startE2eStack(
       // Production workers refuse to start without a PII token key; one of the test's own for workers it spawns.
       PII_TOKEN_KEY: process.env.PII_TOKEN_KEY ?? randomBytes(24).toString('hex'),
     };
-    return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, cliEnv, stop };
+    return { env, registry, pool, blobs, specs, gateway, gatewayUrl, workers, databaseName: db.name, cliEnv, restartCpuWorker, stop };
   } catch (err) {
     await stop();
     throw err;
