@@ -47,6 +47,7 @@ export interface PipelineMetrics {
   monitorP95: Gauge<'model'>;
   monitorPredictionShift: Gauge<'model'>;
   monitorDrift: Gauge<'model' | 'feature'>;
+  monitorSkew: Gauge<'model' | 'feature'>;
   monitorBreaches: Counter<'model' | 'kind'>;
   monitorStreak: Gauge<'model' | 'kind'>;
   monitorActions: Counter<'model' | 'action' | 'kind'>;
@@ -168,6 +169,11 @@ export function createPipelineMetrics(): PipelineMetrics {
     monitorDrift: gauge(
       'trainset_monitor_drift_score_ratio',
       "Input drift of the last window against the champion's training set: largest gated figure ÷ its limit, per feature (M6).",
+      ['model', 'feature'],
+    ),
+    monitorSkew: gauge(
+      'trainset_monitor_skew',
+      "Train/serve skew of the last window, per field the model reads: the larger of its completeness gap and its share of unseen categories (src/monitor/skew.ts).",
       ['model', 'feature'],
     ),
     monitorBreaches: counter('trainset_monitor_breaches_total', 'Judged windows that breached, by kind (drift: M15).', ['model', 'kind']),
@@ -380,6 +386,7 @@ function recordMonitorWindow(m: PipelineMetrics, r: MonitorWindowResult): void {
   const ratios = new Map<string, number>();
   for (const d of f.drift) ratios.set(d.feature, Math.max(ratios.get(d.feature) ?? 0, d.limit > 0 ? d.value / d.limit : 0));
   for (const [feature, ratio] of ratios) m.monitorDrift.set({ model, feature }, ratio);
+  for (const k of f.skew ?? []) m.monitorSkew.set({ model, feature: k.feature }, k.value);
   for (const b of r.decision.breaches) m.monitorBreaches.inc({ model, kind: b.kind });
   for (const kind of MONITOR_BREACH_KINDS) {
     m.monitorStreak.set({ model, kind }, r.decision.state.consecutive[kind] ?? 0);

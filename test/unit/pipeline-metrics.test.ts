@@ -173,6 +173,10 @@ describe('recordActivityResult', () => {
         { feature: 'channel', metric: 'jensen_shannon', value: 0.05, limit: 0.1, breached: false },
         { feature: 'body', metric: 'psi', value: 0.05, limit: 0.25, breached: false },
       ],
+      skew: [
+        { feature: 'body', completenessGap: 0.4, value: 0.4 },
+        { feature: 'channel', completenessGap: 0, unseenCategoryRate: 0.25, value: 0.25 },
+      ],
     };
     const decision = {
       breaches: [
@@ -194,6 +198,8 @@ describe('recordActivityResult', () => {
     expect(await value(m, 'trainset_monitor_prediction_shift', model)).toBeCloseTo(0.3);
     expect(await value(m, 'trainset_monitor_drift_score_ratio', { ...model, feature: 'channel' })).toBeCloseTo(1.5);
     expect(await value(m, 'trainset_monitor_drift_score_ratio', { ...model, feature: 'body' })).toBeCloseTo(0.2);
+    expect(await value(m, 'trainset_monitor_skew', { ...model, feature: 'body' })).toBeCloseTo(0.4);
+    expect(await value(m, 'trainset_monitor_skew', { ...model, feature: 'channel' })).toBeCloseTo(0.25);
     expect(await value(m, 'trainset_monitor_breaches_total', { ...model, kind: 'drift' })).toBe(1);
     expect(await value(m, 'trainset_monitor_breaches_total', { ...model, kind: 'errors' })).toBeUndefined();
     expect(await value(m, 'trainset_monitor_breach_streak', { ...model, kind: 'accuracy' })).toBe(3);
