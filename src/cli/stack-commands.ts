@@ -43,8 +43,9 @@ export function registerStackCommands(program: Command): void {
         .choices(['builtin', 'pytorch'] as const)
         .default('builtin' as const),
     )
+    .option('--monitor', 'add a fourth day: the promoted champion decays in production and the monitor rolls it back')
     .action(async (opts) => {
-      await runDemo({ keep: opts.keep, trainer: opts.trainer });
+      await runDemo({ keep: opts.keep, trainer: opts.trainer, monitor: opts.monitor });
     });
 
   program
