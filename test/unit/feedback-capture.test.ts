@@ -17,7 +17,9 @@ import {
   type FeedbackCaptureOptions,
 } from '../../src/serving/feedback-capture';
 import { createGateway, type Gateway } from '../../src/serving/gateway';
+import type { Registry as TrainsetRegistry } from '../../src/registry';
 import { parseDatasetSpec, type DatasetSpec } from '../../src/shared/spec';
+import { captureTargets } from '../../src/workers/gateway-wiring';
 import { MemoryBlobStore } from '../helpers/memory-blob-store';
 import { FakeLoader, FakeRouting, MemoryLog, routingState } from './serving-fakes';
 
@@ -302,5 +304,49 @@ describe('the gateway with feedback capture', () => {
     expect(blobs.keys()).toEqual([]);
     await gw.stop();
     expect(blobs.keys()).toHaveLength(1);
+  });
+});
+
+describe('the dataset a served model version is captured into (gateway wiring)', () => {
+  function targets(over: { format?: string; model?: string; failModels?: number } = {}) {
+    let modelReads = 0;
+    let failures = over.failModels ?? 0;
+    const registry = {
+      models: {
+        getVersion: async (id: string) => {
+          modelReads += 1;
+          if (failures > 0) {
+            failures -= 1;
+            throw new Error('registry down');
+          }
+          return id === VERSION ? { id, datasetVersion: 'dv-1' } : undefined;
+        },
+      },
+      datasets: { getVersion: async (id: string) => (id === 'dv-1' ? { id, dataset: 'tickets' } : undefined) },
+    } as unknown as TrainsetRegistry;
+    const spec: DatasetSpec = {
+      ...SPEC,
+      ...(over.model !== undefined && { model: over.model }),
+      ingest: { ...SPEC.ingest, format: (over.format ?? 'auto') as DatasetSpec['ingest']['format'] },
+    };
+    const resolve = captureTargets(registry, { load: async () => ({ spec, specHash: 'x' }) });
+    return { resolve, reads: () => modelReads };
+  }
+
+  it('is the dataset of the version the model was trained on, when its spec names the model and reads JSONL', async () => {
+    const t = targets();
+    expect((await t.resolve('tickets-classifier', VERSION))?.dataset).toBe('tickets');
+    expect(await t.resolve('tickets-classifier', 'mv-ffff')).toBeUndefined();
+    expect(await t.resolve('other-model', VERSION)).toBeUndefined();
+    expect(await targets({ format: 'csv' }).resolve('tickets-classifier', VERSION)).toBeUndefined();
+    expect(await targets({ model: 'renamed' }).resolve('tickets-classifier', VERSION)).toBeUndefined();
+  });
+
+  it('is cached per version, and a failed lookup is tried again', async () => {
+    const t = targets({ failModels: 1 });
+    await expect(t.resolve('tickets-classifier', VERSION)).rejects.toThrow('registry down');
+    expect((await t.resolve('tickets-classifier', VERSION))?.dataset).toBe('tickets');
+    await t.resolve('tickets-classifier', VERSION);
+    expect(t.reads()).toBe(2);
   });
 });
