@@ -48,7 +48,7 @@ export interface FeedbackCaptureOptions {
   flushMs?: number;
   /** Most records per file; reaching it also triggers a flush. Default 1000. */
   maxBatch?: number;
-  /** Most inputs and built records held while the blob store fails; the oldest are dropped (and counted) beyond it. Default 50 000. */
+  /** Most inputs and built records held while the blob store fails (inputs are held whole, so this bounds memory); the oldest are dropped (and counted) beyond it. Default 10 000. */
   maxPending?: number;
   /** HMAC key of the PII `tokenize` action, as the workers' (a policy that tokenizes needs it). */
   piiTokenKey?: Buffer;
@@ -137,7 +137,7 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   const instanceId = opts.instanceId ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const flushMs = opts.flushMs ?? 5000;
   const maxBatch = opts.maxBatch ?? 1000;
-  const maxPending = opts.maxPending ?? 50_000;
+  const maxPending = opts.maxPending ?? 10_000;
   const skip = opts.skip ?? isPipelineReplay;
   const logger = opts.logger;
   const registers = [opts.registry];
