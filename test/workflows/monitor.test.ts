@@ -4,7 +4,7 @@
  * pause/resume and acknowledge signals, continue-as-new carrying the counters, and replay of what it recorded.
  */
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ function figures(w: { start: string; end: string }): MonitorWindowFigures {
 async function withMonitor(
   script: (i: number, state: MonitorState) => Omit<MonitorDecision, 'state' | 'notJudged'> | 'not-served',
   body: (
-    h: WorkflowHandle<typeof monitorWorkflow>,
+    h: WorkflowHandleWithFirstExecutionRunId<typeof monitorWorkflow>,
     seen: { windows: Array<{ start: string; end: string }>; audits: Audit[] },
   ) => Promise<void>,
   input: { windowsPerRun?: number } = {},
