@@ -61,12 +61,17 @@ export function createMonitorActivities({ blobs, specs, registry }: CpuActivityD
       return { model: modelNameFor(spec), windowSeconds: spec.monitor.windowSeconds };
     },
 
-    /** The newest partition (logical date) with raw input in the blob store, or undefined when there is none. */
+    /**
+     * The newest finished partition (logical date before today, UTC) with raw input in the blob store, or undefined
+     * when there is none. Today's partition is still being written (the gateway's feedback capture appends to it
+     * all day), and the nightly run takes it once the day is over.
+     */
     async newestRawPartition(input: { dataset: string }): Promise<string | undefined> {
+      const today = new Date().toISOString().slice(0, 10);
       let newest: string | undefined;
       for (const b of await blobs.list(`raw/${input.dataset}/`)) {
         const date = b.key.slice(`raw/${input.dataset}/`.length).split('/')[0] ?? '';
-        if (isLogicalDate(date) && (newest === undefined || date > newest)) newest = date;
+        if (isLogicalDate(date) && date < today && (newest === undefined || date > newest)) newest = date;
       }
       return newest;
     },

@@ -191,6 +191,10 @@ export function registerStackCommands(program: Command): void {
         registry: backends.registry,
         db: backends.pool,
         blobs: backends.blobs,
+        // Served inputs go back into the day's raw partition (PII-clean) unless GATEWAY_FEEDBACK_CAPTURE=false.
+        specs: backends.specs,
+        piiTokenKey: config.piiTokenKey,
+        feedbackCapture: config.gateway.feedbackCapture,
         defaultModel: opts.defaultModel,
         logger,
         security: await gatewaySecurity(config.gateway),

@@ -34,9 +34,10 @@ export function trainServeSkew(trained: VersionStats, served: VersionStats, fiel
     const seen = s.categories;
     // Served values outside the window's own top list are not named, so they are left out of both sides.
     const named = seen ? seen.count - seen.other : 0;
-    if (fields.categoricalFields.includes(feature) && known && seen && known.exact && known.other === 0 && named > 0) {
+    // Categorical fields only: text fields have no category counts on either side.
+    if (known?.exact && known.other === 0 && named > 0) {
       const values = new Set(known.top.map((c) => c.value));
-      const unseen = seen.top.filter((c) => !values.has(c.value)).reduce((a, c) => a + c.count, 0);
+      const unseen = seen!.top.filter((c) => !values.has(c.value)).reduce((a, c) => a + c.count, 0);
       figure.unseenCategoryRate = unseen / named;
       figure.value = Math.max(completenessGap, figure.unseenCategoryRate);
     }

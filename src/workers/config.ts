@@ -40,6 +40,7 @@ export const CONFIG_ENV_VARS = [
   'GATEWAY_RATE_LIMIT',
   'GATEWAY_ADMIN_RATE_LIMIT',
   'GATEWAY_FEEDBACK_MAX_AGE_HOURS',
+  'GATEWAY_FEEDBACK_CAPTURE',
   'TEMPORAL_TLS',
   'TEMPORAL_TLS_CA',
   'TEMPORAL_TLS_CERT',
@@ -124,6 +125,11 @@ export interface GatewayConfig {
   adminRateLimitPerMinute?: number;
   /** Hours after a prediction its feedback is accepted (GATEWAY_FEEDBACK_MAX_AGE_HOURS, default 168). */
   feedbackMaxAgeHours?: number;
+  /**
+   * Write each served input, after the dataset's contract and PII policy, as raw events of the day's partition
+   * (GATEWAY_FEEDBACK_CAPTURE, default true; docs/feedback-loop.md).
+   */
+  feedbackCapture: boolean;
 }
 
 /** Where a worker process sends its metrics and traces. */
@@ -225,6 +231,7 @@ const EnvSchema = z.object({
   GATEWAY_RATE_LIMIT: z.coerce.number().int().min(1).optional(),
   GATEWAY_ADMIN_RATE_LIMIT: z.coerce.number().int().min(1).optional(),
   GATEWAY_FEEDBACK_MAX_AGE_HOURS: z.coerce.number().positive().optional(),
+  GATEWAY_FEEDBACK_CAPTURE: z.enum(['true', 'false']).optional(),
   SPECS_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).optional(),
@@ -352,6 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
       rateLimitPerMinute: e.GATEWAY_RATE_LIMIT,
       adminRateLimitPerMinute: e.GATEWAY_ADMIN_RATE_LIMIT,
       feedbackMaxAgeHours: e.GATEWAY_FEEDBACK_MAX_AGE_HOURS,
+      feedbackCapture: e.GATEWAY_FEEDBACK_CAPTURE !== 'false',
     },
     specsDir: path.resolve(cwd, e.SPECS_DIR ?? 'specs'),
     logLevel: e.LOG_LEVEL ?? 'info',

@@ -101,6 +101,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         registry: backends.registry,
         db: backends.pool,
         blobs: backends.blobs,
+        // Served inputs go back into the day's raw partition (PII-clean) unless GATEWAY_FEEDBACK_CAPTURE=false.
+        specs: backends.specs,
+        piiTokenKey: config.piiTokenKey,
+        feedbackCapture: config.gateway.feedbackCapture,
         defaultModel: opts.defaultModel,
         logger,
         security: await gatewaySecurity(config.gateway),

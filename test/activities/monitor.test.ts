@@ -171,6 +171,17 @@ describe('monitorWindow', () => {
     expect((await registry.monitor.windows(MODEL)).map((w) => w.figures.start)).toEqual([iso(20), iso(10), iso(0)]);
   });
 
+  it('names the newest finished raw partition for a retraining run, never today’s, which is still being written', async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const newest = async () => new WorkerActivityEnvironment().run((await activities()).newestRawPartition, { dataset: 'tickets' });
+    expect(await newest()).toBeUndefined();
+    await blobs.put('raw/tickets/2026-11-01/part-0000.jsonl', '{}\n');
+    await blobs.put('raw/tickets/2026-11-03/feedback-g1-000001.jsonl', '{}\n');
+    await blobs.put('raw/tickets/not-a-date/part-0000.jsonl', '{}\n');
+    await blobs.put(`raw/tickets/${today}/feedback-g1-000002.jsonl`, '{}\n');
+    expect(await newest()).toBe('2026-11-03');
+  });
+
   it('finds nothing served for a model without a deployment', async () => {
     await db.pool.query('DELETE FROM deployments WHERE model = $1', [MODEL]);
     expect(await judge(100)).toEqual({ served: false });

@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       temporal: { address: 'localhost:7233', namespace: 'default' },
       databaseUrl: undefined,
       blob: { kind: 'fs', dir: path.join(cwd, '.trainset', 'blobs') },
-      gateway: { url: 'http://127.0.0.1:8088', port: 8088, host: '127.0.0.1' },
+      gateway: { url: 'http://127.0.0.1:8088', port: 8088, host: '127.0.0.1', feedbackCapture: true },
       specsDir: path.join(cwd, 'specs'),
       logLevel: 'info',
       shutdownGraceSeconds: 30,
@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     );
     expect(c.home).toBe(path.join(cwd, 'state'));
     expect(c.blob).toEqual({ kind: 'fs', dir: '/data/blobs' });
-    expect(c.gateway).toEqual({ url: 'http://127.0.0.1:9000', port: 9000, host: '127.0.0.1' });
+    expect(c.gateway).toEqual({ url: 'http://127.0.0.1:9000', port: 9000, host: '127.0.0.1', feedbackCapture: true });
     expect(c.logLevel).toBe('debug');
     expect(c.gpuSlots).toBe(2);
   });
@@ -76,10 +76,12 @@ describe('loadConfig', () => {
         GATEWAY_RATE_LIMIT: '100',
         GATEWAY_ADMIN_RATE_LIMIT: '5',
         GATEWAY_FEEDBACK_MAX_AGE_HOURS: '24',
+        GATEWAY_FEEDBACK_CAPTURE: 'false',
       },
       cwd,
     );
     expect(c.gateway).toMatchObject({
+      feedbackCapture: false,
       host: '0.0.0.0',
       tokensFile: path.join(cwd, 'tokens.txt'),
       token: 'a-worker-token-of-16-chars',
@@ -89,6 +91,7 @@ describe('loadConfig', () => {
     });
     expect(() => loadConfig({ TRAINSET_GATEWAY_TOKENS_FILE: 'a', TRAINSET_GATEWAY_TOKENS: 'b' }, cwd)).toThrow(/set one or the other/);
     expect(() => loadConfig({ TRAINSET_GATEWAY_TOKEN: 'short' }, cwd)).toThrow(/TRAINSET_GATEWAY_TOKEN=\(value hidden\)/);
+    expect(() => loadConfig({ GATEWAY_FEEDBACK_CAPTURE: 'no' }, cwd)).toThrow(/GATEWAY_FEEDBACK_CAPTURE/);
   });
 
   it('builds the production config from the required variables, S3 path-style with an endpoint', () => {

@@ -64,4 +64,23 @@ describe('trainServeSkew', () => {
   it('has no figures without served requests', () => {
     expect(trainServeSkew(trained(), served([]), fields)).toEqual([]);
   });
+  it('leaves out served values outside the window’s named top categories, and fields no statistics know', () => {
+    // 100 known requests and 60 distinct new codes once each: the window's sketch names 50 values (email and 49 new).
+    const profiles = [
+      ...Array.from({ length: 100 }, (_, i) => ({ ...healthy(i), channel: 'email' })),
+      ...Array.from({ length: 60 }, (_, i) => ({ ...healthy(i), channel: `new${String(i).padStart(2, '0')}` })),
+    ];
+    const figures = trainServeSkew(trained(), served(profiles), { textFields: ['subject', 'nope'], categoricalFields: ['channel'] });
+    expect(figures.map((f) => f.feature)).toEqual(['subject', 'channel']);
+    expect(figures[1]!.unseenCategoryRate).toBeCloseTo(49 / 149, 10);
+  });
+
+  it('has no unseen-category figure when no request carried the field', () => {
+    const channel = trainServeSkew(trained(), served([{ 'subject.length': 3, 'body.length': 9 }]), fields).find(
+      (f) => f.feature === 'channel',
+    )!;
+    expect(channel.unseenCategoryRate).toBeUndefined();
+    expect(channel.completenessGap).toBe(1);
+    expect(channel.value).toBe(1);
+  });
 });
