@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createFeedbackCapture } from '../../src/serving/feedback-capture';
 import { createGatewayMetrics } from '../../src/serving/gateway-metrics';
 import { createPipelineMetrics } from '../../src/workers/pipeline-metrics';
 import { SDK_METRIC_NAMES } from '../helpers/sdk-metric-names';
@@ -61,13 +62,22 @@ function metricNames(expr: string): string[] {
   return [...bare.matchAll(/\b(?:trainset|temporal|gateway)[_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]);
 }
 
+/** Every metric the pipeline and the gateway register, the gateway's feedback capture included. */
+async function registeredMetrics(): Promise<Array<{ name: string; type: unknown }>> {
+  const gateway = createGatewayMetrics(() => []);
+  const capture = createFeedbackCapture({
+    blobs: { put: async () => undefined },
+    resolve: async () => undefined,
+    registry: gateway.registry,
+  });
+  await capture.close();
+  return [...(await createPipelineMetrics().registry.getMetricsAsJSON()), ...(await gateway.registry.getMetricsAsJSON())];
+}
+
 /** Names a scrape shows for the pipeline's and the gateway's metrics (a histogram as _bucket, _sum, _count). */
 async function registeredNames(): Promise<Set<string>> {
   const names = new Set<string>();
-  const metrics = [
-    ...(await createPipelineMetrics().registry.getMetricsAsJSON()),
-    ...(await createGatewayMetrics(() => []).registry.getMetricsAsJSON()),
-  ];
+  const metrics = await registeredMetrics();
   for (const m of metrics) {
     if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
     else names.add(m.name);
@@ -95,10 +105,7 @@ describe('deploy/grafana/trainset-dashboard.json', () => {
 
   it('shows every pipeline and gateway metric somewhere', async () => {
     const used = new Set(exprs.flatMap(({ expr }) => metricNames(expr)));
-    const registered = [
-      ...(await createPipelineMetrics().registry.getMetricsAsJSON()),
-      ...(await createGatewayMetrics(() => []).registry.getMetricsAsJSON()),
-    ].map((m) => m.name);
+    const registered = (await registeredMetrics()).map((m) => m.name);
     const unused = registered.filter((n) => !used.has(n) && !used.has(`${n}_bucket`));
     expect(unused).toEqual([]);
   });
