@@ -3,26 +3,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { RunReportRequest } from '../../src/activities/report';
 import type { DatasetVersionRef, DedupeResult, IngestResult, PiiResult, QualityResult, TrainResult } from '../../src/shared/types';
-import {
-  createPipelineMetrics,
-  errorTypeOf,
-  recordActivityFailure,
-  recordActivityResult,
-  type PipelineMetrics,
-} from '../../src/workers/pipeline-metrics';
+import { createPipelineMetrics, errorTypeOf, recordActivityFailure, recordActivityResult } from '../../src/workers/pipeline-metrics';
+import { metricValue as value } from '../helpers/metric-value';
 
 /** The value of one series, or undefined when it does not exist. */
-async function value(m: PipelineMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const metric = m.registry.getSingleMetric(name) ?? m.registry.getSingleMetric(name.replace(/_(count|sum)$/, ''));
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  // A histogram's series carry their own names (_bucket, _sum, _count).
-  const match = values.find(
-    (v) =>
-      ((v as { metricName?: string }).metricName ?? name) === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l),
-  );
-  return match?.value;
-}
 
 const ds = { dataset: 'tickets', partition: '2026-11-01', specHash: 'h' };
 

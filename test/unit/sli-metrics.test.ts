@@ -2,19 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunReportRequest, RunReportResult } from '../../src/activities/report';
 import type { LabelCoverage, MonitorDecision, MonitorWindowFigures, SubmitLabelsResult } from '../../src/shared/types';
-import { createPipelineMetrics, recordActivityResult, type PipelineMetrics } from '../../src/workers/pipeline-metrics';
+import { createPipelineMetrics, recordActivityResult } from '../../src/workers/pipeline-metrics';
+import { metricValue as value } from '../helpers/metric-value';
 
 /** The value of one series, or undefined when it does not exist. */
-async function value(m: PipelineMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const metric = m.registry.getSingleMetric(name) ?? m.registry.getSingleMetric(name.replace(/_(count|sum|bucket)$/, ''));
-  if (!metric) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const match = values.find(
-    (v) =>
-      ((v as { metricName?: string }).metricName ?? name) === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l),
-  );
-  return match?.value;
-}
 
 const input = { dataset: 'tickets', partition: '2026-11-01', specHash: 'h', dedupedKey: 'k' };
 
