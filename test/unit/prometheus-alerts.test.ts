@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createFeedbackCapture } from '../../src/serving/feedback-capture';
 import { createGatewayMetrics } from '../../src/serving/gateway-metrics';
 import { createGpuLeases } from '../../src/training/gpu-inventory';
 import { createPipelineMetrics } from '../../src/workers/pipeline-metrics';
@@ -76,7 +77,10 @@ function metricNames(expr: string): string[] {
 async function registeredNames(): Promise<Set<string>> {
   const gpuRegistry = new Registry();
   createGpuLeases([{ id: '0' }], { metrics: gpuRegistry });
-  const registries = [createPipelineMetrics().registry, createGatewayMetrics(() => []).registry, gpuRegistry];
+  const gateway = createGatewayMetrics(() => []).registry;
+  // The feedback capture registers its metrics on the gateway's registry.
+  await createFeedbackCapture({ blobs: { put: async () => undefined }, resolve: async () => undefined, registry: gateway }).close();
+  const registries = [createPipelineMetrics().registry, gateway, gpuRegistry];
   const names = new Set<string>();
   for (const registry of registries) {
     for (const m of await registry.getMetricsAsJSON()) {
