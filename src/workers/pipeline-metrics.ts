@@ -173,7 +173,7 @@ export function createPipelineMetrics(): PipelineMetrics {
     ),
     monitorSkew: gauge(
       'trainset_monitor_skew',
-      "Train/serve skew of the last window, per field the model reads: the larger of its completeness gap and its share of unseen categories (src/monitor/skew.ts).",
+      'Train/serve skew of the last window, per field the model reads: the larger of its completeness gap and its share of unseen categories (src/monitor/skew.ts).',
       ['model', 'feature'],
     ),
     monitorBreaches: counter('trainset_monitor_breaches_total', 'Judged windows that breached, by kind (drift: M15).', ['model', 'kind']),
