@@ -7,6 +7,7 @@ import { createGateway, type Gateway, type GatewayDeps, type GatewayLogger } fro
 import type { CaptureTarget, FeedbackCaptureOptions } from '../serving/feedback-capture';
 import type { ModelLoader, RoutingSource } from '../serving/ports';
 import type { SpecSource } from '../datasets/spec-source';
+import type { DatasetSpec } from '../shared/spec';
 import { modelNameFor } from '../shared/ids';
 import type { BlobStore } from '../storage/blob-store';
 import { loadModelFromBlobs } from '../activities/validation';
@@ -87,38 +88,51 @@ export function createRegistryGateway(deps: {
 
 /**
  * The dataset a served model version's inputs go to: the dataset of the version it was trained on, when that
- * dataset's spec names this model and reads JSONL (the capture's format). Answers are cached per version; a failed
- * lookup is not (the capture retries it).
+ * dataset's spec names this model and reads JSONL (the capture's format). Only the model version → dataset lookup is
+ * cached (it never changes); the spec is read again once it is `specTtlMs` old (default 30 s), so a tightened PII
+ * policy or contract applies to the next flush. A failed lookup or spec read is never cached: it rejects, and the
+ * capture keeps the inputs and retries them.
  */
 export function captureTargets(
   registry: Registry,
   specs: SpecSource,
+  opts: { specTtlMs?: number; now?: () => number } = {},
 ): (model: string, modelVersion: string) => Promise<CaptureTarget | undefined> {
-  const cache = new Map<string, Promise<CaptureTarget | undefined>>();
-  const lookup = async (model: string, modelVersion: string): Promise<CaptureTarget | undefined> => {
+  const specTtlMs = opts.specTtlMs ?? 30_000;
+  const now = opts.now ?? Date.now;
+  const datasets = new Map<string, Promise<string | undefined>>();
+  const loaded = new Map<string, { at: number; spec: Promise<DatasetSpec> }>();
+  const datasetOf = async (modelVersion: string): Promise<string | undefined> => {
     const mv = await registry.models.getVersion(modelVersion);
     if (mv === undefined) return undefined;
-    const dv = await registry.datasets.getVersion(mv.datasetVersion);
-    if (dv === undefined) return undefined;
-    let spec;
-    try {
-      ({ spec } = await specs.load(dv.dataset));
-    } catch {
-      // No (valid) spec for the dataset: not captured; a fixed spec is read by a restarted gateway.
-      return undefined;
-    }
-    if (modelNameFor(spec) !== model || (spec.ingest.format !== 'auto' && spec.ingest.format !== 'jsonl')) return undefined;
-    return { dataset: dv.dataset, spec };
+    return (await registry.datasets.getVersion(mv.datasetVersion))?.dataset;
   };
-  return (model, modelVersion) => {
-    const key = `${model}\0${modelVersion}`;
-    let hit = cache.get(key);
-    if (hit === undefined) {
-      hit = lookup(model, modelVersion);
-      cache.set(key, hit);
-      hit.catch(() => cache.delete(key));
+  const specOf = (dataset: string): Promise<DatasetSpec> => {
+    const hit = loaded.get(dataset);
+    if (hit !== undefined && now() - hit.at < specTtlMs) return hit.spec;
+    const entry = { at: now(), spec: specs.load(dataset).then((l) => l.spec) };
+    loaded.set(dataset, entry);
+    entry.spec.catch(() => {
+      if (loaded.get(dataset) === entry) loaded.delete(dataset);
+    });
+    return entry.spec;
+  };
+  return async (model, modelVersion) => {
+    let dataset = datasets.get(modelVersion);
+    if (dataset === undefined) {
+      const lookup = datasetOf(modelVersion);
+      dataset = lookup;
+      datasets.set(modelVersion, lookup);
+      lookup.catch(() => {
+        if (datasets.get(modelVersion) === lookup) datasets.delete(modelVersion);
+      });
     }
-    return hit;
+    const name = await dataset;
+    if (name === undefined) return undefined;
+    // A spec that cannot be read (storage down, or an invalid edit) rejects: the inputs wait for a readable one.
+    const spec = await specOf(name);
+    if (modelNameFor(spec) !== model || (spec.ingest.format !== 'auto' && spec.ingest.format !== 'jsonl')) return undefined;
+    return { dataset: name, spec };
   };
 }
 

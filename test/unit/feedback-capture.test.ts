@@ -310,7 +310,9 @@ describe('the gateway with feedback capture', () => {
 describe('the dataset a served model version is captured into (gateway wiring)', () => {
   function targets(over: { format?: string; model?: string; failModels?: number } = {}) {
     let modelReads = 0;
+    let specReads = 0;
     let failures = over.failModels ?? 0;
+    let clock = 0;
     const registry = {
       models: {
         getVersion: async (id: string) => {
@@ -324,13 +326,29 @@ describe('the dataset a served model version is captured into (gateway wiring)',
       },
       datasets: { getVersion: async (id: string) => (id === 'dv-1' ? { id, dataset: 'tickets' } : undefined) },
     } as unknown as TrainsetRegistry;
-    const spec: DatasetSpec = {
-      ...SPEC,
-      ...(over.model !== undefined && { model: over.model }),
-      ingest: { ...SPEC.ingest, format: (over.format ?? 'auto') as DatasetSpec['ingest']['format'] },
+    const state = {
+      spec: {
+        ...SPEC,
+        ...(over.model !== undefined && { model: over.model }),
+        ingest: { ...SPEC.ingest, format: (over.format ?? 'auto') as DatasetSpec['ingest']['format'] },
+      } as DatasetSpec,
+      specFailures: 0,
     };
-    const resolve = captureTargets(registry, { load: async () => ({ spec, specHash: 'x' }) });
-    return { resolve, reads: () => modelReads };
+    const resolve = captureTargets(
+      registry,
+      {
+        load: async () => {
+          specReads += 1;
+          if (state.specFailures > 0) {
+            state.specFailures -= 1;
+            throw new Error('spec store down');
+          }
+          return { spec: state.spec, specHash: 'x' };
+        },
+      },
+      { now: () => clock },
+    );
+    return { resolve, reads: () => modelReads, specReads: () => specReads, state, advance: (ms: number) => (clock += ms) };
   }
 
   it('is the dataset of the version the model was trained on, when its spec names the model and reads JSONL', async () => {
@@ -348,5 +366,37 @@ describe('the dataset a served model version is captured into (gateway wiring)',
     expect((await t.resolve('tickets-classifier', VERSION))?.dataset).toBe('tickets');
     await t.resolve('tickets-classifier', VERSION);
     expect(t.reads()).toBe(2);
+  });
+
+  it('reads the spec again after 30 s, so a tightened PII policy applies without a restart', async () => {
+    const t = targets();
+    expect((await t.resolve('tickets-classifier', VERSION))?.spec.pii.fields.customer_email).not.toBe('drop_record');
+    t.state.spec = { ...t.state.spec, pii: { ...t.state.spec.pii, fields: { customer_email: 'drop_record' } } };
+    t.advance(10_000);
+    expect((await t.resolve('tickets-classifier', VERSION))?.spec.pii.fields.customer_email).not.toBe('drop_record');
+    t.advance(20_000);
+    expect((await t.resolve('tickets-classifier', VERSION))?.spec.pii.fields.customer_email).toBe('drop_record');
+    // The model version → dataset lookup is read once.
+    expect(t.reads()).toBe(1);
+    expect(t.specReads()).toBe(2);
+  });
+
+  it('rejects when the spec cannot be read (the capture retries) and does not remember the failure', async () => {
+    const t = targets();
+    t.state.specFailures = 1;
+    await expect(t.resolve('tickets-classifier', VERSION)).rejects.toThrow('spec store down');
+    expect((await t.resolve('tickets-classifier', VERSION))?.dataset).toBe('tickets');
+  });
+
+  it('keeps the inputs of a failed spec read and writes them on the next flush', async () => {
+    const t = targets();
+    t.state.specFailures = 1;
+    const blobs = new MemoryBlobStore();
+    const { c, counted } = capture(blobs, { resolve: t.resolve });
+    c.add(served(1), undefined, 'anonymous');
+    await expect(c.flush()).rejects.toThrow('spec store down');
+    await c.flush();
+    expect(await counted('no_dataset')).toBe(0);
+    expect(await counted('written')).toBe(1);
   });
 });
