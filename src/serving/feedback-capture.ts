@@ -35,7 +35,7 @@ export interface CaptureTarget {
 }
 
 /** What became of a captured prediction (the `outcome` label of gateway_feedback_capture_records_total). */
-export type CaptureOutcome = 'written' | 'contract_rejected' | 'pii_dropped' | 'no_dataset' | 'dropped';
+export type CaptureOutcome = 'written' | 'contract_rejected' | 'pii_dropped' | 'no_dataset' | 'dropped' | 'error';
 
 /** Options of a feedback capture. */
 export interface FeedbackCaptureOptions {
@@ -143,7 +143,7 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   const registers = [opts.registry];
   const records = new Counter({
     name: 'gateway_feedback_capture_records_total',
-    help: 'Served inputs the feedback capture handled, by model and outcome (written; contract_rejected and pii_dropped: not written, as the ingest would quarantine or drop them; no_dataset: the model version has no capturable dataset; dropped: lost while the blob store stayed unavailable).',
+    help: 'Served inputs the feedback capture handled, by model and outcome (written; contract_rejected and pii_dropped: not written, as the ingest would quarantine or drop them; no_dataset: the model version has no capturable dataset; dropped: lost while the blob store stayed unavailable; error: a record that could not be built, not written).',
     labelNames: ['model', 'outcome'] as const,
     registers,
   });
@@ -189,32 +189,53 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
     logger?.error({ err: err instanceof Error ? err.name : 'Error' }, 'feedback capture flush failed; will retry');
   }
 
-  /** Turns up to maxBatch queued inputs into files (one per dataset and day), each with its key fixed now. */
+  /**
+   * Turns up to maxBatch queued inputs into files (one per dataset and day), each with its key fixed now. Every target
+   * is resolved first: a resolver failure puts the whole batch back, before any of it is counted. A record whose
+   * cleaning throws unexpectedly is counted as `error`, so one bad input never stalls the batch.
+   */
   async function build(): Promise<void> {
     const batch = queue.splice(0, maxBatch);
-    const groups = new Map<string, { dataset: string; date: string; lines: string[]; model: string }>();
+    const targets = new Map<string, CaptureTarget | undefined>();
     try {
       for (const p of batch) {
-        const target = await opts.resolve(p.model, p.modelVersion);
-        if (target === undefined) {
-          count(p.model, 'no_dataset');
-          continue;
-        }
+        const k = `${p.model}\0${p.modelVersion}`;
+        if (!targets.has(k)) targets.set(k, await opts.resolve(p.model, p.modelVersion));
+      }
+    } catch (err) {
+      // The resolver failed (a registry or spec store outage): the inputs go back, in order, and are built on the next try.
+      queue.unshift(...batch);
+      throw err;
+    }
+    const groups = new Map<string, { dataset: string; date: string; lines: string[]; model: string }>();
+    for (const p of batch) {
+      const target = targets.get(`${p.model}\0${p.modelVersion}`);
+      if (target === undefined) {
+        count(p.model, 'no_dataset');
+        continue;
+      }
+      let line: string;
+      let date: string;
+      try {
         const r = cleanProductionLine(p, target.spec, opts.piiTokenKey);
         if ('outcome' in r) {
           count(p.model, r.outcome);
           continue;
         }
-        const date = p.createdAt.toISOString().slice(0, 10);
-        const k = `${target.dataset}\0${date}`;
-        const g = groups.get(k) ?? { dataset: target.dataset, date, lines: [], model: p.model };
-        g.lines.push(r.line);
-        groups.set(k, g);
+        line = r.line;
+        date = p.createdAt.toISOString().slice(0, 10);
+      } catch (err) {
+        count(p.model, 'error');
+        logger?.error(
+          { err: err instanceof Error ? err.name : 'Error', model: p.model },
+          'feedback capture: a record could not be built; not written',
+        );
+        continue;
       }
-    } catch (err) {
-      // The resolver failed (a registry outage): the inputs go back, in order, and are built on the next try.
-      queue.unshift(...batch);
-      throw err;
+      const k = `${target.dataset}\0${date}`;
+      const g = groups.get(k) ?? { dataset: target.dataset, date, lines: [], model: p.model };
+      g.lines.push(line);
+      groups.set(k, g);
     }
     for (const g of groups.values()) {
       seq += 1;

@@ -184,6 +184,39 @@ describe('feedback capture', () => {
     expect(blobs.keys()).toEqual([]);
   });
 
+  it('counts each record once when the resolver fails part-way through a batch and the batch is retried', async () => {
+    const blobs = new MemoryBlobStore();
+    let failures = 1;
+    const { c, counted } = capture(blobs, {
+      resolve: async (_model, modelVersion) => {
+        if (modelVersion === VERSION) return undefined;
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('registry down');
+        }
+        return { dataset: 'tickets', spec: SPEC };
+      },
+    });
+    c.add(served(1), undefined, 'anonymous');
+    c.add({ ...served(2), modelVersion: 'mv-ffffffffffffffffffffffff' }, undefined, 'anonymous');
+    await expect(c.flush()).rejects.toThrow('registry down');
+    expect(await counted('no_dataset')).toBe(0);
+    await c.flush();
+    expect(await counted('no_dataset')).toBe(1);
+    expect(await counted('written')).toBe(1);
+  });
+
+  it('counts a record whose building throws as error and writes the rest of the batch', async () => {
+    const blobs = new MemoryBlobStore();
+    const { c, counted } = capture(blobs);
+    c.add(served(1, {}, new Date(Number.NaN)), undefined, 'anonymous');
+    c.add(served(2), undefined, 'anonymous');
+    await c.flush();
+    expect(await counted('error')).toBe(1);
+    expect(await counted('written')).toBe(1);
+    expect(c.pending()).toBe(0);
+  });
+
   it("never captures the pipeline's own replayed canary traffic", async () => {
     expect(isPipelineReplay('retrain-tickets-2026-11-02-canary/s1/a1/17', 'anonymous')).toBe(true);
     expect(isPipelineReplay('anything', 'pipeline')).toBe(true);
