@@ -49,7 +49,10 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
       return registry.labels.taskCounts(input.dataset, input.partition);
     },
 
-    /** Run the spec's labeling function over the still-unlabeled records (it may abstain). */
+    /**
+     * Run the spec's labeling function over the still-unlabeled records of the source data (it may abstain).
+     * Production records are left to feedback and humans: their labels are the ground truth the loop is for.
+     */
     async runProgrammaticLabeler(input: PartitionInput & { dedupedKey: string }): Promise<LabelCoverage> {
       const { spec } = await specs.load(input.dataset);
       const fn = labelingFunction(spec.labels.labelingFunction);
@@ -64,7 +67,7 @@ export function createLabelingActivities({ blobs, specs, registry }: CpuActivity
       });
       for await (const { hash, record } of readJsonl<HashedRecord>(blobs, input.dedupedKey)) {
         audit.observe(record);
-        if (!pending.has(hash)) continue;
+        if (!pending.has(hash) || lineageOf(record)) continue;
         const label = fn(record);
         if (label !== undefined) labels.push({ recordHash: hash, label, source: 'programmatic', labeledBy: spec.labels.labelingFunction });
       }

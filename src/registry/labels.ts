@@ -155,12 +155,16 @@ export function createLabelRepo(db: Queryable) {
       );
     },
 
-    /** How many of a partition's tasks exist and how many have a label. */
+    /**
+     * How many of a partition's tasks count for its coverage, and how many have a label. A production record
+     * (captured by the gateway) counts only once labeled: its label is welcome (feedback, or a human's, lowest margin
+     * first) but never required, so production traffic never holds a run's labeling or fails its coverage.
+     */
     async taskCounts(dataset: string, partition: string): Promise<{ total: number; labeled: number }> {
       const { rows } = await db.query<{ total: string; labeled: string }>(
         `SELECT count(*) AS total, count(l.record_hash) AS labeled
          FROM label_tasks t LEFT JOIN labels l ON l.dataset = t.dataset AND l.record_hash = t.record_hash
-         WHERE t.dataset = $1 AND t.partition = $2`,
+         WHERE t.dataset = $1 AND t.partition = $2 AND (t.prediction_id IS NULL OR l.record_hash IS NOT NULL)`,
         [dataset, partition],
       );
       return {

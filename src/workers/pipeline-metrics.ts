@@ -190,7 +190,7 @@ export function createPipelineMetrics(): PipelineMetrics {
     ),
     labelTasksPending: gauge(
       'trainset_label_tasks_pending',
-      'Label tasks of a partition still without a label, as the last labeling activity of the partition left them (min across workers).',
+      "Required label tasks of a partition still without a label, as the last labeling activity left them (min across workers); removed when the partition's run ends. Production records, whose labels are optional, are not counted.",
       ['dataset', 'partition'],
     ),
     labelAccuracy: gauge(
@@ -289,6 +289,8 @@ export function recordActivityResult(m: PipelineMetrics, activityType: string, i
       break;
     case 'writeRunReport':
       recordRunEnd(m, (input as RunReportRequest).status);
+      // The run is over: its partition's backlog is no longer anyone's wait (the partition is the logical date).
+      removeLabelBacklog(m, (input as RunReportRequest).status);
       recordLabelLatency(m, (input as RunReportRequest).status?.dataset ?? dataset, result as RunReportResult | undefined);
       break;
   }
@@ -339,6 +341,11 @@ function recordRunEnd(m: PipelineMetrics, status: RunReportRequest['status'] | u
  * once a partition's tasks exist, so a zero is kept (never removed): `min by (dataset, partition)` across workers is
  * then the freshest figure, whichever worker ran the partition's last labeling activity.
  */
+/** Drop a finished run's backlog series: the gauge holds the partitions whose runs are still going. */
+function removeLabelBacklog(m: PipelineMetrics, status: RunReportRequest['status'] | undefined): void {
+  if (status?.dataset && status.logicalDate) m.labelTasksPending.remove({ dataset: status.dataset, partition: status.logicalDate });
+}
+
 function recordLabelCoverage(m: PipelineMetrics, dataset: string, input: unknown, c: LabelCoverage | undefined): void {
   if (!c) return;
   const partition = str((input as { partition?: unknown } | undefined)?.partition);

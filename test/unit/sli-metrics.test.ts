@@ -23,6 +23,16 @@ describe('label backlog and label accuracy (M1)', () => {
     expect(await value(m, 'trainset_label_tasks_pending', { partition: '2026-11-02' })).toBeUndefined();
   });
 
+  it("drops a partition's backlog when its run ends, so the series (and the alert) cover only runs still going", async () => {
+    const m = createPipelineMetrics();
+    recordActivityResult(m, 'createLabelTasks', input, { total: 100, labeled: 60 } satisfies LabelCoverage);
+    recordActivityResult(m, 'createLabelTasks', { ...input, partition: '2026-11-02' }, { total: 50, labeled: 20 } satisfies LabelCoverage);
+    const report = { workflowId: 'w', runId: 'r', status: { dataset: 'tickets', logicalDate: '2026-11-01', stage: 'failed', canary: [] } };
+    recordActivityResult(m, 'writeRunReport', report, { reportKey: 'r', summaryKey: 's' });
+    expect(await value(m, 'trainset_label_tasks_pending', { dataset: 'tickets', partition: '2026-11-01' })).toBeUndefined();
+    expect(await value(m, 'trainset_label_tasks_pending', { dataset: 'tickets', partition: '2026-11-02' })).toBe(30);
+  });
+
   it('exports the audited accuracy of the labeling function and counts audited records by outcome', async () => {
     const m = createPipelineMetrics();
     const coverage: LabelCoverage = { total: 100, labeled: 95, audit: { labeler: 'ticket-keywords', sampled: 80, agreed: 72 } };
