@@ -48,7 +48,7 @@ export interface FeedbackCaptureOptions {
   flushMs?: number;
   /** Most records per file; reaching it also triggers a flush. Default 1000. */
   maxBatch?: number;
-  /** Most inputs and built records held while the blob store fails (inputs are held whole, so this bounds memory); the oldest are dropped (and counted) beyond it. Default 10 000. */
+  /** Most inputs and built records held while the blob store fails (inputs are held whole, so this bounds memory); the oldest are dropped (and counted) beyond it. Default 10 000; at least maxBatch (else the capture refuses to start). */
   maxPending?: number;
   /** HMAC key of the PII `tokenize` action, as the workers' (a policy that tokenizes needs it). */
   piiTokenKey?: Buffer;
@@ -138,6 +138,10 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   const flushMs = opts.flushMs ?? 5000;
   const maxBatch = opts.maxBatch ?? 1000;
   const maxPending = opts.maxPending ?? 10_000;
+  if (maxPending < maxBatch) {
+    // A file of maxBatch records must fit in what is held, or bounding would drop the file being written.
+    throw new Error(`feedback capture: maxPending (${maxPending}) must be at least maxBatch (${maxBatch})`);
+  }
   const skip = opts.skip ?? isPipelineReplay;
   const logger = opts.logger;
   const registers = [opts.registry];
@@ -158,6 +162,8 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
   let sizeFlushQueued = false;
+  /** The file whose put is in flight: bound() never drops it, and it is removed by identity once written. */
+  let writing: BuiltFile | undefined;
   let closed = false;
 
   const held = (): number => queue.length + built.reduce((n, f) => n + f.records, 0);
@@ -168,8 +174,10 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   /** Drops the oldest inputs, then the oldest built files, until at most maxPending are held. */
   function bound(): void {
     while (held() > maxPending && queue.length > 0) count(queue.shift()!.model, 'dropped');
-    while (held() > maxPending && built.length > 0) {
-      const f = built.shift()!;
+    while (held() > maxPending) {
+      const i = built.findIndex((f) => f !== writing);
+      if (i < 0) break;
+      const f = built.splice(i, 1)[0]!;
       count(f.model, 'dropped', f.records);
       logger?.error({ key: f.key, records: f.records }, 'feedback capture: blob store unavailable; dropped a buffered file');
     }
@@ -255,8 +263,14 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
         if (built.length === 0) await build();
         while (built.length > 0) {
           const f = built[0]!;
-          await opts.blobs.put(f.key, f.body);
-          built.shift();
+          writing = f;
+          try {
+            await opts.blobs.put(f.key, f.body);
+          } finally {
+            writing = undefined;
+          }
+          const i = built.indexOf(f);
+          if (i >= 0) built.splice(i, 1);
           count(f.model, 'written', f.records);
         }
       }

@@ -176,7 +176,7 @@ describe('feedback capture', () => {
   it('counts what it drops when the blob store stays down beyond maxPending, and on close', async () => {
     const blobs = new FlakyBlobs();
     blobs.failures = 1_000;
-    const { c, counted } = capture(blobs, { maxPending: 5 });
+    const { c, counted } = capture(blobs, { maxPending: 5, maxBatch: 5 });
     for (let i = 0; i < 8; i++) c.add(served(i), undefined, 'anonymous');
     expect(await counted('dropped')).toBe(3);
     await c.close();
@@ -215,6 +215,12 @@ describe('feedback capture', () => {
     expect(await counted('error')).toBe(1);
     expect(await counted('written')).toBe(1);
     expect(c.pending()).toBe(0);
+  });
+
+  it('refuses a maxPending below maxBatch (bounding would drop the file being written)', () => {
+    const blobs = new MemoryBlobStore();
+    expect(() => capture(blobs, { maxPending: 5, maxBatch: 10 })).toThrow('maxPending (5) must be at least maxBatch (10)');
+    expect(() => capture(blobs, { maxPending: 10, maxBatch: 10 })).not.toThrow();
   });
 
   it("never captures the pipeline's own replayed canary traffic", async () => {
