@@ -4,7 +4,7 @@
  * (docs/feedback-loop.md). Inputs wait in memory only; a flush builds each record (the spec's declared fields, the
  * prediction id as id, the serving time, lineage), checks it against the dataset's contract, runs the same PII engine
  * and policy as the ingest's PII stage, and writes the records that pass as one JSONL file per dataset and day:
- * `raw/<dataset>/<date>/feedback-<instance>-<seq>.jsonl`. Nothing raw is ever stored: a record the contract would
+ * `raw/<dataset>/<date>/feedback-<instance>-<random>-<seq>.jsonl`. Nothing raw is ever stored: a record the contract would
  * quarantine or the PII policy would drop, quarantine or fail on is not written, only counted.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,7 +42,7 @@ export interface FeedbackCaptureOptions {
   blobs: Pick<BlobStore, 'put'>;
   /** The dataset a model version's records belong to; undefined: the version's inputs are not captured. Rejects: retried. */
   resolve(model: string, modelVersion: string): Promise<CaptureTarget | undefined>;
-  /** Names this gateway's files; default a fresh random id per start, so two gateways (or restarts) never share a key. */
+  /** Names this gateway's files (default its start time); a random part is always added per start, so two gateways or a restarted one never share a key. */
   instanceId?: string;
   /** Longest an input waits before a flush; default 5 s. */
   flushMs?: number;
@@ -134,7 +134,8 @@ export function cleanProductionLine(
 
 /** Creates a capture whose flushes are serialized, so a file's key and bytes are fixed before its first write. */
 export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCapture {
-  const instanceId = opts.instanceId ?? `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  // A random part per start, even with a configured id: seq restarts at 1, so a restarted gateway must not reuse a key.
+  const instanceId = `${opts.instanceId ?? Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const flushMs = opts.flushMs ?? 5000;
   const maxBatch = opts.maxBatch ?? 1000;
   const maxPending = opts.maxPending ?? 10_000;

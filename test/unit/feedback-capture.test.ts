@@ -76,9 +76,15 @@ function capture(blobs: MemoryBlobStore, over: Partial<FeedbackCaptureOptions> =
   return { c, registry, counted };
 }
 
+/** A key without the random part the capture adds to its instance id at each start. */
+const plain = (key: string): string => key.replace(/(feedback-gw\d+)-[0-9a-f]{8}-/, '$1-');
+/** The stored keys, without their random part. */
+const keysOf = (blobs: MemoryBlobStore): string[] => blobs.keys().map(plain);
+
+/** The records of a file, named by its key with or without the random part. */
 const lines = (blobs: MemoryBlobStore, key: string): Array<Record<string, unknown>> =>
   blobs
-    .text(key)
+    .text(blobs.keys().find((k) => plain(k) === key) ?? key)
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -90,7 +96,7 @@ describe('feedback capture', () => {
     for (let i = 0; i < 3; i++) c.add(served(i, { customer_email: EMAIL, queue: 'billing', stray: CARD }), `k${i}`, 'anonymous');
     expect(blobs.keys()).toEqual([]);
     await c.flush();
-    expect(blobs.keys()).toEqual(['raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl']);
+    expect(keysOf(blobs)).toEqual(['raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl']);
     const key = blobs.keys()[0]!;
     const text = blobs.text(key);
     expect(text).not.toContain(EMAIL);
@@ -147,7 +153,7 @@ describe('feedback capture', () => {
     expect(c.pending()).toBe(1);
     c.add(served(2), undefined, 'anonymous');
     await c.flush();
-    expect(blobs.puts.map((p) => p.key)).toEqual([
+    expect(blobs.puts.map((p) => plain(p.key))).toEqual([
       'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
       'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
       'raw/tickets/2026-11-02/feedback-gw1-00000002.jsonl',
@@ -157,13 +163,28 @@ describe('feedback capture', () => {
     expect(c.pending()).toBe(0);
   });
 
+  it("never overwrites an earlier start's files with the same instanceId (seq restarts at 1)", async () => {
+    const blobs = new MemoryBlobStore();
+    const first = capture(blobs).c;
+    first.add(served(1), undefined, 'anonymous');
+    await first.close();
+    const restarted = capture(blobs).c;
+    restarted.add(served(2), undefined, 'anonymous');
+    await restarted.close();
+    expect(blobs.keys()).toHaveLength(2);
+    expect(keysOf(blobs)).toEqual([
+      'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
+      'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
+    ]);
+  });
+
   it('flushes by size in files of at most maxBatch records, one file per day', async () => {
     const blobs = new MemoryBlobStore();
     const { c } = capture(blobs, { maxBatch: 4 });
     for (let i = 0; i < 3; i++) c.add(served(i, {}, new Date('2026-11-02T23:59:00Z')), undefined, 'anonymous');
     c.add(served(3, {}, new Date('2026-11-03T00:01:00Z')), undefined, 'anonymous');
     await c.flush();
-    expect(blobs.keys()).toEqual([
+    expect(keysOf(blobs)).toEqual([
       'raw/tickets/2026-11-02/feedback-gw1-00000001.jsonl',
       'raw/tickets/2026-11-03/feedback-gw1-00000002.jsonl',
     ]);
@@ -317,7 +338,7 @@ describe('the gateway with feedback capture', () => {
     await gw.flushCapture();
     expect(blobs.puts).toHaveLength(1);
     const key = blobs.keys()[0]!;
-    expect(key).toMatch(/^raw\/tickets\/\d{4}-\d{2}-\d{2}\/feedback-gw9-00000001\.jsonl$/);
+    expect(key).toMatch(/^raw\/tickets\/\d{4}-\d{2}-\d{2}\/feedback-gw9-[0-9a-f]{8}-00000001\.jsonl$/);
     expect(blobs.text(key)).not.toContain('4111');
     const records = lines(blobs, key);
     expect(records.map((r) => r.id)).toEqual(ids);
