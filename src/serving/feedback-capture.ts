@@ -8,6 +8,7 @@
  * quarantine or the PII policy would drop, quarantine or fail on is not written, only counted.
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Counter, type Registry } from 'prom-client';
 import { checkParsedRecord } from '../ingest/contract';
 import { FEEDBACK_SOURCE, LINEAGE_FIELD, piiSkipFields, type FeedbackLineage } from '../ingest/feedback-lineage';
@@ -132,6 +133,9 @@ export function cleanProductionLine(
   return { line: JSON.stringify(scanned.record) };
 }
 
+/** Records built between two yields to the event loop: a build of maxBatch records never holds up requests long. */
+const YIELD_EVERY = 50;
+
 /** Creates a capture whose flushes are serialized, so a file's key and bytes are fixed before its first write. */
 export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCapture {
   // A random part per start, even with a configured id: seq restarts at 1, so a restarted gateway must not reuse a key.
@@ -167,7 +171,10 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
   let writing: BuiltFile | undefined;
   let closed = false;
 
-  const held = (): number => queue.length + built.reduce((n, f) => n + f.records, 0);
+  /** Inputs taken from the queue by the build in progress. */
+  let building = 0;
+
+  const held = (): number => queue.length + building + built.reduce((n, f) => n + f.records, 0);
   const count = (model: string, outcome: CaptureOutcome, n = 1): void => {
     if (n > 0) records.inc({ model, outcome }, n);
   };
@@ -205,6 +212,15 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
    */
   async function build(): Promise<void> {
     const batch = queue.splice(0, maxBatch);
+    building = batch.length;
+    try {
+      await buildBatch(batch);
+    } finally {
+      building = 0;
+    }
+  }
+
+  async function buildBatch(batch: CapturedPrediction[]): Promise<void> {
     const targets = new Map<string, CaptureTarget | undefined>();
     try {
       for (const p of batch) {
@@ -213,11 +229,14 @@ export function createFeedbackCapture(opts: FeedbackCaptureOptions): FeedbackCap
       }
     } catch (err) {
       // The resolver failed (a registry or spec store outage): the inputs go back, in order, and are built on the next try.
+      building = 0;
       queue.unshift(...batch);
       throw err;
     }
     const groups = new Map<string, { dataset: string; date: string; lines: string[]; model: string }>();
-    for (const p of batch) {
+    for (const [i, p] of batch.entries()) {
+      // Contract checks and PII scans are synchronous: let requests through between slices of the batch.
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
       const target = targets.get(`${p.model}\0${p.modelVersion}`);
       if (target === undefined) {
         count(p.model, 'no_dataset');

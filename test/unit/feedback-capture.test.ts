@@ -244,6 +244,32 @@ describe('feedback capture', () => {
     expect(() => capture(blobs, { maxPending: 10, maxBatch: 10 })).not.toThrow();
   });
 
+  it('yields to the event loop while it builds a large batch, so requests are not held up', async () => {
+    const blobs = new MemoryBlobStore();
+    const { c, counted } = capture(blobs);
+    let builtRecords = 0;
+    for (let i = 0; i < 120; i++) {
+      const p = served(i);
+      const input: Record<string, unknown> = { ...p.input };
+      Object.defineProperty(input, 'subject', {
+        enumerable: true,
+        get: () => {
+          builtRecords += 1;
+          return `printer ${i}`;
+        },
+      });
+      c.add({ ...p, input }, undefined, 'anonymous');
+    }
+    let builtWhenARequestRan = -1;
+    setImmediate(() => {
+      builtWhenARequestRan = builtRecords;
+    });
+    await c.flush();
+    expect(builtWhenARequestRan).toBeGreaterThan(0);
+    expect(builtWhenARequestRan).toBeLessThan(120);
+    expect(await counted('written')).toBe(120);
+  });
+
   it("never captures the pipeline's own replayed canary traffic", async () => {
     expect(isPipelineReplay('retrain-tickets-2026-11-02-canary/s1/a1/17', 'anonymous')).toBe(true);
     expect(isPipelineReplay('anything', 'pipeline')).toBe(true);
