@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import { MAX_ACTOR_CHARS, MAX_REASON_CHARS, pauseSignal, resumeSignal, type ResponderInput } from './messages';
 import { io } from './activity-proxies';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { retrainWorkflowId, rollbackWorkflowId } from '../shared/ids';
 import { MONITOR_BREACH_KINDS } from '../shared/monitor-kinds';
 import { CPU_TASK_QUEUE } from '../shared/task-queues';
@@ -187,6 +187,8 @@ export async function monitorWorkflow(input: MonitorWorkflowInput): Promise<void
           taskQueue: CPU_TASK_QUEUE,
           args: [{ dataset: input.dataset, logicalDate: date }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          // A partition that already ran to completion (the nightly run, an earlier burst) is never run again.
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         }),
       );
       await audit('monitor.retrain', { kind, reason, window, workflowId: id, outcome });

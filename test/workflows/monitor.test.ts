@@ -54,6 +54,7 @@ async function withMonitor(
     seen: { windows: Array<{ start: string; end: string }>; audits: Audit[] },
   ) => Promise<void>,
   input: { windowsPerRun?: number } = {},
+  newestPartition = '2026-12-01',
 ) {
   const seen = { windows: [] as Array<{ start: string; end: string }>, audits: [] as Audit[] };
   const taskQueue = `monitor-test-${randomUUID()}`;
@@ -63,7 +64,7 @@ async function withMonitor(
     workflowBundle: bundle,
     activities: {
       monitorPlan: async () => ({ model: 'tickets-classifier', windowSeconds: 1 }),
-      newestRawPartition: async () => '2026-12-01',
+      newestRawPartition: async () => newestPartition,
       recordAudit: async (a: Audit) => {
         seen.audits.push(a);
       },
@@ -227,6 +228,36 @@ describe('monitorWorkflow', () => {
         await recordHistory('monitor-continued-as-new.json', env.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
       },
       { windowsPerRun: 2 },
+    );
+  }, 120_000);
+  it('never runs again a partition whose run already completed (the nightly run, an earlier burst)', async () => {
+    // retrain-tickets-2026-11-30 ran to completion before the drift: a stand-in workflow with that id, on its own queue.
+    const fixtures = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../fixtures/codec-workflows.ts'),
+      logger: quietBundlerLogger,
+    });
+    const doneQueue = `done-${randomUUID()}`;
+    const done = await Worker.create({ connection: env.nativeConnection, taskQueue: doneQueue, workflowBundle: fixtures });
+    await done.runUntil(
+      env.client.workflow.execute('echoWorkflow', {
+        taskQueue: doneQueue,
+        workflowId: 'retrain-tickets-2026-11-30',
+        args: [{ secret: 'x' }],
+      }),
+    );
+    const drift = { kind: 'drift' as const, reason: 'input drift: body ks=0.900 (limit 0.200)' };
+    await withMonitor(
+      (i) => (i === 0 ? { breaches: [drift], actions: [{ action: 'retrain', kind: 'drift', reason: 'd' }] } : healthy),
+      async (h, s) => {
+        await until('two windows', () => s.windows.length >= 2);
+        const status = await h.query(monitorStatusQuery);
+        expect(status.actions.map((a) => `${a.action}:${a.outcome}`)).toEqual(['retrain:already started: retrain-tickets-2026-11-30']);
+        const runs = [];
+        for await (const e of env.client.workflow.list({ query: `WorkflowId = 'retrain-tickets-2026-11-30'` })) runs.push(e.type);
+        expect(runs).toEqual(['echoWorkflow']);
+      },
+      {},
+      '2026-11-30',
     );
   }, 120_000);
 });
