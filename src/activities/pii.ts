@@ -4,7 +4,8 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { foldIndexes, scanRecord } from '../pii/engine';
-import { piiSkipFields } from '../ingest/feedback-lineage';
+import { LINEAGE_FIELD, lineageOf, piiSkipFields } from '../ingest/feedback-lineage';
+import { modelNameFor } from '../shared/ids';
 import { ErrorType } from '../shared/errors';
 import type { PiiEntity } from '../shared/spec';
 import type { PiiResult } from '../shared/types';
@@ -78,6 +79,10 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
       let checkpoint = resume;
       let seen = resume?.inputRecords ?? 0;
       const skipFields = piiSkipFields(spec);
+      // The scan skips a production record's lineage (ids); its version id must be one the registry made, so the
+      // field cannot carry anything else past the scan (the contract already tied its model and prediction id).
+      // Read at the first production record (most partitions have none).
+      let servedVersions: Set<string> | undefined;
       // Findings name declared paths only: a record's own keys are content and may themselves be PII.
       const declaredFields = spec.schema.fields;
       // Both outputs stream to the blob store in parts; a failure discards the open parts.
@@ -85,10 +90,13 @@ export function createPiiActivities({ blobs, specs, registry, logger, piiTokenKe
         for await (const record of readJsonl<Record<string, unknown>>(blobs, input.stagedKey, { skip: seen })) {
           seen += 1;
           // A policy that cannot be applied (tokenize without a key) throws PiiConfigError: the run fails (InvalidSpec).
-          const r = scanRecord(record, spec.pii, { skipFields, declaredFields, tokenKey: piiTokenKey });
-          if (r.action === 'quarantine') {
+          const lineage = skipFields.includes(LINEAGE_FIELD) ? lineageOf(record) : undefined;
+          if (lineage !== undefined) servedVersions ??= new Set((await registry.models.listVersions(modelNameFor(spec))).map((v) => v.id));
+          const unverified = lineage !== undefined && !servedVersions?.has(lineage.modelVersion);
+          const r = unverified ? undefined : scanRecord(record, spec.pii, { skipFields, declaredFields, tokenKey: piiTokenKey });
+          if (r === undefined || r.action === 'quarantine') {
             // Fail closed: the record goes to quarantine (a restricted area, like raw/), never onwards.
-            const reason = r.reason ?? 'pii_scan_error';
+            const reason = r === undefined ? `unknown_model_version:${LINEAGE_FIELD}` : (r.reason ?? 'pii_scan_error');
             tally.quarantineByReason[reason] = (tally.quarantineByReason[reason] ?? 0) + 1;
             await quarantine.push({ reason, rawBase64: Buffer.from(JSON.stringify(record)).toString('base64') });
           } else {

@@ -1,5 +1,6 @@
 import { UNKNOWN_FIELD } from '../pii/field-paths';
 import { LINEAGE_FIELD, parseLineage } from './feedback-lineage';
+import { modelNameFor } from '../shared/ids';
 import type { DatasetSpec, FieldSpec } from '../shared/spec';
 import { decodeUtf8Strict } from './line-framing';
 
@@ -24,7 +25,8 @@ export type QuarantineReason =
   | `too_short:${string}`
   | `out_of_range:${string}`
   | `invalid_timestamp:${string}`
-  | `unknown_field:${string}`;
+  | `unknown_field:${string}`
+  | `lineage_mismatch:${string}`;
 
 /** Result of checking one line against a dataset contract. */
 export type CheckResult = { ok: true; record: Record<string, unknown> } | { ok: false; reason: QuarantineReason };
@@ -137,6 +139,9 @@ function checkFields(input: Record<string, unknown>, spec: DatasetSpec): CheckRe
   if (lineage !== undefined) {
     const parsed = parseLineage(lineage);
     if (parsed === undefined) return fail(`wrong_type:${LINEAGE_FIELD}`);
+    // The PII scan skips the lineage (ids): only the ids the gateway writes pass, tied to the record and the spec.
+    if (parsed.model !== modelNameFor(spec)) return fail(`lineage_mismatch:${LINEAGE_FIELD}.model`);
+    if (parsed.predictionId !== record[spec.schema.idField]) return fail(`lineage_mismatch:${LINEAGE_FIELD}.predictionId`);
     record[LINEAGE_FIELD] = parsed;
   }
   if (hasOwn(record, labelField) && !spec.labels.classes.includes(record[labelField] as string)) {

@@ -15,7 +15,9 @@ export const LINEAGE_FIELD = '_lineage';
  * corrupt it). The ingest's PII stage and the gateway's feedback capture use this one list.
  */
 export function piiSkipFields(spec: Pick<DatasetSpec, 'schema'>): string[] {
-  return [spec.schema.idField, spec.schema.timeField, spec.schema.labelField, LINEAGE_FIELD];
+  const skip = [spec.schema.idField, spec.schema.timeField, spec.schema.labelField];
+  // A spec that declares a field of this name owns it: an ordinary field, scanned like any other.
+  return Object.hasOwn(spec.schema.fields, LINEAGE_FIELD) ? skip : [...skip, LINEAGE_FIELD];
 }
 
 /** The label source and lineage source of production records. */

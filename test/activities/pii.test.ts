@@ -125,6 +125,34 @@ describe('scanPii', () => {
     for (const key of blobs.keys()) for (const value of Object.values(PII)) expect(blobs.text(key)).not.toContain(value);
   });
 
+  it('quarantines a production record whose lineage names a model version the registry never made', async () => {
+    const blobs = new MemoryBlobStore();
+    const lineage = (id: string, modelVersion: string) => ({
+      id,
+      created_at: '2024-03-01T12:00:00.000Z',
+      channel: 'chat',
+      subject: 'Where is my parcel',
+      body: 'Not here yet.',
+      _lineage: { source: 'feedback', predictionId: id, model: 'tickets-classifier', modelVersion, margin: 0.1 },
+    });
+    const known = lineage('00000000-0000-4000-8000-000000000001', 'mv-00aa');
+    // A version id made of a card number's digits: the scan skips the lineage, so only registry ids may pass.
+    const forged = lineage('00000000-0000-4000-8000-000000000002', 'mv-4111111111111111');
+    await blobs.put(stagedKey, [records[1], known, forged].map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const asked: string[] = [];
+    const registry = {
+      ...noopRegistry,
+      models: { listVersions: async (model: string) => (asked.push(model), [{ id: 'mv-00aa' }]) },
+    };
+    const { scanPii } = createPiiActivities(cpuDeps(blobs, { registry }));
+    const r: PiiResult = await new WorkerActivityEnvironment().run(scanPii, { dataset: 'tickets', partition, specHash, stagedKey });
+    expect(r).toMatchObject({ records: 2, quarantined: 1, quarantineByReason: { 'unknown_model_version:_lineage': 1 } });
+    expect(blobs.jsonl(r.cleanKey)).toContain('mv-00aa');
+    expect(blobs.jsonl(r.cleanKey)).not.toContain('4111111111111111');
+    // Read once, for the spec's model.
+    expect(asked).toEqual(['tickets-classifier']);
+  });
+
   it("drops records under a field's drop_record policy and counts them", async () => {
     const blobs = await stagedStore();
     const specs = await specsWith((s) => ({ ...s, pii: { ...s.pii, fields: { body: 'drop_record' } } }));

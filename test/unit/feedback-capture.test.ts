@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkRecord } from '../../src/ingest/contract';
-import { LINEAGE_FIELD, lineageOf, marginOf } from '../../src/ingest/feedback-lineage';
+import { LINEAGE_FIELD, lineageOf, marginOf, piiSkipFields } from '../../src/ingest/feedback-lineage';
 import {
   createFeedbackCapture,
   isPipelineReplay,
@@ -292,7 +292,7 @@ describe('feedback capture', () => {
 describe('the record contract and lineage', () => {
   const line = (over: Record<string, unknown>): string =>
     JSON.stringify({
-      id: 't1',
+      id: served(1).predictionId,
       created_at: '2026-11-02T10:00:00Z',
       channel: 'web',
       subject: 's',
@@ -332,6 +332,33 @@ describe('the record contract and lineage', () => {
       'feedback',
     ];
     for (const lineage of bad) expect(checkRecord(line({ _lineage: lineage }), SPEC)).toEqual({ ok: false, reason: 'wrong_type:_lineage' });
+  });
+
+  it("quarantines a lineage that names another model or another record's prediction", () => {
+    const good = {
+      source: 'feedback',
+      predictionId: served(1).predictionId,
+      model: 'tickets-classifier',
+      modelVersion: VERSION,
+      margin: 0.2,
+    };
+    expect(checkRecord(line({ _lineage: { ...good, model: 'call.me.5551234567' } }), SPEC)).toEqual({
+      ok: false,
+      reason: 'lineage_mismatch:_lineage.model',
+    });
+    expect(checkRecord(line({ _lineage: { ...good, predictionId: served(2).predictionId } }), SPEC)).toEqual({
+      ok: false,
+      reason: 'lineage_mismatch:_lineage.predictionId',
+    });
+  });
+
+  it('scans a field the spec itself declares as _lineage like any other', () => {
+    const declared = {
+      ...SPEC,
+      schema: { ...SPEC.schema, fields: { ...SPEC.schema.fields, _lineage: { type: 'string' as const, required: false } } },
+    };
+    expect(piiSkipFields(declared)).not.toContain('_lineage');
+    expect(piiSkipFields(SPEC)).toContain('_lineage');
   });
 });
 
