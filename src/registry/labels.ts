@@ -38,6 +38,12 @@ const SOURCE_RANK_SQL = `CASE %s ${Object.entries(LABEL_SOURCE_RANK)
   .join(' ')} ELSE 0 END`;
 const rank = (column: string): string => SOURCE_RANK_SQL.replace('%s', column);
 
+/**
+ * How far back the feedback join looks (days of predictions): the gateway accepts feedback up to 7 days after its
+ * prediction by default (GATEWAY_FEEDBACK_MAX_AGE_HOURS), so any run within the following weeks still finds it.
+ */
+export const FEEDBACK_JOIN_DAYS = 30;
+
 /** Label tasks (one per unlabeled record) and labels, keyed by record hash. */
 export function createLabelRepo(db: Queryable) {
   /** pendingTasks with each task's priority (null: not a production record, or served without a margin). */
@@ -86,15 +92,16 @@ export function createLabelRepo(db: Queryable) {
      * Trusted feedback labels of production records of this dataset whose label is weaker than feedback (or missing):
      * the join of label_tasks.prediction_id with the predictions of `model` that carry a label from a trusted source.
      * Feedback that arrived after its record's run is found here by the next run (see docs/feedback-loop.md).
+     * Predictions of the last FEEDBACK_JOIN_DAYS days only, so the join does not grow with the dataset's history.
      */
     async pendingFeedbackLabels(dataset: string, model: string, trustedSources: readonly string[], limit = 100_000): Promise<NewLabel[]> {
       const { rows } = await db.query<{ record_hash: string; label: string; source: string }>(
         `SELECT t.record_hash, p.feedback_label AS label, p.feedback_source AS source
-         FROM label_tasks t
-         JOIN predictions p ON p.id = t.prediction_id AND p.model = $2
+         FROM predictions p
+         JOIN label_tasks t ON t.dataset = $1 AND t.prediction_id = p.id
          LEFT JOIN labels l ON l.dataset = t.dataset AND l.record_hash = t.record_hash
-         WHERE t.dataset = $1 AND t.prediction_id IS NOT NULL AND p.feedback_label IS NOT NULL
-           AND p.feedback_source = ANY($3::text[])
+         WHERE p.model = $2 AND p.created_at >= now() - interval '${FEEDBACK_JOIN_DAYS} days'
+           AND p.feedback_label IS NOT NULL AND p.feedback_source = ANY($3::text[])
            AND (l.record_hash IS NULL OR (${rank('l.source')} < ${LABEL_SOURCE_RANK.feedback}
                 OR (l.source = 'feedback' AND l.label <> p.feedback_label)))
          ORDER BY t.record_hash LIMIT $4`,

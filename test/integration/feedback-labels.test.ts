@@ -145,5 +145,16 @@ describe.each(TEST_BACKENDS)('feedback labels on %s', (backend) => {
     // h2's feedback came from an untrusted source: the programmatic label stays.
     expect(after.get('h2')).toMatchObject({ label: 'billing', source: 'programmatic' });
     expect(await registry.labels.pendingTasks('tickets', '2026-11-01', 10)).toEqual(['h3']);
+
+    // Feedback on a prediction older than the join's window (30 days) is not looked for: the join stays bounded.
+    await registry.predictions.insertPredictions([prediction(6)]);
+    expect(await registry.predictions.submitFeedback({ predictionId: pid(6), label: 'billing', source: 'anonymous', model: MODEL })).toBe(
+      'recorded',
+    );
+    await db.pool.query(`UPDATE predictions SET created_at = now() - interval '31 days' WHERE id = $1`, [pid(6)]);
+    await deduped(blobs, 'work/d3.jsonl', [{ hash: 'h6', prediction: 6, margin: 0.5 }]);
+    const old = { ...input, partition: '2026-11-03', dedupedKey: 'work/d3.jsonl' };
+    expect(await env.run(activities.createLabelTasks, old)).toEqual({ total: 0, labeled: 0 });
+    expect((await registry.labels.labelsFor('tickets', ['h6'])).has('h6')).toBe(false);
   });
 });
