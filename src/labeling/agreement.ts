@@ -295,7 +295,8 @@ export function decideQuorum(itemRatings: readonly Rating[], classes: readonly s
     if (!tie) return { kind: 'final', label: leading[0]!, votes, ratings };
     return { kind: 'adjudication', reason: 'tie_at_quorum', ratings, leading, tie };
   }
-  const remaining = Math.max(0, policy.overlap - ratings);
+  // Below zero once ratings beyond the overlap arrived; then only a label with quorum ends the wait.
+  const remaining = policy.overlap - ratings;
   if (votes + remaining >= policy.quorum) {
     return { kind: 'needs_more', ratings, remaining, atLeast: policy.quorum - votes, leading, tie };
   }

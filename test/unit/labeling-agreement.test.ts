@@ -367,6 +367,11 @@ describe('annotatorAgreement', () => {
     ]);
   });
 
+  it('sorts annotators by id whatever order the ratings come in', () => {
+    const result = annotatorAgreement([...rs].reverse(), ['x', 'y'], { against: 'majority-of-others' });
+    expect(result.map((r) => r.annotator)).toEqual(['a1', 'a2', 'a3']);
+  });
+
   it('compares with given final labels, only where an item has one', () => {
     const labels = new Map([
       ['u1', 'x'],
