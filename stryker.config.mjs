@@ -18,6 +18,7 @@ export default {
     'src/quality/drift.ts',
     'src/monitor/decisions.ts',
     'src/monitor/skew.ts',
+    'src/labeling/agreement.ts',
   ],
   // The sandbox copies the project; leave out the local data store and build outputs.
   ignorePatterns: ['.trainset', 'dist', 'coverage', '.scratch', 'deploy', 'test/histories', '*.log'],

@@ -19,6 +19,7 @@ export default defineConfig({
       'test/unit/data-drift.test.ts',
       'test/unit/monitor-decisions.test.ts',
       'test/unit/monitor-skew.test.ts',
+      'test/unit/labeling-agreement.test.ts',
       'test/unit/*-mutants.test.ts',
     ],
     testTimeout: 30_000,
