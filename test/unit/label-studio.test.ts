@@ -137,6 +137,11 @@ describe('Label Studio tasks out', () => {
     expect(xml.trim().startsWith('<View>') && xml.trim().endsWith('</View>')).toBe(true);
   });
 
+  it('docs/label-studio.md shows the config the tickets spec generates', () => {
+    const doc = readFileSync(path.join(root, 'docs/label-studio.md'), 'utf8');
+    expect(doc).toContain(`\`\`\`xml\n${labelStudioConfig(tickets)}\`\`\``);
+  });
+
   it('works for the reviews spec: its own fields and classes, numbers shown as text', () => {
     const records: HashedRecord[] = [
       {
