@@ -215,8 +215,8 @@ function choicesOf(result: unknown, control: string): string[] | string {
  * Submissions from a Label Studio JSON export (Export → JSON: an array of tasks with `data`, `meta` and
  * `annotations`; a single task object is read as one). Cancelled annotations are counted, not labels; annotations
  * with several or no choices are listed in `skipped`. Throws LabelFileInvalid listing every problem: not an export,
- * a task without `meta.recordHash` or of another dataset, an annotation without id or annotator, a class the spec
- * does not have, an annotation id seen twice with different content.
+ * a task without `meta.recordHash` or of another dataset, pre-1.0 `completions`, an annotation without id or
+ * annotator, a class the spec does not have, an annotation id seen twice with different content.
  */
 export function fromLabelStudioExport(json: unknown, spec: DatasetSpec): LabelImport {
   const tasks = Array.isArray(json) ? json : isObject(json) && 'data' in json ? [json] : undefined;
@@ -245,6 +245,12 @@ export function fromLabelStudioExport(json: unknown, spec: DatasetSpec): LabelIm
       return;
     }
     const partition = isObject(meta) && typeof meta.partition === 'string' ? meta.partition : undefined;
+    if (task.annotations === undefined && task.completions !== undefined) {
+      problems.push(
+        `${at}: "completions" (the format of Label Studio before 1.0); export from Label Studio 1.x, which writes "annotations"`,
+      );
+      return;
+    }
     const annotations = task.annotations ?? [];
     if (!Array.isArray(annotations)) {
       problems.push(`${at}: "annotations" is not an array`);

@@ -294,6 +294,20 @@ describe('Label Studio export back in', () => {
     ]);
   });
 
+  it('refuses the pre-1.0 "completions" format and annotations that are not a list', () => {
+    const bad = editedExport((t) => {
+      const old = t[0]! as ExportTask & { completions?: unknown };
+      old.completions = old.annotations;
+      delete (old as Partial<ExportTask>).annotations;
+      (t[1] as unknown as { annotations: unknown }).annotations = { id: 1 };
+    });
+    const err = invalid(() => fromLabelStudioExport(bad, tickets));
+    expect(err.problems).toEqual([
+      'task[0] (id 41): "completions" (the format of Label Studio before 1.0); export from Label Studio 1.x, which writes "annotations"',
+      'task[1] (id 42): "annotations" is not an array',
+    ]);
+  });
+
   it('reads labels against the spec it is given: the tickets export is refused for reviews', () => {
     const err = invalid(() => fromLabelStudioExport(exportFile(), reviews));
     expect(err.problems.length).toBe(3);
