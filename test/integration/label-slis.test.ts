@@ -68,6 +68,10 @@ describe('label SLIs on PostgreSQL', () => {
     };
     const submitted = (await env.run(labeling.recordLabels, human)) as SubmitLabelsResult;
     recordActivityResult(m, 'recordLabels', human, submitted);
+    // The backlog while the run is going: what the last labeling activity left.
+    const left = submitted.coverage.total - submitted.coverage.labeled;
+    const backlog = `trainset_label_tasks_pending{dataset="tickets",partition="${DAY}"}`;
+    expect(scraped(await m.registry.metrics(), backlog)).toBe(left);
 
     const status: PipelineStatus = {
       dataset: 'tickets',
@@ -86,8 +90,8 @@ describe('label SLIs on PostgreSQL', () => {
     expect(scraped(text, 'trainset_label_audit_records_total{dataset="tickets",labeler="ticket-keywords",outcome="disagreed"}')).toBe(
       audit.sampled - audit.agreed,
     );
-    const left = submitted.coverage.total - submitted.coverage.labeled;
-    expect(scraped(text, `trainset_label_tasks_pending{dataset="tickets",partition="${DAY}"}`)).toBe(left);
+    // The run is over: its partition's backlog series is gone.
+    expect(scraped(text, backlog)).toBeUndefined();
     // Every labeled task of the run is one latency observation, under its label source.
     const bySource = (source: string): number =>
       scraped(text, `trainset_label_latency_seconds_count{dataset="tickets",source="${source}"}`) ?? 0;
